@@ -1,0 +1,395 @@
+"""The shared skorch base classifier of sknoisy.
+
+:class:`CrossEntropyClassifier` adds to skorch's ``NeuralNetClassifier`` what
+scikit-learn users expect and what learning with noisy labels needs:
+
+* input validation (``validate_data``: float32, finite, ``n_features_in_``,
+  feature names) and label encoding (``classes_`` keeps the user's labels,
+  ``predict`` returns them);
+* ``n_features`` and ``n_classes`` injected into a module class that takes
+  them, without ``set_params`` inside ``fit``;
+* ``random_state``: the same seed gives the same model on CPU, and the global
+  torch RNG is left as it was;
+* the ``trusted`` mask, requested through metadata routing and carried with
+  every mini-batch: skorch batches ``y`` but not fit parameters, so the net
+  trains on a *target table* ``y_table[:, 0] = encoded label`` and
+  ``y_table[:, 1] = trusted flag`` (see :data:`LABEL` and :data:`TRUSTED`);
+* ``predict_proba`` returns softmax probabilities of the clean class, whatever
+  the criterion.
+
+Subclasses change the loss through skorch's hooks (``initialize_criterion``,
+``get_loss``, ``train_step_single``) and run extra stages before training
+through :meth:`CrossEntropyClassifier._prepare_training`.
+"""
+
+import contextlib
+import inspect
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import unpack_data
+from skorch.utils import is_dataset, to_numpy
+
+from .utils._validation import check_transition_matrix, check_trusted_mask
+
+__all__ = ["CrossEntropyClassifier", "LABEL", "TRUSTED"]
+
+#: Column of the target table holding the encoded (possibly noisy) label.
+LABEL = 0
+#: Column of the target table holding the trusted flag (1 = clean row).
+TRUSTED = 1
+
+
+def _takes_argument(fn, name):
+    """Whether ``fn`` (a class or callable) accepts the keyword ``name``."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params
+
+
+def _table_accuracy(net, X, y_table):
+    """Accuracy on the label column of a target table (skorch's valid_acc)."""
+    y_true = np.asarray(to_numpy(y_table))
+    if y_true.ndim == 2:
+        y_true = y_true[:, LABEL]
+    y_pred = net.predict_proba(X).argmax(axis=1)
+    return float(np.mean(y_pred == y_true))
+
+
+def _seed_from(random_state):
+    """An integer seed from an int, a RandomState or None (None -> None)."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class CrossEntropyClassifier(NeuralNetClassifier):
+    """A skorch network trained with plain cross-entropy: the no-correction baseline.
+
+    It is also the base of every sknoisy classifier, so everything here holds
+    for all of them: any skorch parameter (``module__*``, ``optimizer__*``,
+    ``lr``, ``max_epochs``, ``batch_size``, ``callbacks``, ``device``,
+    ``iterator_train__*``) works unchanged.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        A module that returns **logits** of shape (n_samples, n_classes). When
+        it is a class whose constructor takes ``n_features`` and/or
+        ``n_classes``, they are filled in from the data (unless given as
+        ``module__n_features`` / ``module__n_classes``).
+    criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
+        Loss on (logits, encoded labels).
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    lr : float, default=1e-3
+    max_epochs : int, default=20
+    batch_size : int, default=128
+    train_split : callable or None, default=None
+        skorch's internal validation split. None trains on every row. A
+        split receives the label column as ``y``, so ``ValidSplit(5)`` works.
+    random_state : int, RandomState instance or None, default=None
+        Seeds module initialisation, shuffling and dropout. The global torch
+        RNG is restored after ``fit``. None uses the global RNG.
+    verbose : int, default=0
+        skorch's epoch table is printed when 1.
+    **kwargs
+        Any other skorch ``NeuralNetClassifier`` parameter.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted as ``np.unique`` sorts them.
+    n_features_in_ : int
+        Number of features (second dimension of X).
+    feature_names_in_ : ndarray of str
+        Column names, when X is a DataFrame with string column names.
+    module_ : torch.nn.Module
+        The trained module.
+    history_ : skorch.History
+        Per-epoch training history.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sknoisy import CrossEntropyClassifier
+    >>> from sknoisy.modules import MLP
+    >>> X, y = make_classification(200, 8, random_state=0)
+    >>> clf = CrossEntropyClassifier(MLP, max_epochs=5, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    #: Constructor parameters added by a subclass; they are dropped when the
+    #: subclass builds its plain cross-entropy stage-1 network.
+    _correction_params = ()
+
+    def __init__(
+        self,
+        module,
+        *args,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=20,
+        batch_size=128,
+        train_split=None,
+        random_state=None,
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            *args,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ skorch
+    @property
+    def _default_callbacks(self):
+        # skorch's valid_acc would compare predictions with the whole target
+        # table; score the label column instead.
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("valid_acc", EpochScoring(_table_accuracy, name="valid_acc", lower_is_better=False, use_caching=True)),
+            ("print_log", PrintLog()),
+        ]
+
+    def check_data(self, X, y):
+        # classes are set from the user's labels in fit, not from the table.
+        pass
+
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        if not isinstance(self.module, torch.nn.Module):
+            for name, value in self._module_size_params().items():
+                if name not in kwargs and _takes_argument(self.module, name):
+                    kwargs[name] = value
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def _module_size_params(self):
+        sizes = {}
+        if hasattr(self, "n_features_in_"):
+            sizes["n_features"] = self.n_features_in_
+        if hasattr(self, "classes_inferred_"):
+            sizes["n_classes"] = len(self.classes_inferred_)
+        return sizes
+
+    def _get_predict_nonlinearity(self):
+        # Modules return logits for every sknoisy criterion, so 'auto' is the
+        # softmax (skorch only infers it for CrossEntropyLoss).
+        if self.predict_nonlinearity == "auto":
+            self.check_is_fitted()
+            return _softmax
+        return super()._get_predict_nonlinearity()
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset = self.get_dataset(X, y)
+        if not self.train_split:
+            return dataset, None
+        if getattr(self.train_split, "uses_target_table", False) or y is None:
+            return self.train_split(dataset, y, **fit_params)
+        return self.train_split(dataset, np.asarray(to_numpy(y))[:, LABEL], **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = torch.as_tensor(y_true, device=y_pred.device)
+        return self.criterion_(y_pred, y_true[:, LABEL])
+
+    # --------------------------------------------------------------- sklearn
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def __sklearn_is_fitted__(self):
+        return bool(getattr(self, "initialized_", False)) and hasattr(self, "classes_inferred_")
+
+    @property
+    def classes_(self):
+        try:
+            return self.classes_inferred_
+        except AttributeError:
+            raise AttributeError(
+                f"{type(self).__name__} is not fitted yet, so it has no classes_; call fit first."
+            ) from None
+
+    def fit(self, X, y, trusted=None, **fit_params):
+        """Validate the data, run the preparation stages and train the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training data; arrays of more than two dimensions (images) are
+            accepted and handed to the module as they are.
+        y : array-like of shape (n_samples,)
+            The (possibly noisy) labels, of any type scikit-learn accepts.
+        trusted : array-like of bool of shape (n_samples,), default=None
+            Rows whose label is known to be correct. Requested through
+            metadata routing (``set_fit_request(trusted=True)``), so
+            ``GridSearchCV(...).fit(X, y, trusted=mask)`` hands each fold its
+            slice.
+        **fit_params
+            Passed to skorch's ``fit`` (and so to the module's ``forward``).
+
+        Returns
+        -------
+        self : object
+        """
+        X, y_enc, mask = self._validate_fit_data(X, y, trusted, reset=True)
+        with self._seeded():
+            self._prepare_training(X, y_enc, mask)
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            self._train(X, y_enc, mask, "fit", **fit_params)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, trusted=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising.
+
+        The first call validates the data and runs the preparation stages
+        (such as estimating T) as ``fit`` does; later calls reuse them.
+        ``classes`` is accepted for scikit-learn compatibility; when given on
+        the first call it fixes ``classes_``.
+        """
+        first = not self.__sklearn_is_fitted__()
+        if first and classes is not None:
+            self.classes_inferred_ = np.asarray(classes)
+        X, y_enc, mask = self._validate_fit_data(X, y, trusted, reset=first, keep_classes=classes is not None or not first)
+        with self._seeded():
+            if first:
+                self._prepare_training(X, y_enc, mask)
+            if not self.initialized_:
+                self.initialize()
+            self._train(X, y_enc, mask, "partial_fit", **fit_params)
+        return self
+
+    def _train(self, X, y_enc, mask, routing_method, **fit_params):
+        # skorch's own fit would call our partial_fit again; its partial_fit
+        # runs the training loop on an initialised net.
+        table = np.column_stack([y_enc, mask.astype(np.int64)])
+        NeuralNetClassifier.partial_fit(self, X, table, _routing_method=routing_method, **fit_params)
+
+    def predict_proba(self, X):
+        """Probabilities of the clean classes, p(y | x), in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), float32
+        """
+        self.check_is_fitted()
+        if not is_dataset(X):
+            X = validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False)
+        return super().predict_proba(X)
+
+    def predict(self, X):
+        """Predicted class labels, from ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    # --------------------------------------------------------------- helpers
+    def _validate_fit_data(self, X, y, trusted, *, reset, keep_classes=False):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, reset=reset)
+        check_classification_targets(y)
+        if keep_classes:
+            classes = self.classes_inferred_
+            unknown = np.setdiff1d(np.unique(y), classes)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown[:5].tolist()} that are not in classes_ {classes.tolist()}."
+                )
+        else:
+            classes = np.unique(y)
+            if classes.size < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                    f"but the data contains only one class: {classes[0]!r}."
+                )
+            self.classes_inferred_ = classes
+        y_enc = np.searchsorted(classes, y).astype(np.int64)
+        mask = check_trusted_mask(trusted, X.shape[0])
+        return X, y_enc, mask
+
+    def _prepare_training(self, X, y_enc, mask):
+        """Hook run inside the seeded context before the network is trained.
+
+        Subclasses estimate or check T here. The base does nothing.
+        """
+
+    @contextlib.contextmanager
+    def _seeded(self):
+        """Seed torch for the duration of fit, restoring the global RNG after."""
+        seed = _seed_from(self.random_state)
+        if seed is None:
+            yield None
+            return
+        devices = []
+        if str(self.device).startswith("cuda") and torch.cuda.is_available():
+            devices = [torch.device(self.device).index or torch.cuda.current_device()]
+        with torch.random.fork_rng(devices=devices):
+            torch.default_generator.manual_seed(seed)
+            for index in devices:
+                with torch.cuda.device(index):
+                    torch.cuda.manual_seed(seed)
+            yield seed
+
+    def _plain_net_params(self):
+        """This net's skorch parameters minus the correction-specific ones."""
+        params = self.get_params(deep=False)
+        for name in list(params):
+            if name in self._correction_params or name == "criterion" or name.startswith("criterion__"):
+                del params[name]
+        return params
+
+    def _make_plain_net(self, random_state=None):
+        """A fresh, unfitted plain cross-entropy net with this net's settings.
+
+        Used for stage 1 of the two-stage recipes (Patrini, GLC).
+        """
+        params = self._plain_net_params()
+        params.pop("_params_to_validate", None)
+        params["random_state"] = random_state
+        module = params.pop("module")
+        return clone(CrossEntropyClassifier(module, **params), safe=False)
+
+    def _check_transition_matrix(self, T):
+        return check_transition_matrix(T, len(self.classes_))
+
+
+def _softmax(logits):
+    return torch.softmax(logits, dim=-1)
