@@ -1,0 +1,860 @@
+"""Label-noise generators: transition matrices, label corruption, noisy datasets.
+
+Everything here follows the package convention
+``T[i, j] = p(noisy = j | clean = i)`` (rows sum to one), with classes encoded
+``0 .. C-1`` in sorted order of the unique labels unless ``classes`` says
+otherwise. cleanlab's ``noise_matrix`` is the transpose of this; see
+:func:`to_cleanlab_noise_matrix` and :func:`from_cleanlab_noise_matrix`.
+
+No function here touches numpy's global random state when given an integer or
+a ``RandomState`` as ``random_state`` (``None`` means numpy's global
+``RandomState``, as everywhere in scikit-learn).
+"""
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.utils import check_array, check_random_state
+
+from .utils._validation import check_rate, check_transition_matrix
+
+__all__ = [
+    "NOISE_KINDS",
+    "MNIST_ASYMMETRIC",
+    "CIFAR10_ASYMMETRIC",
+    "make_transition_matrix",
+    "corrupt_labels",
+    "add_noisy_copies",
+    "make_noisy_classification",
+    "empirical_transition_matrix",
+    "transition_matrix_error",
+    "to_cleanlab_noise_matrix",
+    "from_cleanlab_noise_matrix",
+    "check_transition_matrix",
+]
+
+#: Valid values of ``kind`` in :func:`make_transition_matrix`
+#: (``'flip_random'`` is an alias of ``'symmetric'``).
+NOISE_KINDS = (
+    "uniform",
+    "symmetric",
+    "flip_random",
+    "flip_to_one",
+    "pair",
+    "asymmetric",
+    "structured",
+)
+
+#: Patrini et al. (2017) MNIST flips ``{clean: noisy}``: 7->1, 2->7, 5<->6, 3->8.
+MNIST_ASYMMETRIC = {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}
+
+#: Patrini et al. (2017) CIFAR-10 flips ``{clean: noisy}``: truck->automobile,
+#: bird->airplane, deer->horse, cat<->dog.
+CIFAR10_ASYMMETRIC = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
+
+_PRESETS = {"mnist": MNIST_ASYMMETRIC, "cifar10": CIFAR10_ASYMMETRIC}
+_ORDERS = ("decreasing", "increasing", "random")
+_SOURCES = ("same", "white_noise")
+
+
+# --------------------------------------------------------------------------
+# transition matrices
+# --------------------------------------------------------------------------
+def _check_n_classes(n_classes):
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
+        raise TypeError(f"n_classes must be an integer >= 2, got {n_classes!r}.")
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}.")
+    return int(n_classes)
+
+
+def _normalise_kind(kind):
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a string, one of {NOISE_KINDS}, got {kind!r}.")
+    # ALGORITHMS.md spells some kinds with hyphens ("flip-to-one"); accept both.
+    key = kind.strip().lower().replace("-", "_")
+    if key not in NOISE_KINDS:
+        raise ValueError(f"Unknown noise kind {kind!r}; valid kinds are {NOISE_KINDS}.")
+    return "symmetric" if key == "flip_random" else key
+
+
+def _check_mapping(mapping, n_classes):
+    if not isinstance(mapping, dict):
+        raise TypeError(
+            f"mapping must be a dict {{clean_class_index: noisy_class_index}}, got {type(mapping).__name__}."
+        )
+    checked = {}
+    for src, dst in mapping.items():
+        for value in (src, dst):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"mapping keys and values must be integer class indices, got {value!r}.")
+            if not 0 <= value < n_classes:
+                raise ValueError(
+                    f"mapping refers to class {value}, outside 0..{n_classes - 1} for n_classes={n_classes}."
+                )
+        if src == dst:
+            raise ValueError(f"mapping sends class {src} to itself; list only classes that are flipped.")
+        checked[int(src)] = int(dst)
+    return checked
+
+
+def _structured(n_classes, delta, order, rng):
+    # Diagonal fixed at 2/(C+2) so that at delta=1 the top false label, on a
+    # linear ramp, ties with the correct label exactly (see the docstring).
+    C = n_classes
+    diag = 2.0 / (C + 2)
+    off_mass = 1.0 - diag
+    ranks = np.arange(1, C)  # rank 1 = most confusable false label
+    ramp = diag * (C - ranks) / (C - 1)
+    flat = np.full(C - 1, off_mass / (C - 1))
+    weights = (1.0 - delta) * flat + delta * ramp
+    T = np.zeros((C, C))
+    for i in range(C):
+        if order == "decreasing":
+            false = (i + ranks) % C
+        elif order == "increasing":
+            false = (i - ranks) % C
+        else:
+            false = rng.permutation(np.delete(np.arange(C), i))
+        T[i, false] = weights
+        T[i, i] = diag
+    return T
+
+
+def make_transition_matrix(
+    kind, n_classes, rate, *, random_state=None, order="decreasing", mapping=None, preset=None
+):
+    """Build a noise transition matrix ``T[i, j] = p(noisy = j | clean = i)``.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`NOISE_KINDS` (hyphens are accepted for underscores,
+        case is ignored). With ``C = n_classes`` and ``r = rate``:
+
+        - ``'uniform'`` (MLC, GLC): the label is redrawn uniformly from all
+          ``C`` classes with probability ``r``, the true class included:
+          ``T = (1 - r) I + r/C 11^T``. Diagonal ``1 - r + r/C`` (effective
+          flip rate ``r (C - 1)/C``); singular at ``r = 1``.
+        - ``'symmetric'`` (alias ``'flip_random'``): flipped with probability
+          ``r`` to one of the ``C - 1`` other classes uniformly:
+          ``T = (1 - r) I + r/(C - 1) (11^T - I)``. Diagonal ``1 - r``;
+          singular at ``r = (C - 1)/C``.
+        - ``'flip_to_one'`` (MLC): each class ``i`` sends mass ``r`` to one
+          other class ``j(i)`` drawn uniformly once (with ``random_state``),
+          independently for each ``i``. Diagonal ``1 - r``.
+        - ``'pair'``: class ``i`` sends mass ``r`` to ``(i + 1) mod C``.
+          Diagonal ``1 - r``.
+        - ``'asymmetric'`` (Patrini et al. 2017): each class ``i`` in
+          ``mapping`` (or ``preset``) sends mass ``r`` to ``mapping[i]``;
+          other classes are untouched. Diagonal ``1 - r`` for mapped classes,
+          ``1`` for the others.
+        - ``'structured'`` (after Rolnick et al. 2017): here ``rate`` is the
+          structure parameter ``delta`` in [0, 1], *not* a flip rate. The
+          correct label keeps probability ``2/(C + 2)`` for every ``delta``
+          (the diagonal), and the remaining ``C/(C + 2)`` is spread over the
+          ``C - 1`` false labels ranked by ``order`` (rank 1 = most
+          confusable): ``(1 - delta) * flat + delta * ramp`` where ``flat``
+          gives every false label ``C/((C + 2)(C - 1))`` and ``ramp`` gives
+          rank ``k`` the weight ``2/(C + 2) * (C - k)/(C - 1)``. So
+          ``delta = 0`` is uniform over the false labels and ``delta = 1``
+          makes the most confusable false label exactly as likely as the
+          correct one (the ramp falls linearly from there). The correct label
+          is never less likely than any false one. With two classes every
+          ``delta`` gives ``[[.5, .5], [.5, .5]]``.
+    n_classes : int
+        Number of classes ``C`` (at least 2).
+    rate : float in [0, 1]
+        The noise rate ``r`` (``delta`` for ``'structured'``).
+    random_state : int, RandomState instance or None, default=None
+        Used by ``'flip_to_one'`` and by ``'structured'`` with
+        ``order='random'`` only.
+    order : {'decreasing', 'increasing', 'random'}, default='decreasing'
+        For ``'structured'``: which false labels are most confusable. For
+        class ``i``, ``'decreasing'`` ranks ``i+1, i+2, ...`` (mod ``C``),
+        so the probability decreases going up from ``i``; ``'increasing'``
+        ranks ``i-1, i-2, ...`` (the probability increases going up);
+        ``'random'`` draws a ranking per class with ``random_state``.
+        Ignored by the other kinds (but still validated).
+    mapping : dict of {int: int}, default=None
+        For ``'asymmetric'``: ``{clean_class_index: noisy_class_index}``.
+    preset : {'mnist', 'cifar10'}, default=None
+        For ``'asymmetric'``: :data:`MNIST_ASYMMETRIC` or
+        :data:`CIFAR10_ASYMMETRIC`; requires ``n_classes=10``.
+
+    Returns
+    -------
+    T : ndarray of shape (n_classes, n_classes)
+        Row-stochastic transition matrix. Singular matrices (e.g. uniform at
+        ``rate=1``) are returned as they are.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind``, ``order`` or ``preset``; ``n_classes < 2``;
+        ``rate`` outside [0, 1]; a ``mapping`` with classes out of range; a
+        preset with ``n_classes != 10``; ``mapping``/``preset`` missing for
+        ``'asymmetric'`` or given for another kind.
+    TypeError
+        Non-integer ``n_classes``, non-numeric ``rate``, or a ``mapping``
+        that is not a dict of integers.
+
+    Examples
+    --------
+    >>> from sknoisy.noise import make_transition_matrix
+    >>> make_transition_matrix("symmetric", 3, 0.2)
+    array([[0.8, 0.1, 0.1],
+           [0.1, 0.8, 0.1],
+           [0.1, 0.1, 0.8]])
+    >>> make_transition_matrix("pair", 3, 0.25)
+    array([[0.75, 0.25, 0.  ],
+           [0.  , 0.75, 0.25],
+           [0.25, 0.  , 0.75]])
+    >>> T = make_transition_matrix("asymmetric", 10, 0.4, preset="mnist")
+    >>> float(T[7, 1]), float(T[7, 7]), float(T[0, 0])
+    (0.4, 0.6, 1.0)
+    >>> make_transition_matrix("structured", 4, 1.0).round(3)
+    array([[0.333, 0.333, 0.222, 0.111],
+           [0.111, 0.333, 0.333, 0.222],
+           [0.222, 0.111, 0.333, 0.333],
+           [0.333, 0.222, 0.111, 0.333]])
+    """
+    kind = _normalise_kind(kind)
+    C = _check_n_classes(n_classes)
+    r = check_rate(rate, "rate")
+    if not isinstance(order, str) or order not in _ORDERS:
+        raise ValueError(f"Unknown order {order!r}; valid orders are {_ORDERS}.")
+    if kind != "asymmetric" and (mapping is not None or preset is not None):
+        raise ValueError(f"mapping and preset are only used with kind='asymmetric', not kind={kind!r}.")
+
+    eye = np.eye(C)
+    if kind == "uniform":
+        return (1.0 - r) * eye + r / C * np.ones((C, C))
+    if kind == "symmetric":
+        return (1.0 - r) * eye + r / (C - 1) * (np.ones((C, C)) - eye)
+    if kind == "pair":
+        return (1.0 - r) * eye + r * np.roll(eye, 1, axis=1)
+    if kind == "flip_to_one":
+        rng = check_random_state(random_state)
+        # Draw from the C-1 other classes by skipping over i itself.
+        targets = rng.randint(0, C - 1, size=C)
+        targets = targets + (targets >= np.arange(C))
+        T = (1.0 - r) * eye
+        T[np.arange(C), targets] += r
+        return T
+    if kind == "asymmetric":
+        if mapping is not None and preset is not None:
+            raise ValueError("Give either mapping or preset for kind='asymmetric', not both.")
+        if preset is not None:
+            key = preset.lower().replace("-", "") if isinstance(preset, str) else None
+            if key not in _PRESETS:
+                raise ValueError(f"Unknown preset {preset!r}; valid presets are {tuple(_PRESETS)}.")
+            if C != 10:
+                raise ValueError(f"preset {preset!r} is defined for n_classes=10, got n_classes={C}.")
+            mapping = _PRESETS[key]
+        elif mapping is None:
+            raise ValueError(
+                "kind='asymmetric' needs a mapping {clean_class_index: noisy_class_index} "
+                f"or a preset in {tuple(_PRESETS)}."
+            )
+        mapping = _check_mapping(mapping, C)
+        T = eye.copy()
+        for src, dst in mapping.items():
+            T[src, src] = 1.0 - r
+            T[src, dst] = r
+        return T
+    # structured
+    rng = check_random_state(random_state) if order == "random" else None
+    return _structured(C, r, order, rng)
+
+
+# --------------------------------------------------------------------------
+# labels
+# --------------------------------------------------------------------------
+def _is_pandas_series(y):
+    return hasattr(y, "to_numpy") and hasattr(y, "index") and getattr(y, "ndim", None) == 1
+
+
+def _as_label_array(y, name="y"):
+    """Labels as a 1-D ndarray, refusing NaN / None."""
+    arr = y.to_numpy() if _is_pandas_series(y) else np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of labels, got an array of shape {arr.shape}.")
+    if arr.dtype.kind in "fc":
+        missing = np.isnan(arr).any()
+    elif arr.dtype.kind == "O":
+        # NaN is the only value unequal to itself; None is refused too.
+        try:
+            missing = bool(np.any(np.equal(arr, None)) or np.any(arr != arr))
+        except TypeError:  # pandas.NA refuses to be a bool: it is missing
+            missing = True
+    else:
+        missing = False
+    if missing:
+        raise ValueError(f"{name} contains NaN or None; every sample needs a label.")
+    return arr
+
+
+def _check_classes(classes, y_arr, name="y"):
+    """Return the classes array (default: sorted unique labels of ``y_arr``)."""
+    if classes is None:
+        try:
+            return np.unique(y_arr)
+        except TypeError as exc:
+            raise ValueError(
+                f"The labels in {name} cannot be sorted (mixed types?); pass `classes` explicitly."
+            ) from exc
+    classes = np.asarray(classes)
+    if classes.ndim != 1 or classes.size == 0:
+        raise ValueError(f"classes must be a non-empty 1-D array, got shape {classes.shape}.")
+    if len(set(classes.tolist())) != classes.size:
+        raise ValueError("classes contains duplicate labels.")
+    return classes
+
+
+def _encode(y_arr, classes, name="y"):
+    """Indices of ``y_arr`` in ``classes``; loops over distinct labels only."""
+    if y_arr.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    lookup = {c: k for k, c in enumerate(classes.tolist())}
+    try:
+        uniq, inverse = np.unique(y_arr, return_inverse=True)
+        uniq = uniq.tolist()
+    except TypeError:
+        # Unsortable mixed-type object labels (only reachable with explicit
+        # classes): a per-sample dictionary lookup is the one general way.
+        uniq = list(dict.fromkeys(y_arr.tolist()))
+        index = {label: k for k, label in enumerate(uniq)}
+        inverse = np.fromiter((index[label] for label in y_arr.tolist()), dtype=np.intp, count=y_arr.size)
+    codes = np.empty(len(uniq), dtype=np.intp)
+    unknown = []
+    for k, label in enumerate(uniq):
+        code = lookup.get(label)
+        if code is None:
+            unknown.append(label)
+        else:
+            codes[k] = code
+    if unknown:
+        raise ValueError(
+            f"{name} contains labels that are not in classes: {unknown[:5]}"
+            f"{' ...' if len(unknown) > 5 else ''}; classes are {classes.tolist()[:20]}."
+        )
+    return codes[inverse.ravel()]
+
+
+def _decode(codes, classes, like):
+    """Labels for ``codes``, in the dtype of ``like`` when that loses nothing."""
+    out_classes = classes
+    try:
+        cast = classes.astype(like.dtype)
+        if np.array_equal(cast, classes):
+            out_classes = cast
+    except (TypeError, ValueError):
+        pass
+    return out_classes[codes]
+
+
+def _wrap_like(values, y):
+    if _is_pandas_series(y):
+        return type(y)(values, index=y.index, name=y.name, dtype=y.dtype)
+    return values
+
+
+def _largest_remainder(n, probs, rng):
+    """Integer counts summing to ``n`` closest to ``n * probs``."""
+    raw = n * probs
+    base = np.floor(raw)
+    # Rounded so that fractions equal up to float error count as ties.
+    frac = np.round(raw - base, 9)
+    counts = base.astype(np.int64)
+    extra = int(round(n - counts.sum()))
+    if extra > 0:
+        # Ties (every false label under symmetric noise) are broken at random:
+        # a fixed rule would favour the same classes in every row.
+        winners = np.lexsort((rng.random_sample(probs.size), -frac))[:extra]
+        counts[winners] += 1
+    return counts
+
+
+def corrupt_labels(y, T, *, classes=None, random_state=None, exact=False):
+    """Corrupt labels with a transition matrix.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Clean labels of any type (ints, non-contiguous ints, strings,
+        objects). NaN / None are refused.
+    T : array-like of shape (n_classes, n_classes)
+        ``T[i, j] = p(noisy = classes[j] | clean = classes[i])``.
+    classes : array-like of shape (n_classes,), default=None
+        The class labels indexing ``T``, in that order. Default
+        ``np.unique(y)`` (sorted). Pass it when some class is absent from
+        ``y`` or when the labels should be ordered differently.
+    random_state : int, RandomState instance or None, default=None
+        Controls the draws.
+    exact : bool, default=False
+        ``False``: each label is drawn independently from ``T[y_i]``
+        (Patrini, GLC). ``True``: among the ``n_i`` samples of clean class
+        ``i`` exactly ``round(n_i * T[i, j])`` get noisy label ``j``
+        (largest-remainder rounding, so counts sum to ``n_i``; ties broken
+        at random), at random positions (APL, MLC).
+
+    Returns
+    -------
+    y_noisy : ndarray of shape (n_samples,) or pandas Series
+        Noisy labels with the dtype of ``y`` (a Series with ``y``'s index
+        when ``y`` is a Series). When ``classes`` holds labels that ``y``'s
+        dtype cannot represent (longer strings, floats for integer ``y``),
+        the dtype of ``classes`` is used instead.
+
+    Raises
+    ------
+    ValueError
+        ``y`` not 1-D or with NaN/None; labels of ``y`` missing from
+        ``classes``; duplicate ``classes``; ``T`` not a valid transition
+        matrix of size ``len(classes)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.noise import corrupt_labels, make_transition_matrix
+    >>> y = np.array(["cat", "dog", "eel"] * 100)
+    >>> T = make_transition_matrix("symmetric", 3, 0.2)
+    >>> y_noisy = corrupt_labels(y, T, random_state=0, exact=True)
+    >>> int((y_noisy != y).sum()), y_noisy.dtype
+    (60, dtype('<U3'))
+    >>> y_noisy = corrupt_labels([10, 20, 30] * 5, np.eye(3), random_state=0)
+    >>> y_noisy[:3]
+    array([10, 20, 30])
+    """
+    y_arr = _as_label_array(y)
+    classes = _check_classes(classes, y_arr) if (classes is not None or y_arr.size) else None
+    if classes is None:  # empty y, no classes: nothing to corrupt
+        check_transition_matrix(T, name="T")
+        return _wrap_like(y_arr.copy(), y)
+    T = check_transition_matrix(T, classes.size, name="T")
+    codes = _encode(y_arr, classes)
+    rng = check_random_state(random_state)
+    n_classes = classes.size
+    noisy = np.empty_like(codes)
+
+    if exact:
+        for i in range(n_classes):
+            members = np.flatnonzero(codes == i)
+            if members.size == 0:
+                continue
+            counts = _largest_remainder(members.size, T[i], rng)
+            noisy[rng.permutation(members)] = np.repeat(np.arange(n_classes), counts)
+    else:
+        u = rng.random_sample(codes.size)
+        for i in range(n_classes):
+            members = np.flatnonzero(codes == i)
+            if members.size == 0:
+                continue
+            cdf = np.cumsum(T[i])
+            # Pin the cdf to 1 from the last class with mass on, so rounding
+            # can never send a draw to a zero-probability class.
+            cdf[np.flatnonzero(T[i] > 0)[-1] :] = 1.0
+            noisy[members] = np.searchsorted(cdf, u[members], side="right")
+    return _wrap_like(_decode(noisy, classes, y_arr), y)
+
+
+def empirical_transition_matrix(y_clean, y_noisy, classes=None):
+    """Row-normalised counts of (clean, noisy) label pairs.
+
+    Parameters
+    ----------
+    y_clean, y_noisy : array-like of shape (n_samples,)
+        Clean and noisy labels, any label type.
+    classes : array-like of shape (n_classes,), default=None
+        Label order; default the sorted union of both label sets.
+
+    Returns
+    -------
+    T : ndarray of shape (n_classes, n_classes)
+        ``T[i, j]`` = fraction of samples of clean class ``i`` labelled ``j``.
+        A class absent from ``y_clean`` gets an identity row (with a
+        ``UserWarning``), so ``T`` is always row-stochastic.
+
+    Raises
+    ------
+    ValueError
+        Different lengths, NaN labels, or labels missing from ``classes``.
+
+    Examples
+    --------
+    >>> from sknoisy.noise import empirical_transition_matrix
+    >>> empirical_transition_matrix([0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0])
+    array([[0.75, 0.25],
+           [0.5 , 0.5 ]])
+    """
+    clean = _as_label_array(y_clean, "y_clean")
+    noisy = _as_label_array(y_noisy, "y_noisy")
+    if clean.shape != noisy.shape:
+        raise ValueError(
+            f"y_clean and y_noisy must have the same length, got {clean.shape[0]} and {noisy.shape[0]}."
+        )
+    if classes is None:
+        try:
+            classes = np.unique(np.concatenate([clean, noisy]))
+        except TypeError as exc:
+            raise ValueError("The labels cannot be sorted (mixed types?); pass `classes` explicitly.") from exc
+        if classes.size == 0:
+            raise ValueError("y_clean is empty and no classes were given.")
+    else:
+        classes = _check_classes(classes, clean)
+    C = classes.size
+    ci = _encode(clean, classes, "y_clean")
+    ni = _encode(noisy, classes, "y_noisy")
+    counts = np.bincount(ci * C + ni, minlength=C * C).reshape(C, C).astype(np.float64)
+    totals = counts.sum(axis=1)
+    absent = np.flatnonzero(totals == 0)
+    if absent.size:
+        warnings.warn(
+            f"Classes {classes[absent].tolist()} do not occur in y_clean; their rows are set to the identity.",
+            UserWarning,
+            stacklevel=2,
+        )
+        counts[absent, absent] = 1.0
+        totals[absent] = 1.0
+    return counts / totals[:, None]
+
+
+# --------------------------------------------------------------------------
+# datasets
+# --------------------------------------------------------------------------
+def _check_alpha(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a non-negative number, got {alpha!r}.")
+    if not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}.")
+    return alpha
+
+
+def add_noisy_copies(X, y, alpha, *, source="same", transition_matrix=None, classes=None, random_state=None):
+    """Dilute a clean dataset with ``alpha`` noisy examples per clean one.
+
+    The setting of Rolnick et al. (2017), "Deep learning is robust to massive
+    label noise": the clean examples are kept and noisy examples are added.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Clean features (returned as an ndarray / sparse matrix).
+    y : array-like of shape (n_samples,)
+        Clean labels, any label type.
+    alpha : int or float >= 0
+        Noisy examples per clean example: ``round(alpha * n_samples)`` are
+        added. For ``source='same'`` every row is copied ``floor(alpha)``
+        times and the fractional part picks distinct rows at random, so the
+        noisy rows keep the class balance.
+    source : {'same', 'white_noise'} or array-like, default='same'
+        Where noisy features come from: ``'same'`` copies rows of ``X``
+        (mislabelled copies); ``'white_noise'`` draws Gaussian features with
+        the per-feature mean and standard deviation of ``X``; an array of
+        shape (m, n_features) samples rows of another dataset (with
+        replacement), e.g. out-of-distribution images.
+    transition_matrix : array-like of shape (n_classes, n_classes), default=None
+        ``None``: noisy labels are drawn uniformly from ``classes`` (the true
+        class included, as in Rolnick et al.). Given (``source='same'``
+        only): the copy of a row of class ``i`` gets a label drawn from
+        ``transition_matrix[i]``, e.g. ``make_transition_matrix('structured',
+        C, delta)``.
+    classes : array-like of shape (n_classes,), default=None
+        Labels to draw from; default ``np.unique(y)``.
+    random_state : int, RandomState instance or None, default=None
+        Controls the copies, labels, features and the final shuffle.
+
+    Returns
+    -------
+    X_aug : ndarray or sparse matrix of shape (n_samples + n_noisy, n_features)
+    y_aug : ndarray of shape (n_samples + n_noisy,)
+        Labels with the dtype of ``y`` where possible.
+    is_clean : ndarray of shape (n_samples + n_noisy,), dtype bool
+        True for the original rows. Rows are shuffled.
+
+    Raises
+    ------
+    ValueError
+        Negative or non-finite ``alpha``, unknown ``source``, a
+        ``transition_matrix`` with ``source`` other than ``'same'`` or of the
+        wrong size, sparse ``X`` with ``'white_noise'``, a source array with
+        the wrong number of features, ``X``/``y`` length mismatch.
+    TypeError
+        Non-numeric ``alpha``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.noise import add_noisy_copies
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> y = np.array([0, 0, 1, 1])
+    >>> X_aug, y_aug, is_clean = add_noisy_copies(X, y, 2, random_state=0)
+    >>> X_aug.shape, int(is_clean.sum())
+    ((12, 2), 4)
+    >>> sorted(y_aug[is_clean].tolist())
+    [0, 0, 1, 1]
+    """
+    alpha = _check_alpha(alpha)
+    y_arr = _as_label_array(y)
+    if isinstance(source, str):
+        if source not in _SOURCES:
+            raise ValueError(f"Unknown source {source!r}; use one of {_SOURCES} or an array of features.")
+        src_array = None
+    else:
+        src_array = check_array(source, accept_sparse=("csr", "csc"), dtype=None, input_name="source")
+        source = "array"
+    X = check_array(
+        X,
+        accept_sparse=("csr", "csc"),
+        dtype=None if source == "same" else "numeric",
+        ensure_all_finite="allow-nan" if source == "same" else True,
+    )
+    n = X.shape[0]
+    if y_arr.shape[0] != n:
+        raise ValueError(f"X has {n} samples but y has {y_arr.shape[0]} labels.")
+    classes = _check_classes(classes, y_arr)
+    codes = _encode(y_arr, classes)
+    C = classes.size
+    if transition_matrix is not None:
+        if source != "same":
+            raise ValueError(
+                "transition_matrix needs the clean label of each noisy row, so it only works with source='same'."
+            )
+        transition_matrix = check_transition_matrix(transition_matrix, C, name="transition_matrix")
+    if src_array is not None and src_array.shape[1] != X.shape[1]:
+        raise ValueError(f"source has {src_array.shape[1]} features but X has {X.shape[1]}.")
+    if source == "white_noise" and hasattr(X, "toarray"):
+        raise ValueError("source='white_noise' needs a dense X.")
+
+    rng = check_random_state(random_state)
+    m = int(round(alpha * n))
+    if source == "same":
+        whole = int(math.floor(alpha))
+        rows = np.concatenate(
+            [np.tile(np.arange(n), whole), rng.choice(n, size=m - whole * n, replace=False)]
+        ).astype(np.intp)
+        X_noisy = X[rows]
+        if transition_matrix is None:
+            noisy_codes = rng.randint(0, C, size=m)
+        else:
+            noisy_codes = _encode(
+                corrupt_labels(codes[rows], transition_matrix, classes=np.arange(C), random_state=rng),
+                np.arange(C),
+            )
+    else:
+        if source == "white_noise":
+            Xf = np.asarray(X, dtype=np.float64)
+            mean, std = Xf.mean(axis=0), Xf.std(axis=0)
+            X_noisy = rng.normal(size=(m, X.shape[1])) * std + mean
+        else:
+            X_noisy = src_array[rng.randint(0, src_array.shape[0], size=m)]
+        noisy_codes = rng.randint(0, C, size=m)
+
+    if hasattr(X, "toarray") or hasattr(X_noisy, "toarray"):
+        import scipy.sparse as sp
+
+        X_aug = sp.vstack([X, X_noisy], format="csr")
+    else:
+        X_aug = np.concatenate([X, X_noisy], axis=0)
+    codes_aug = np.concatenate([codes, noisy_codes]).astype(np.intp)
+    is_clean = np.concatenate([np.ones(n, dtype=bool), np.zeros(m, dtype=bool)])
+    perm = rng.permutation(n + m)
+    return X_aug[perm], _decode(codes_aug[perm], classes, y_arr), is_clean[perm]
+
+
+def make_noisy_classification(
+    n_samples=1000,
+    n_features=20,
+    n_classes=3,
+    *,
+    noise="symmetric",
+    rate=0.2,
+    exact=False,
+    random_state=None,
+    **make_classification_kwargs,
+):
+    """A synthetic classification problem with known clean labels and noise.
+
+    Wraps :func:`sklearn.datasets.make_classification` (with ``flip_y=0`` by
+    default, so ``y_clean`` really is clean) and corrupts its labels with
+    :func:`corrupt_labels`.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_classes : int
+        As in :func:`sklearn.datasets.make_classification`.
+    noise : str or array-like of shape (n_classes, n_classes), default='symmetric'
+        A kind of :func:`make_transition_matrix` or a transition matrix.
+    rate : float in [0, 1], default=0.2
+        Noise rate (``delta`` for ``'structured'``); ignored when ``noise`` is
+        a matrix.
+    exact : bool, default=False
+        Exact per-class flip counts instead of independent draws.
+    random_state : int, RandomState instance or None, default=None
+        Controls the data, the transition matrix and the corruption.
+    **make_classification_kwargs
+        Passed on. Unless given, ``n_informative`` is
+        ``ceil(log2(n_classes * n_clusters_per_class)) + 1`` (the least
+        sklearn allows, plus one), capped by ``n_features``, and
+        ``n_redundant`` is at most 2 and fits in the remaining features.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y_noisy : ndarray of shape (n_samples,)
+    y_clean : ndarray of shape (n_samples,)
+    T : ndarray of shape (n_classes, n_classes)
+        The transition matrix used.
+
+    Examples
+    --------
+    >>> from sknoisy.noise import make_noisy_classification
+    >>> X, y_noisy, y_clean, T = make_noisy_classification(
+    ...     300, 5, 3, rate=0.3, exact=True, random_state=0)
+    >>> X.shape, T.shape
+    ((300, 5), (3, 3))
+    >>> round(float((y_noisy != y_clean).mean()), 2)
+    0.3
+    """
+    if make_classification_kwargs.get("return_X_y", True) is not True:
+        raise ValueError("make_noisy_classification always returns arrays; do not pass return_X_y=False.")
+    make_classification_kwargs.pop("return_X_y", None)
+    C = _check_n_classes(n_classes)
+    kw = dict(make_classification_kwargs)
+    kw.setdefault("flip_y", 0.0)
+    clusters = kw.get("n_clusters_per_class", 2)
+    n_repeated = kw.get("n_repeated", 0)
+    if "n_informative" not in kw:
+        needed = max(1, math.ceil(math.log2(C * clusters)))
+        kw["n_informative"] = max(needed, min(needed + 1, n_features - n_repeated))
+    if "n_redundant" not in kw:
+        kw["n_redundant"] = max(0, min(2, n_features - kw["n_informative"] - n_repeated))
+
+    rng = check_random_state(random_state)
+    X, y_clean = make_classification(
+        n_samples=n_samples, n_features=n_features, n_classes=C, random_state=rng, **kw
+    )
+    if isinstance(noise, str):
+        T = make_transition_matrix(noise, C, rate, random_state=rng)
+    else:
+        T = check_transition_matrix(noise, C, name="noise")
+    y_noisy = corrupt_labels(y_clean, T, classes=np.arange(C), random_state=rng, exact=exact)
+    return X, y_noisy, y_clean, T
+
+
+# --------------------------------------------------------------------------
+# metrics and conversions
+# --------------------------------------------------------------------------
+def _square_float(A, name):
+    try:
+        A = np.asarray(A, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array.") from exc
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"{name} must be a square 2-D array, got shape {A.shape}.")
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return A
+
+
+def transition_matrix_error(T_hat, T):
+    """Mean over rows of the L1 distance between an estimate and the truth.
+
+    ``mean_i sum_j |T_hat[i, j] - T[i, j]|``, in [0, 2] for stochastic
+    matrices (0 is perfect). Neither matrix has to be exactly stochastic.
+
+    Parameters
+    ----------
+    T_hat, T : array-like of shape (n_classes, n_classes)
+
+    Returns
+    -------
+    error : float
+
+    Raises
+    ------
+    ValueError
+        Non-square, non-finite or differently shaped matrices.
+
+    Examples
+    --------
+    >>> from sknoisy.noise import transition_matrix_error
+    >>> transition_matrix_error([[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [0.2, 0.8]])
+    0.1
+    """
+    T_hat = _square_float(T_hat, "T_hat")
+    T = _square_float(T, "T")
+    if T_hat.shape != T.shape:
+        raise ValueError(f"T_hat has shape {T_hat.shape} but T has shape {T.shape}.")
+    return float(np.abs(T_hat - T).sum(axis=1).mean())
+
+
+def to_cleanlab_noise_matrix(T):
+    """Convert ``T`` to cleanlab's ``noise_matrix`` (its transpose).
+
+    cleanlab's ``noise_matrix[i, j] = P(label = i | true_label = j)``: columns
+    sum to one.
+
+    Parameters
+    ----------
+    T : array-like of shape (n_classes, n_classes)
+        Row-stochastic, ``T[i, j] = p(noisy = j | clean = i)``.
+
+    Returns
+    -------
+    noise_matrix : ndarray of shape (n_classes, n_classes)
+
+    Examples
+    --------
+    >>> from sknoisy.noise import to_cleanlab_noise_matrix
+    >>> to_cleanlab_noise_matrix([[0.9, 0.1], [0.3, 0.7]])
+    array([[0.9, 0.3],
+           [0.1, 0.7]])
+    """
+    return np.ascontiguousarray(check_transition_matrix(T, name="T").T)
+
+
+def from_cleanlab_noise_matrix(noise_matrix):
+    """Convert cleanlab's column-stochastic ``noise_matrix`` to ``T``.
+
+    Parameters
+    ----------
+    noise_matrix : array-like of shape (n_classes, n_classes)
+        ``noise_matrix[i, j] = P(label = i | true_label = j)``; every column
+        sums to one.
+
+    Returns
+    -------
+    T : ndarray of shape (n_classes, n_classes)
+        ``T[i, j] = p(noisy = j | clean = i)``, rows sum to one.
+
+    Raises
+    ------
+    ValueError
+        Not square, not finite, negative entries, or columns that do not sum
+        to one.
+
+    Examples
+    --------
+    >>> from sknoisy.noise import from_cleanlab_noise_matrix
+    >>> from_cleanlab_noise_matrix([[0.9, 0.3], [0.1, 0.7]])
+    array([[0.9, 0.1],
+           [0.3, 0.7]])
+    """
+    nm = _square_float(noise_matrix, "noise_matrix")
+    sums = nm.sum(axis=0)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-6)
+    if bad.size:
+        hint = ""
+        if np.allclose(nm.sum(axis=1), 1.0, atol=1e-6):
+            hint = " Its rows sum to 1: it already looks like a sknoisy T."
+        raise ValueError(
+            f"noise_matrix is not column-stochastic: column {bad[0]} sums to {sums[bad[0]]:.6g} "
+            "(cleanlab's noise_matrix[i, j] = P(label=i | true_label=j), so every column must sum to 1)."
+            + hint
+        )
+    return check_transition_matrix(nm.T, name="noise_matrix.T")

@@ -1,0 +1,594 @@
+"""Tests for sknoisy.noise."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sknoisy import noise
+from sknoisy.noise import (
+    CIFAR10_ASYMMETRIC,
+    MNIST_ASYMMETRIC,
+    NOISE_KINDS,
+    add_noisy_copies,
+    check_transition_matrix,
+    corrupt_labels,
+    empirical_transition_matrix,
+    from_cleanlab_noise_matrix,
+    make_noisy_classification,
+    make_transition_matrix,
+    to_cleanlab_noise_matrix,
+    transition_matrix_error,
+)
+from sknoisy.utils import _validation
+
+FAST = settings(max_examples=40, deadline=None)
+
+
+def expected_diagonal(kind, C, r, mapping=None):
+    if kind == "uniform":
+        return np.full(C, 1 - r + r / C)
+    if kind in ("symmetric", "flip_random", "flip_to_one", "pair"):
+        return np.full(C, 1 - r)
+    if kind == "structured":
+        return np.full(C, 2 / (C + 2))
+    diag = np.ones(C)
+    diag[list(mapping)] = 1 - r
+    return diag
+
+
+@st.composite
+def transition_cases(draw, max_classes=12):
+    kind = draw(st.sampled_from(NOISE_KINDS))
+    C = draw(st.integers(2, max_classes))
+    rate = draw(st.floats(0, 1))
+    seed = draw(st.integers(0, 2**31 - 1))
+    order = draw(st.sampled_from(["decreasing", "increasing", "random"]))
+    kwargs = {"random_state": seed, "order": order}
+    mapping = None
+    if kind == "asymmetric":
+        sources = draw(st.lists(st.integers(0, C - 1), min_size=1, max_size=C, unique=True))
+        mapping = {}
+        for s in sources:
+            d = draw(st.integers(0, C - 2))
+            mapping[s] = d + (d >= s)
+        kwargs["mapping"] = mapping
+    return kind, C, rate, kwargs, mapping
+
+
+# --------------------------------------------------------------------------
+# make_transition_matrix
+# --------------------------------------------------------------------------
+@FAST
+@given(transition_cases())
+def test_every_kind_is_row_stochastic_with_documented_diagonal(case):
+    kind, C, rate, kwargs, mapping = case
+    T = make_transition_matrix(kind, C, rate, **kwargs)
+    assert T.shape == (C, C)
+    assert np.all(T >= 0)
+    np.testing.assert_allclose(T.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(np.diag(T), expected_diagonal(kind, C, rate, mapping), atol=1e-12)
+    # The validated matrix is unchanged by the shared validator.
+    np.testing.assert_allclose(check_transition_matrix(T, C), T, atol=1e-12)
+
+
+@FAST
+@given(st.integers(2, 12), st.floats(0, 1), st.sampled_from(["decreasing", "increasing", "random"]))
+def test_structured_family(C, delta, order):
+    T = make_transition_matrix("structured", C, delta, order=order, random_state=0)
+    off = T[~np.eye(C, dtype=bool)].reshape(C, C - 1)
+    # The correct label is never beaten by a false one.
+    assert np.all(off <= np.diag(T)[:, None] + 1e-12)
+    if delta == 0:
+        np.testing.assert_allclose(off, C / ((C + 2) * (C - 1)), atol=1e-12)
+    if delta == 1:
+        np.testing.assert_allclose(off.max(axis=1), np.diag(T), atol=1e-12)
+    # Every row holds the same multiset of values, only placed differently.
+    np.testing.assert_allclose(np.sort(T, axis=1), np.sort(T[[0]], axis=1).repeat(C, 0), atol=1e-12)
+
+
+def test_structured_orders():
+    dec = make_transition_matrix("structured", 5, 1.0, order="decreasing")
+    inc = make_transition_matrix("structured", 5, 1.0, order="increasing")
+    for i in range(5):
+        assert np.argmax(np.where(np.arange(5) == i, -1, dec[i])) == (i + 1) % 5
+        assert np.argmax(np.where(np.arange(5) == i, -1, inc[i])) == (i - 1) % 5
+    r1 = make_transition_matrix("structured", 6, 0.7, order="random", random_state=3)
+    r2 = make_transition_matrix("structured", 6, 0.7, order="random", random_state=3)
+    np.testing.assert_array_equal(r1, r2)
+
+
+def test_closed_forms():
+    C, r = 4, 0.4
+    np.testing.assert_allclose(
+        make_transition_matrix("uniform", C, r), (1 - r) * np.eye(C) + r / C * np.ones((C, C))
+    )
+    sym = (1 - r) * np.eye(C) + r / (C - 1) * (np.ones((C, C)) - np.eye(C))
+    np.testing.assert_allclose(make_transition_matrix("symmetric", C, r), sym)
+    np.testing.assert_allclose(make_transition_matrix("flip_random", C, r), sym)
+    np.testing.assert_allclose(make_transition_matrix("Flip-Random", C, r), sym)
+    pair = make_transition_matrix("pair", C, r)
+    for i in range(C):
+        assert pair[i, (i + 1) % C] == pytest.approx(r)
+    # Singular matrices are allowed.
+    assert np.linalg.matrix_rank(make_transition_matrix("uniform", C, 1.0)) == 1
+    assert abs(np.linalg.det(make_transition_matrix("symmetric", C, (C - 1) / C))) < 1e-12
+
+
+@FAST
+@given(st.integers(2, 12), st.floats(0.01, 1), st.integers(0, 2**31 - 1))
+def test_flip_to_one_sends_to_exactly_one_other_class(C, rate, seed):
+    T = make_transition_matrix("flip_to_one", C, rate, random_state=seed)
+    off = T * (1 - np.eye(C))
+    assert np.all((off > 0).sum(axis=1) == 1)
+    np.testing.assert_allclose(off.max(axis=1), rate)
+
+
+def test_flip_to_one_targets_vary_with_seed():
+    targets = {tuple(np.argmax(make_transition_matrix("flip_to_one", 6, 0.5, random_state=s) - np.eye(6), 1))
+               for s in range(20)}
+    assert len(targets) > 1
+
+
+def test_presets():
+    assert MNIST_ASYMMETRIC == {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}
+    assert CIFAR10_ASYMMETRIC == {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
+    r = 0.3
+    T = make_transition_matrix("asymmetric", 10, r, preset="mnist")
+    expected = np.eye(10)
+    for src, dst in [(7, 1), (2, 7), (5, 6), (6, 5), (3, 8)]:
+        expected[src, src] = 1 - r
+        expected[src, dst] = r
+    np.testing.assert_allclose(T, expected)
+    T = make_transition_matrix("asymmetric", 10, r, preset="CIFAR-10")
+    expected = np.eye(10)
+    for src, dst in [(9, 1), (2, 0), (4, 7), (3, 5), (5, 3)]:
+        expected[src, src] = 1 - r
+        expected[src, dst] = r
+    np.testing.assert_allclose(T, expected)
+    np.testing.assert_allclose(
+        make_transition_matrix("asymmetric", 10, r, mapping=CIFAR10_ASYMMETRIC), T
+    )
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, exc, match",
+    [
+        (("gaussian", 3, 0.1), {}, ValueError, r"Unknown noise kind 'gaussian'.*uniform.*structured"),
+        ((3, 3, 0.1), {}, TypeError, "kind must be a string"),
+        (("uniform", 1, 0.1), {}, ValueError, "n_classes must be >= 2"),
+        (("uniform", 2.5, 0.1), {}, TypeError, "n_classes must be an integer"),
+        (("uniform", True, 0.1), {}, TypeError, "n_classes must be an integer"),
+        (("uniform", 3, 1.5), {}, ValueError, r"rate must be in \[0, 1\]"),
+        (("uniform", 3, -0.1), {}, ValueError, r"rate must be in \[0, 1\]"),
+        (("uniform", 3, float("nan")), {}, ValueError, r"rate must be in \[0, 1\]"),
+        (("uniform", 3, "0.1"), {}, TypeError, "rate must be a real number"),
+        (("structured", 3, 0.1), {"order": "sideways"}, ValueError, "Unknown order 'sideways'"),
+        (("asymmetric", 3, 0.1), {}, ValueError, "needs a mapping"),
+        (("asymmetric", 3, 0.1), {"mapping": {0: 3}}, ValueError, r"class 3, outside 0..2"),
+        (("asymmetric", 3, 0.1), {"mapping": {-1: 0}}, ValueError, r"class -1, outside 0..2"),
+        (("asymmetric", 3, 0.1), {"mapping": {1: 1}}, ValueError, "sends class 1 to itself"),
+        (("asymmetric", 3, 0.1), {"mapping": {0: 1.5}}, TypeError, "integer class indices"),
+        (("asymmetric", 3, 0.1), {"mapping": [(0, 1)]}, TypeError, "mapping must be a dict"),
+        (("asymmetric", 5, 0.1), {"preset": "mnist"}, ValueError, "n_classes=10, got n_classes=5"),
+        (("asymmetric", 10, 0.1), {"preset": "imagenet"}, ValueError, "Unknown preset 'imagenet'"),
+        (("asymmetric", 10, 0.1), {"preset": "mnist", "mapping": {0: 1}}, ValueError, "not both"),
+        (("pair", 10, 0.1), {"preset": "mnist"}, ValueError, "only used with kind='asymmetric'"),
+    ],
+)
+def test_make_transition_matrix_errors(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        make_transition_matrix(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# corrupt_labels
+# --------------------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(transition_cases(max_classes=8), st.booleans())
+def test_flip_rates_match_T_within_sampling_error(case, exact):
+    kind, C, rate, kwargs, _ = case
+    T = make_transition_matrix(kind, C, rate, **kwargs)
+    n_per_class = 20000 // C
+    y = np.repeat(np.arange(C), n_per_class)
+    y_noisy = corrupt_labels(y, T, random_state=kwargs["random_state"], exact=exact)
+    T_emp = empirical_transition_matrix(y, y_noisy, classes=np.arange(C))
+    if exact:
+        assert np.all(np.abs(T_emp - T) * n_per_class < 1 + 1e-9)
+    else:
+        # 5 sigma in counts, with the variance floored and a few counts of
+        # slack so that tiny probabilities (Poisson regime) cannot flake.
+        expected = T * n_per_class
+        slack = 5 * np.sqrt(np.maximum(expected * (1 - T), 1.0)) + 3
+        assert np.all(np.abs(T_emp - T) * n_per_class <= slack)
+    # Zero-probability flips never happen.
+    assert np.all(T_emp[T == 0] == 0)
+
+
+@FAST
+@given(
+    st.lists(st.integers(0, 60), min_size=2, max_size=7),
+    st.integers(0, 2**31 - 1),
+)
+def test_exact_mode_counts(sizes, seed):
+    C = len(sizes)
+    rng = np.random.RandomState(seed)
+    T = rng.dirichlet(np.ones(C) * 0.5, size=C)
+    y = rng.permutation(np.repeat(np.arange(C), sizes))
+    y_noisy = corrupt_labels(y, T, classes=np.arange(C), exact=True, random_state=seed)
+    counts = np.zeros((C, C), int)
+    np.add.at(counts, (y, y_noisy), 1)
+    np.testing.assert_array_equal(counts.sum(axis=1), sizes)
+    target = np.asarray(sizes)[:, None] * T
+    assert np.all(np.abs(counts - target) < 1 + 1e-9)
+    # Largest remainder: every count is the floor or the ceiling.
+    assert np.all((counts == np.floor(target + 1e-9)) | (counts == np.ceil(target - 1e-9)))
+
+
+def test_exact_mode_integral_counts_are_exact():
+    T = np.array([[0.5, 0.25, 0.25], [0.0, 0.75, 0.25], [0.125, 0.125, 0.75]])
+    y = np.repeat([0, 1, 2], [40, 80, 160])
+    y_noisy = corrupt_labels(y, T, exact=True, random_state=1)
+    counts = np.zeros((3, 3), int)
+    np.add.at(counts, (y, y_noisy), 1)
+    np.testing.assert_array_equal(counts, [[20, 10, 10], [0, 60, 20], [20, 20, 120]])
+
+
+def test_exact_mode_positions_are_random():
+    T = make_transition_matrix("symmetric", 2, 0.5)
+    y = np.zeros(100, int)
+    a = corrupt_labels(y, T, classes=[0, 1], exact=True, random_state=0)
+    b = corrupt_labels(y, T, classes=[0, 1], exact=True, random_state=1)
+    assert a.sum() == b.sum() == 50
+    assert not np.array_equal(a, b)
+
+
+def test_string_labels_round_trip():
+    y = np.array(["ant", "bee", "cat", "bee", "ant", "cat"] * 50)
+    T = make_transition_matrix("symmetric", 3, 0.3)
+    for exact in (False, True):
+        y_noisy = corrupt_labels(y, T, random_state=0, exact=exact)
+        assert y_noisy.dtype == y.dtype
+        assert set(y_noisy) <= {"ant", "bee", "cat"}
+        assert 0 < (y_noisy != y).sum() < y.size
+    np.testing.assert_array_equal(corrupt_labels(y, np.eye(3), random_state=0), y)
+    # A list in gives an array out.
+    assert isinstance(corrupt_labels(list(y), T, random_state=0), np.ndarray)
+
+
+def test_noncontiguous_int_and_object_labels():
+    y = np.array([3, 10, 42, 10, 3] * 40, dtype=np.int32)
+    T = make_transition_matrix("pair", 3, 1.0)
+    y_noisy = corrupt_labels(y, T, random_state=0)
+    assert y_noisy.dtype == np.int32
+    np.testing.assert_array_equal(y_noisy, np.select([y == 3, y == 10, y == 42], [10, 42, 3]))
+
+    y_obj = np.array(["x", 7, "x", 7] * 10, dtype=object)
+    T2 = make_transition_matrix("pair", 2, 1.0)
+    out = corrupt_labels(y_obj, T2, classes=np.array(["x", 7], dtype=object), random_state=0)
+    assert out.dtype == object
+    assert list(out[:2]) == [7, "x"]
+
+
+def test_classes_order_extra_classes_and_dtype_widening():
+    y = np.array(["a"] * 100)
+    # T indexed in the given (unsorted) order: 'a' is row 1 here.
+    T = np.array([[1.0, 0.0], [1.0, 0.0]])
+    out = corrupt_labels(y, T, classes=["zebra", "a"], random_state=0)
+    assert set(out) == {"zebra"}
+    assert out.dtype.kind == "U" and out.dtype.itemsize >= np.dtype("<U5").itemsize
+    out = corrupt_labels(np.zeros(5, int), [[0, 1], [0, 1]], classes=[0, 2.5], random_state=0)
+    np.testing.assert_array_equal(out, 2.5)
+
+
+def test_pandas_series_round_trip():
+    pd = pytest.importorskip("pandas")
+    y = pd.Series(["u", "v", "w"] * 20, index=np.arange(60) * 2, name="label")
+    out = corrupt_labels(y, make_transition_matrix("symmetric", 3, 0.5), random_state=0)
+    assert isinstance(out, pd.Series)
+    assert out.name == "label" and out.index.equals(y.index) and out.dtype == y.dtype
+
+
+def test_empty_labels():
+    out = corrupt_labels(np.array([], dtype=int), np.eye(2))
+    assert out.shape == (0,) and out.dtype == int
+
+
+@pytest.mark.parametrize(
+    "y, T, kwargs, match",
+    [
+        ([0, 1, 2], np.eye(2), {}, r"shape \(2, 2\) but there are 3 classes"),
+        ([0, 1], [[0.5, 0.6], [0, 1]], {}, "not row-stochastic"),
+        ([0, 1], [[1.5, -0.5], [0, 1]], {}, "negative entries"),
+        ([0, 1, 5], np.eye(2), {"classes": [0, 1]}, r"labels that are not in classes: \[5\]"),
+        (["a", "b"], np.eye(2), {"classes": [0, 1]}, "labels that are not in classes"),
+        ([0.0, np.nan], np.eye(2), {}, "NaN or None"),
+        (np.array(["a", None], dtype=object), np.eye(2), {}, "NaN or None"),
+        (np.array(["a", np.nan], dtype=object), np.eye(2), {}, "NaN or None"),
+        ([[0, 1], [1, 0]], np.eye(2), {}, "1-D array of labels"),
+        ([0, 1], np.eye(2), {"classes": [0, 0]}, "duplicate"),
+        (np.array(["a", 1], dtype=object), np.eye(2), {}, "cannot be sorted"),
+    ],
+)
+def test_corrupt_labels_errors(y, T, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        corrupt_labels(y, T, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# reproducibility and the global RNG
+# --------------------------------------------------------------------------
+def _global_state():
+    state = np.random.get_state()
+    return state[1].copy(), state[2]
+
+
+def _calls(seed):
+    X = np.arange(40.0).reshape(20, 2)
+    y = np.arange(20) % 3
+    T = make_transition_matrix("symmetric", 3, 0.4)
+    return [
+        make_transition_matrix("flip_to_one", 7, 0.3, random_state=seed),
+        make_transition_matrix("structured", 7, 0.3, order="random", random_state=seed),
+        corrupt_labels(y, T, random_state=seed),
+        corrupt_labels(y, T, random_state=seed, exact=True),
+        *add_noisy_copies(X, y, 2.5, random_state=seed),
+        *add_noisy_copies(X, y, 1, source="white_noise", random_state=seed),
+        *add_noisy_copies(X, y, 1, transition_matrix=T, random_state=seed),
+        *make_noisy_classification(100, 5, 3, random_state=seed),
+    ]
+
+
+def test_reproducible_and_global_rng_untouched():
+    before = _global_state()
+    first, second, other = _calls(5), _calls(5), _calls(6)
+    after = _global_state()
+    np.testing.assert_array_equal(before[0], after[0])
+    assert before[1] == after[1]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_random_state_instance_is_used():
+    rs = np.random.RandomState(0)
+    y = np.arange(1000) % 2
+    a = corrupt_labels(y, [[0.5, 0.5], [0.5, 0.5]], random_state=rs)
+    b = corrupt_labels(y, [[0.5, 0.5], [0.5, 0.5]], random_state=rs)
+    assert not np.array_equal(a, b)
+
+
+# --------------------------------------------------------------------------
+# empirical_transition_matrix, transition_matrix_error, cleanlab converters
+# --------------------------------------------------------------------------
+def test_empirical_transition_matrix():
+    T = empirical_transition_matrix(["a", "a", "b", "b"], ["a", "b", "b", "b"])
+    np.testing.assert_allclose(T, [[0.5, 0.5], [0.0, 1.0]])
+    with pytest.warns(UserWarning, match=r"\['c'\] do not occur in y_clean"):
+        T = empirical_transition_matrix(["a", "b"], ["b", "a"], classes=["a", "b", "c"])
+    np.testing.assert_allclose(T, [[0, 1, 0], [1, 0, 0], [0, 0, 1]])
+    with pytest.warns(UserWarning, match="identity"):
+        T = empirical_transition_matrix([0, 0], [0, 1])
+    np.testing.assert_allclose(T, [[0.5, 0.5], [0, 1]])
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        (([0, 1], [0]), {}, "same length, got 2 and 1"),
+        (([0, 1], [0, 2]), {"classes": [0, 1]}, r"y_noisy contains labels that are not in classes: \[2\]"),
+        (([0, np.nan], [0, 1]), {}, "y_clean contains NaN"),
+        (([], []), {}, "empty"),
+    ],
+)
+def test_empirical_transition_matrix_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        empirical_transition_matrix(*args, **kwargs)
+
+
+def test_transition_matrix_error():
+    T = make_transition_matrix("symmetric", 4, 0.2)
+    assert transition_matrix_error(T, T) == 0.0
+    assert transition_matrix_error(np.eye(2), [[0, 1], [1, 0]]) == pytest.approx(2.0)
+    assert transition_matrix_error([[0.9, 0.1], [0.2, 0.8]], [[1, 0], [0.2, 0.8]]) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match=r"T_hat has shape \(2, 2\) but T has shape \(3, 3\)"):
+        transition_matrix_error(np.eye(2), np.eye(3))
+    with pytest.raises(ValueError, match="T_hat must be a square 2-D array"):
+        transition_matrix_error(np.ones((2, 3)), np.eye(2))
+    with pytest.raises(ValueError, match="T must be a square 2-D array"):
+        transition_matrix_error(np.eye(2), np.ones(2))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        transition_matrix_error([[np.nan, 1], [0, 1]], np.eye(2))
+    with pytest.raises(ValueError, match="numeric array"):
+        transition_matrix_error([["a", "b"], ["c", "d"]], np.eye(2))
+
+
+@FAST
+@given(transition_cases())
+def test_cleanlab_converters_round_trip(case):
+    kind, C, rate, kwargs, _ = case
+    T = make_transition_matrix(kind, C, rate, **kwargs)
+    nm = to_cleanlab_noise_matrix(T)
+    np.testing.assert_allclose(nm, T.T)
+    np.testing.assert_allclose(nm.sum(axis=0), 1.0)
+    np.testing.assert_allclose(from_cleanlab_noise_matrix(nm), T, atol=1e-12)
+
+
+def test_cleanlab_converter_errors():
+    with pytest.raises(ValueError, match="not column-stochastic.*already looks like a sknoisy T"):
+        from_cleanlab_noise_matrix([[0.9, 0.1], [0.3, 0.7]])
+    with pytest.raises(ValueError, match="not column-stochastic: column 0"):
+        from_cleanlab_noise_matrix([[0.5, 0.3], [0.1, 0.7]])
+    with pytest.raises(ValueError, match="noise_matrix must be a square"):
+        from_cleanlab_noise_matrix(np.ones((2, 3)) / 2)
+    with pytest.raises(ValueError, match="negative entries"):
+        from_cleanlab_noise_matrix([[1.5, 0.0], [-0.5, 1.0]])
+    with pytest.raises(ValueError, match="not row-stochastic"):
+        to_cleanlab_noise_matrix([[0.9, 0.3], [0.1, 0.7]])
+
+
+def test_agrees_with_cleanlab_generate_noisy_labels():
+    ng = pytest.importorskip("cleanlab.benchmarking.noise_generation")
+    # Dyadic entries times class sizes are exact integers, where cleanlab's
+    # floor and our largest-remainder rounding coincide.
+    T = np.array([[0.75, 0.125, 0.125], [0.25, 0.625, 0.125], [0.0, 0.5, 0.5]])
+    y = np.random.RandomState(0).permutation(np.repeat([0, 1, 2], [80, 160, 240]))
+    state = np.random.get_state()
+    try:
+        np.random.seed(0)  # cleanlab draws from the global RNG; restored below
+        theirs = ng.generate_noisy_labels(y, to_cleanlab_noise_matrix(T))
+    finally:
+        np.random.set_state(state)
+    ours = corrupt_labels(y, T, exact=True, random_state=0)
+    np.testing.assert_allclose(empirical_transition_matrix(y, theirs), T)
+    np.testing.assert_allclose(empirical_transition_matrix(y, ours), T)
+
+
+def test_check_transition_matrix_is_reexported():
+    assert noise.check_transition_matrix is _validation.check_transition_matrix
+    assert "check_transition_matrix" in noise.__all__
+    for name in noise.__all__:
+        assert hasattr(noise, name)
+
+
+# --------------------------------------------------------------------------
+# add_noisy_copies
+# --------------------------------------------------------------------------
+def _dataset(n=60, d=3, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.normal(size=(n, d)), np.array(["p", "q", "r"])[np.arange(n) % 3]
+
+
+def test_add_noisy_copies_same_source():
+    X, y = _dataset()
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 3, random_state=0)
+    assert X_aug.shape == (240, 3) and y_aug.shape == (240,) and is_clean.dtype == bool
+    assert is_clean.sum() == 60
+    assert y_aug.dtype == y.dtype
+    # The clean rows are the originals, with their labels, in shuffled order.
+    clean_pairs = sorted(zip(map(tuple, X_aug[is_clean]), y_aug[is_clean]))
+    assert clean_pairs == sorted(zip(map(tuple, X), y))
+    # Every noisy row is a copy of an original row; integer alpha copies each exactly alpha times.
+    rows = {tuple(x): k for k, x in enumerate(X)}
+    copied = np.array([rows[tuple(x)] for x in X_aug[~is_clean]])
+    np.testing.assert_array_equal(np.bincount(copied, minlength=60), 3)
+    # Shuffled: clean rows are not all at the front.
+    assert not is_clean[:60].all()
+
+
+def test_add_noisy_copies_labels_are_uniform():
+    X = np.zeros((1000, 1))
+    y = np.arange(1000) % 4
+    _, y_aug, is_clean = add_noisy_copies(X, y, 5, random_state=0)
+    freq = np.bincount(y_aug[~is_clean], minlength=4) / 5000
+    assert np.all(np.abs(freq - 0.25) < 5 * np.sqrt(0.25 * 0.75 / 5000))
+
+
+def test_add_noisy_copies_fractional_and_zero_alpha():
+    X, y = _dataset(n=50)
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 0.5, random_state=0)
+    assert X_aug.shape[0] == 75 and (~is_clean).sum() == 25
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 2.3, random_state=0)
+    assert (~is_clean).sum() == 115
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 0, random_state=0)
+    assert is_clean.all() and X_aug.shape == X.shape
+
+
+def test_add_noisy_copies_with_transition_matrix():
+    X, y = _dataset()
+    rows = {tuple(x): lab for x, lab in zip(X, y)}
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 2, transition_matrix=np.eye(3), random_state=0)
+    assert all(rows[tuple(x)] == lab for x, lab in zip(X_aug, y_aug))
+    shift = make_transition_matrix("pair", 3, 1.0)
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 2, transition_matrix=shift, random_state=0)
+    nxt = {"p": "q", "q": "r", "r": "p"}
+    assert all(nxt[rows[tuple(x)]] == lab for x, lab in zip(X_aug[~is_clean], y_aug[~is_clean]))
+
+
+def test_add_noisy_copies_white_noise_and_array_source():
+    rng = np.random.RandomState(0)
+    X = rng.normal(loc=[0.0, 10.0], scale=[1.0, 3.0], size=(500, 2))
+    y = np.arange(500) % 2
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 4, source="white_noise", random_state=0)
+    noisy = X_aug[~is_clean]
+    np.testing.assert_allclose(noisy.mean(axis=0), X.mean(axis=0), atol=0.2)
+    np.testing.assert_allclose(noisy.std(axis=0), X.std(axis=0), rtol=0.05)
+    other = np.full((7, 2), -99.0)
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 1, source=other, classes=[0, 1, 2], random_state=0)
+    assert np.all(X_aug[~is_clean] == -99.0)
+    assert set(np.unique(y_aug[~is_clean])) == {0, 1, 2}
+
+
+def test_add_noisy_copies_sparse():
+    X = sp.random(30, 4, density=0.5, format="csr", random_state=0)
+    y = np.arange(30) % 2
+    X_aug, y_aug, is_clean = add_noisy_copies(X, y, 1, random_state=0)
+    assert sp.issparse(X_aug) and X_aug.shape == (60, 4)
+    with pytest.raises(ValueError, match="needs a dense X"):
+        add_noisy_copies(X, y, 1, source="white_noise")
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"alpha": -1}, ValueError, "alpha must be a finite number >= 0"),
+        ({"alpha": float("inf")}, ValueError, "alpha must be a finite number >= 0"),
+        ({"alpha": "2"}, TypeError, "alpha must be a non-negative number"),
+        ({"alpha": True}, TypeError, "alpha must be a non-negative number"),
+        ({"alpha": 1, "source": "imagenet"}, ValueError, "Unknown source 'imagenet'"),
+        ({"alpha": 1, "source": np.zeros((3, 5))}, ValueError, "source has 5 features but X has 2"),
+        (
+            {"alpha": 1, "source": "white_noise", "transition_matrix": np.eye(2)},
+            ValueError,
+            "only works with source='same'",
+        ),
+        ({"alpha": 1, "transition_matrix": np.eye(3)}, ValueError, r"shape \(3, 3\) but there are 2 classes"),
+        ({"alpha": 1, "y": np.zeros(4)}, ValueError, "X has 10 samples but y has 4 labels"),
+    ],
+)
+def test_add_noisy_copies_errors(kwargs, exc, match):
+    params = {"X": np.zeros((10, 2)), "y": np.arange(10) % 2, **kwargs}
+    with pytest.raises(exc, match=match):
+        add_noisy_copies(params.pop("X"), params.pop("y"), params.pop("alpha"), **params)
+
+
+# --------------------------------------------------------------------------
+# make_noisy_classification
+# --------------------------------------------------------------------------
+def test_make_noisy_classification():
+    X, y_noisy, y_clean, T = make_noisy_classification(600, 8, 3, rate=0.3, exact=True, random_state=0)
+    assert X.shape == (600, 8) and y_noisy.shape == y_clean.shape == (600,)
+    np.testing.assert_allclose(T, make_transition_matrix("symmetric", 3, 0.3))
+    np.testing.assert_allclose(empirical_transition_matrix(y_clean, y_noisy), T, atol=1 / 100)
+    # flip_y defaults to 0, so y_clean is what make_classification draws without noise.
+    X2, y_noisy2, y_clean2, _ = make_noisy_classification(600, 8, 3, rate=0.0, random_state=0)
+    np.testing.assert_array_equal(y_noisy2, y_clean2)
+
+
+@pytest.mark.parametrize("n_features, n_classes", [(2, 2), (3, 4), (20, 10), (6, 12)])
+def test_make_noisy_classification_feature_defaults(n_features, n_classes):
+    X, y_noisy, y_clean, T = make_noisy_classification(200, n_features, n_classes, random_state=0)
+    assert X.shape == (200, n_features) and T.shape == (n_classes, n_classes)
+
+
+def test_make_noisy_classification_noise_options():
+    T = make_transition_matrix("pair", 4, 1.0)
+    X, y_noisy, y_clean, T_out = make_noisy_classification(100, 6, 4, noise=T, random_state=0)
+    np.testing.assert_array_equal(y_noisy, (y_clean + 1) % 4)
+    np.testing.assert_allclose(T_out, T)
+    _, _, _, T_s = make_noisy_classification(100, 6, 4, noise="structured", rate=1.0, random_state=0)
+    np.testing.assert_allclose(T_s, make_transition_matrix("structured", 4, 1.0))
+    X, *_ = make_noisy_classification(50, 6, 2, n_informative=4, n_redundant=0, class_sep=2.0, random_state=0)
+    assert X.shape == (50, 6)
+
+
+def test_make_noisy_classification_errors():
+    with pytest.raises(ValueError, match="return_X_y=False"):
+        make_noisy_classification(return_X_y=False)
+    with pytest.raises(ValueError, match="Unknown noise kind 'nope'"):
+        make_noisy_classification(noise="nope")
+    with pytest.raises(ValueError, match=r"noise has shape \(2, 2\) but there are 3 classes"):
+        make_noisy_classification(noise=np.eye(2))
+    with pytest.raises(ValueError, match="n_classes must be >= 2"):
+        make_noisy_classification(n_classes=1)
