@@ -1,0 +1,815 @@
+"""Estimating the noise transition matrix ``T`` from class probabilities.
+
+Convention (the whole package): ``T[i, j] = p(noisy = j | clean = i)``, rows
+sum to one, and the forward model is ``p_noisy(x) = p_clean(x) @ T``.
+
+Two levels are offered:
+
+* plain, vectorised functions that take an array of probabilities
+  ``proba`` of shape ``(n_samples, n_classes)`` (for example out-of-fold
+  ``predict_proba`` of a classifier trained on the noisy labels) and return an
+  estimate ``T_hat`` of shape ``(n_classes, n_classes)``:
+  :func:`estimate_anchor` (Patrini et al. 2017), :func:`estimate_gold`
+  (GLC, Hendrycks et al. 2018), :func:`estimate_confusion` (GLC's baseline),
+  :func:`estimate_dual_t` (Yao et al. 2020); and :func:`denoise_proba`, the
+  plug-in inverse of the forward model;
+* :class:`TransitionMatrixEstimator`, a scikit-learn transformer that
+  computes the out-of-fold probabilities itself, estimates ``T`` and
+  transforms ``X`` into denoised class probabilities.
+
+The functions never copy the ``(n_samples, n_classes)`` input except where
+their docstring says so (rows that do not sum to one are renormalised into a
+copy), so ``n_samples = 10**6`` and ``n_classes = 1000`` stay feasible: the
+extra memory is ``O(n_samples + n_classes**2)`` plus bounded work buffers.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.model_selection import StratifiedKFold, check_cv
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+
+from .utils._validation import check_rate, check_transition_matrix, check_trusted_mask
+
+__all__ = [
+    "estimate_anchor",
+    "estimate_gold",
+    "estimate_confusion",
+    "estimate_dual_t",
+    "denoise_proba",
+    "TransitionMatrixEstimator",
+]
+
+# Entries below this are treated as estimation noise and set to zero (as in
+# Patrini et al.'s code) before the rows are renormalised.
+_CLIP = 1e-6
+# Rows of ``proba`` whose sum is further than this from one are renormalised.
+_SUM_TOL = 1e-4
+# Tolerated negative round-off in probabilities (e.g. from ``p @ T``).
+_NEG_TOL = 1e-8
+# Work buffers hold at most this many elements (about 64 MB in float64).
+_BLOCK_ELEMENTS = 1 << 23
+
+_METHODS = ("anchor", "gold", "confusion", "dual_t")
+
+
+# ---------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------
+
+
+def _check_proba(proba, name="proba"):
+    """Return ``proba`` as a 2-D float array whose rows sum to one.
+
+    float32 and float64 inputs are used without a copy when their rows
+    already sum to one; other inputs are converted, and rows that do not sum
+    to one are renormalised into a copy.
+    """
+    if hasattr(proba, "to_numpy"):
+        proba = proba.to_numpy()
+    if sparse.issparse(proba):
+        raise TypeError(f"{name} must be a dense array of probabilities, got a sparse matrix.")
+    try:
+        proba = np.asarray(proba)
+        if proba.dtype not in (np.float32, np.float64):
+            proba = proba.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array of probabilities.") from exc
+    if proba.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_classes), got an array of shape {proba.shape}."
+        )
+    n_samples, n_classes = proba.shape
+    if n_samples < 1:
+        raise ValueError(f"{name} must have at least one sample, got shape {proba.shape}.")
+    if n_classes < 2:
+        raise ValueError(f"{name} must have at least 2 classes (columns), got shape {proba.shape}.")
+    # The float64 row sums flag NaN/inf (they propagate) without an
+    # (n_samples, n_classes) temporary.
+    sums = proba.sum(axis=1, dtype=np.float64)
+    if not np.all(np.isfinite(sums)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    lowest = proba.min()
+    if lowest < -_NEG_TOL:
+        raise ValueError(
+            f"{name} has negative entries (min {lowest:.3g}); pass probabilities such as "
+            "predict_proba output, not logits or decision_function scores."
+        )
+    if np.any(sums <= 0):
+        raise ValueError(f"{name} has a row that sums to zero; every row must be a probability vector.")
+    if np.max(np.abs(sums - 1.0)) > _SUM_TOL:
+        proba = np.clip(proba, 0.0, None) / sums[:, None]
+    return proba
+
+
+def _check_labels(y, n_samples, n_classes, name):
+    """Return ``y`` as an int64 array of length ``n_samples`` in ``[0, n_classes)``."""
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of class indices, got an array of shape {y.shape}.")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"{name} has length {y.shape[0]} but the probabilities have {n_samples} rows.")
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    if y.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must hold integer class indices in [0, {n_classes}), got dtype {y.dtype}; "
+            "encode labels first (e.g. with sklearn.preprocessing.LabelEncoder)."
+        )
+    y = y.astype(np.int64, copy=False)
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"{name} must hold class indices in [0, {n_classes}), got values in [{y.min()}, {y.max()}].")
+    return y
+
+
+def _check_quantile(quantile):
+    """Return ``quantile`` as None or a float in (0, 1]."""
+    if quantile is None:
+        return None
+    if isinstance(quantile, bool) or not isinstance(quantile, numbers.Real):
+        raise TypeError(f"quantile must be None or a real number in (0, 1], got {quantile!r}.")
+    quantile = float(quantile)
+    if not np.isfinite(quantile) or not 0.0 < quantile <= 1.0:
+        raise ValueError(
+            f"quantile must be None or a fraction in (0, 1] (0.97 for the 97th percentile), got {quantile!r}."
+        )
+    return quantile
+
+
+def _clip_normalise(T):
+    """Zero the entries below ``_CLIP`` and renormalise the rows."""
+    T = np.where(T < _CLIP, 0.0, T)
+    return T / T.sum(axis=1, keepdims=True)
+
+
+def _counts(rows, cols, n_classes):
+    """Contingency table ``M[i, j] = #{k : rows[k] == i and cols[k] == j}``."""
+    return np.bincount(rows * n_classes + cols, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def _fill_empty_rows(T, empty, what):
+    """Identity row for every class in ``empty``, with one warning naming them."""
+    empty = np.flatnonzero(empty)
+    if empty.size:
+        warnings.warn(
+            f"{what} for class(es) {empty.tolist()}; their rows of the transition matrix are set to "
+            "the identity row (no noise assumed for those classes).",
+            UserWarning,
+            stacklevel=3,
+        )
+        T[empty] = 0.0
+        T[empty, empty] = 1.0
+    return T
+
+
+# ---------------------------------------------------------------------------
+# estimators of T on probability arrays
+# ---------------------------------------------------------------------------
+
+
+def _anchor_indices(proba, quantile):
+    """Row index of the anchor sample of every column of ``proba``."""
+    n_samples, n_classes = proba.shape
+    if quantile is None or quantile == 1.0:
+        # np.argmax(axis=0) makes a transposed copy of the whole input; row
+        # blocks bound that copy. Strict ">" keeps the first maximum, as argmax.
+        height = max(1, _BLOCK_ELEMENTS // n_classes)
+        best = np.full(n_classes, -np.inf)
+        idx = np.zeros(n_classes, dtype=np.intp)
+        for start in range(0, n_samples, height):
+            block = proba[start : start + height]
+            arg = np.argmax(block, axis=0)
+            val = block[arg, np.arange(n_classes)]
+            better = val > best
+            best[better] = val[better]
+            idx[better] = arg[better] + start
+        return idx
+    # Rank (ascending) of the largest value at or below the ``quantile``
+    # percentile (numpy's default linear interpolation); the epsilon guards
+    # against 0.97 * 100 landing at 96.999...
+    kth = int(np.floor(quantile * (n_samples - 1) + 1e-9))
+    idx = np.empty(n_classes, dtype=np.intp)
+    # argpartition needs a private copy of the columns; blocks keep that copy
+    # bounded instead of duplicating the whole (n_samples, n_classes) input.
+    width = max(1, _BLOCK_ELEMENTS // n_samples)
+    for start in range(0, n_classes, width):
+        block = proba[:, start : start + width]
+        idx[start : start + width] = np.argpartition(block, kth, axis=0)[kth]
+    return idx
+
+
+def estimate_anchor(proba_noisy, *, quantile=None):
+    """Anchor-point ("perfect example") estimate of the transition matrix.
+
+    For each class ``i`` the sample with the highest ``p(noisy = i | x)`` is
+    taken as an anchor of clean class ``i`` and row ``i`` of ``T`` is its
+    vector of noisy-class probabilities (Patrini et al., CVPR 2017).
+
+    Parameters
+    ----------
+    proba_noisy : array-like of shape (n_samples, n_classes)
+        Estimated ``p(noisy | x)``, ideally out-of-fold or from a held-out
+        set: a net trained to zero loss gives near one-hot probabilities and
+        the estimate collapses towards the identity. Rows that do not sum to
+        one are renormalised (into a copy); the input is never modified.
+    quantile : float in (0, 1] or None, default=None
+        ``None``: take the sample with the largest ``p(noisy = i | x)``.
+        A fraction such as ``0.97``: take the largest value at or below the
+        ``quantile`` percentile of column ``i`` (Patrini's ``filter_outlier``,
+        which ignores over-confident outliers). ``1.0`` is the same as
+        ``None``. Patrini's code drops values equal to its threshold and,
+        through a NumPy view, zeroes them in the input so that later rows are
+        read from corrupted columns; this function does neither.
+
+    Returns
+    -------
+    T_hat : ndarray of shape (n_classes, n_classes)
+        Row-stochastic estimate, ``T_hat[i, j] ~ p(noisy = j | clean = i)``;
+        entries below ``1e-6`` are set to zero before the rows are
+        renormalised.
+
+    Raises
+    ------
+    ValueError
+        If ``proba_noisy`` is not a 2-D finite non-negative array with at
+        least two columns, or ``quantile`` is outside (0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.transition import estimate_anchor
+    >>> T = np.array([[0.8, 0.2], [0.3, 0.7]])
+    >>> p_clean = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    >>> estimate_anchor(p_clean @ T)
+    array([[0.8, 0.2],
+           [0.3, 0.7]])
+    """
+    quantile = _check_quantile(quantile)
+    proba_noisy = _check_proba(proba_noisy, "proba_noisy")
+    idx = _anchor_indices(proba_noisy, quantile)
+    # Fancy indexing copies the C selected rows: the input stays untouched.
+    T = np.asarray(proba_noisy[idx], dtype=np.float64)
+    T = np.clip(T, 0.0, None)
+    diag = T[np.arange(T.shape[0]), np.arange(T.shape[0])]
+    T = _fill_empty_rows(T, diag <= 0, "No sample has a positive probability of the noisy class")
+    return _clip_normalise(T)
+
+
+def estimate_gold(proba, y_trusted):
+    """Gold Loss Correction estimate of ``T`` from trusted (clean) rows.
+
+    ``T[i] = mean of p(noisy | x)`` over the trusted samples whose clean label
+    is ``i`` (Hendrycks et al., NeurIPS 2018).
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_trusted, n_classes)
+        ``p(noisy | x)`` on the trusted rows, from a model trained on the
+        *untrusted* (noisy) rows only.
+    y_trusted : array-like of shape (n_trusted,)
+        Clean labels of those rows, as class indices in ``[0, n_classes)``.
+
+    Returns
+    -------
+    T_hat : ndarray of shape (n_classes, n_classes)
+        Row-stochastic estimate. A class without trusted rows gets the
+        identity row and a ``UserWarning`` naming it (the authors' code gives
+        a NaN row there); the result never holds NaN.
+
+    Raises
+    ------
+    ValueError
+        If ``proba`` is not a valid 2-D probability array, or ``y_trusted``
+        has the wrong length or values outside ``[0, n_classes)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.transition import estimate_gold
+    >>> proba = np.array([[0.9, 0.1], [0.7, 0.3], [0.4, 0.6]])
+    >>> estimate_gold(proba, [0, 0, 1])
+    array([[0.8, 0.2],
+           [0.4, 0.6]])
+    """
+    proba = _check_proba(proba)
+    n_samples, n_classes = proba.shape
+    y = _check_labels(y_trusted, n_samples, n_classes, "y_trusted")
+    sums = np.zeros((n_classes, n_classes))
+    # A sparse class-indicator product per bounded row block: vectorised, and
+    # the float64 accumulation never needs a full-size float64 copy.
+    height = max(1, _BLOCK_ELEMENTS // n_classes)
+    for start in range(0, n_samples, height):
+        stop = min(start + height, n_samples)
+        rows = y[start:stop]
+        indicator = sparse.csr_matrix(
+            (np.ones(stop - start), (rows, np.arange(stop - start))), shape=(n_classes, stop - start)
+        )
+        sums += indicator @ np.asarray(proba[start:stop], dtype=np.float64)
+    counts = np.bincount(y, minlength=n_classes)
+    T = np.clip(sums, 0.0, None) / np.maximum(counts, 1)[:, None]
+    T = _fill_empty_rows(T, counts == 0, "No trusted sample")
+    return T / T.sum(axis=1, keepdims=True)
+
+
+def estimate_confusion(proba_or_pred, y_trusted, *, smoothing=0.01, n_classes=None):
+    """Confusion-matrix estimate of ``T`` from trusted rows (GLC's baseline).
+
+    ``T = (1 - smoothing) * C + smoothing / n_classes``, where ``C`` is the
+    row-normalised confusion matrix of the model's argmax predictions
+    (columns) against the clean labels (rows) on the trusted rows.
+
+    Parameters
+    ----------
+    proba_or_pred : array-like of shape (n_trusted, n_classes) or (n_trusted,)
+        Probabilities ``p(noisy | x)`` on the trusted rows (their argmax is
+        used), or the predicted class indices directly.
+    y_trusted : array-like of shape (n_trusted,)
+        Clean labels of those rows, as class indices.
+    smoothing : float in [0, 1], default=0.01
+        Weight of the uniform matrix mixed in (GLC uses 0.01).
+    n_classes : int, default=None
+        Number of classes when predictions (1-D) are given; ``None`` takes
+        ``max(prediction, label) + 1``. Ignored for probabilities.
+
+    Returns
+    -------
+    T_hat : ndarray of shape (n_classes, n_classes)
+        Row-stochastic estimate. A class without trusted rows gets the
+        identity row (before smoothing) and a ``UserWarning`` naming it.
+
+    Raises
+    ------
+    ValueError
+        On malformed probabilities or labels, or ``smoothing`` outside [0, 1].
+
+    Examples
+    --------
+    >>> from sknoisy.transition import estimate_confusion
+    >>> estimate_confusion([0, 0, 1, 1], [0, 0, 0, 1], smoothing=0.0)
+    array([[0.66666667, 0.33333333],
+           [0.        , 1.        ]])
+    """
+    smoothing = check_rate(smoothing, "smoothing")
+    if hasattr(proba_or_pred, "to_numpy"):
+        proba_or_pred = proba_or_pred.to_numpy()
+    arr = np.asarray(proba_or_pred)
+    if arr.ndim == 2:
+        proba = _check_proba(arr, "proba_or_pred")
+        n_classes = proba.shape[1]
+        pred = np.argmax(proba, axis=1)
+    elif arr.ndim == 1:
+        if arr.size == 0:
+            raise ValueError("proba_or_pred must have at least one sample.")
+        if n_classes is None:
+            y_arr = np.asarray(y_trusted)
+            if arr.dtype.kind not in "iuf" or y_arr.dtype.kind not in "iuf" or y_arr.size == 0:
+                raise ValueError(
+                    "proba_or_pred (1-D) and y_trusted must hold integer class indices; "
+                    f"got dtypes {arr.dtype} and {y_arr.dtype}."
+                )
+            n_classes = int(max(np.nanmax(arr), np.nanmax(y_arr))) + 1
+        if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
+            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}.")
+        pred = _check_labels(arr, arr.shape[0], n_classes, "proba_or_pred")
+    else:
+        raise ValueError(
+            "proba_or_pred must be a 2-D array of probabilities or a 1-D array of predicted classes, "
+            f"got an array of shape {arr.shape}."
+        )
+    y = _check_labels(y_trusted, pred.shape[0], n_classes, "y_trusted")
+    counts = _counts(y, pred, n_classes).astype(np.float64)
+    totals = counts.sum(axis=1)
+    conf = counts / np.maximum(totals, 1)[:, None]
+    conf = _fill_empty_rows(conf, totals == 0, "No trusted sample")
+    return (1.0 - smoothing) * conf + smoothing / n_classes
+
+
+def estimate_dual_t(proba_noisy, y_noisy, *, quantile=None):
+    """Dual-T estimate of the transition matrix (Yao et al., NeurIPS 2020).
+
+    ``T = T_anchor @ T_count``: the transition from the clean class to the
+    model's predicted class is estimated with anchor points
+    (:func:`estimate_anchor`), and the transition from the predicted class to
+    the noisy label by counting, ``T_count[k, j]`` = fraction of the samples
+    predicted ``k`` (argmax) whose noisy label is ``j``. Counting is easier
+    than reading probabilities, which lowers the estimation error.
+
+    Parameters
+    ----------
+    proba_noisy : array-like of shape (n_samples, n_classes)
+        Out-of-fold (or held-out) ``p(noisy | x)``.
+    y_noisy : array-like of shape (n_samples,)
+        The noisy labels of the same rows, as class indices.
+    quantile : float in (0, 1] or None, default=None
+        Passed to :func:`estimate_anchor`.
+
+    Returns
+    -------
+    T_hat : ndarray of shape (n_classes, n_classes)
+        Row-stochastic estimate. A class that is never predicted gets the
+        identity row in ``T_count`` and a ``UserWarning`` naming it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.transition import estimate_dual_t
+    >>> proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+    >>> estimate_dual_t(proba, [0, 1, 1, 1]).round(3)
+    array([[0.45, 0.55],
+           [0.05, 0.95]])
+    """
+    quantile = _check_quantile(quantile)
+    proba_noisy = _check_proba(proba_noisy, "proba_noisy")
+    n_samples, n_classes = proba_noisy.shape
+    y = _check_labels(y_noisy, n_samples, n_classes, "y_noisy")
+    t_anchor = estimate_anchor(proba_noisy, quantile=quantile)
+    pred = np.argmax(proba_noisy, axis=1)
+    counts = _counts(pred, y, n_classes).astype(np.float64)
+    totals = counts.sum(axis=1)
+    t_count = counts / np.maximum(totals, 1)[:, None]
+    t_count = _fill_empty_rows(t_count, totals == 0, "No sample is predicted")
+    T = t_anchor @ t_count
+    return T / T.sum(axis=1, keepdims=True)
+
+
+def denoise_proba(proba_noisy, transition_matrix):
+    """Plug-in clean probabilities from noisy ones: solve ``p_noisy = p_clean @ T``.
+
+    ``p_clean = p_noisy @ pinv(T)`` (least squares through the
+    pseudo-inverse, so a singular ``T`` does not fail), then negative entries
+    are clipped to zero and rows renormalised. This is a plug-in correction,
+    not a probabilistic model: when the clipped row is all zero (possible
+    only for a singular ``T``) the noisy row is returned unchanged.
+
+    Parameters
+    ----------
+    proba_noisy : array-like of shape (n_samples, n_classes)
+        ``p(noisy | x)``.
+    transition_matrix : array-like of shape (n_classes, n_classes)
+        Row-stochastic ``T[i, j] = p(noisy = j | clean = i)``.
+
+    Returns
+    -------
+    proba_clean : ndarray of shape (n_samples, n_classes), dtype float64
+        Estimated ``p(clean | x)``; rows sum to one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.transition import denoise_proba
+    >>> T = np.array([[0.8, 0.2], [0.3, 0.7]])
+    >>> denoise_proba(np.array([[0.55, 0.45]]), T)
+    array([[0.5, 0.5]])
+    """
+    proba_noisy = _check_proba(proba_noisy, "proba_noisy")
+    T = check_transition_matrix(transition_matrix, proba_noisy.shape[1])
+    clean = np.asarray(proba_noisy, dtype=np.float64) @ np.linalg.pinv(T)
+    np.clip(clean, 0.0, None, out=clean)
+    sums = clean.sum(axis=1, keepdims=True)
+    empty = sums[:, 0] <= 1e-12
+    if np.any(empty):
+        clean[empty] = proba_noisy[empty]
+        sums[empty] = clean[empty].sum(axis=1, keepdims=True)
+    return clean / sums
+
+
+# ---------------------------------------------------------------------------
+# the transformer
+# ---------------------------------------------------------------------------
+
+
+def _predict_proba_full(estimator, X, n_classes):
+    """``predict_proba`` with one column per encoded class ``0..n_classes-1``.
+
+    A model fitted on rows that miss a class has fewer columns; they are
+    placed by its ``classes_`` and the missing ones are zero. A skorch net
+    whose module always outputs ``n_classes`` units is taken as is.
+    """
+    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"estimator.predict_proba returned an array of shape {proba.shape}; "
+            f"expected ({X.shape[0]}, n_classes)."
+        )
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None and len(classes) == proba.shape[1]:
+        classes = np.asarray(classes).astype(np.int64)
+        if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
+            return proba
+        full = np.zeros((proba.shape[0], n_classes))
+        full[:, classes] = proba
+        return full
+    if proba.shape[1] == n_classes:
+        return proba
+    raise ValueError(
+        f"estimator.predict_proba returned {proba.shape[1]} columns but there are {n_classes} classes "
+        "and the estimator has no matching classes_ attribute."
+    )
+
+
+def _fit_predict_fold(estimator, X, y, train, test, n_classes):
+    estimator = clone(estimator)
+    estimator.fit(X[train], y[train])
+    return test, _predict_proba_full(estimator, X[test], n_classes)
+
+
+class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
+    """Estimate the noise transition matrix and denoise class probabilities.
+
+    ``fit`` trains ``estimator`` on the noisy labels, computes out-of-fold
+    probabilities ``p(noisy | x)`` with ``cv`` folds and estimates
+    ``T[i, j] = p(noisy = j | clean = i)`` with ``method``. ``transform``
+    returns the denoised clean-class probabilities of new samples, so the
+    estimator stacks in a Pipeline like any transformer.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``, default=None
+        Any scikit-learn classifier (skorch nets included). It is cloned and
+        trained on the *encoded* labels ``0..n_classes-1``. ``None`` uses
+        ``MLPClassifier(hidden_layer_sizes=(64,), max_iter=200,
+        early_stopping=False)`` seeded from ``random_state``.
+    method : {'anchor', 'gold', 'confusion', 'dual_t'}, default='anchor'
+        * ``'anchor'``: :func:`estimate_anchor` on the out-of-fold
+          probabilities of all rows (trusted rows, if any, enter with their
+          label as given).
+        * ``'dual_t'``: :func:`estimate_dual_t`, same probabilities, with
+          ``y`` as the noisy labels.
+        * ``'gold'``: needs trusted rows (``y`` is then their clean label).
+          The estimator is trained on the untrusted rows only and
+          :func:`estimate_gold` averages its probabilities on the trusted
+          rows (GLC).
+        * ``'confusion'``: as ``'gold'`` with :func:`estimate_confusion`.
+    quantile : float in (0, 1] or None, default=0.97
+        Outlier filter of the anchor search ('anchor' and 'dual_t'), see
+        :func:`estimate_anchor`; ``None`` takes the maximum.
+    cv : int or cross-validation splitter, default=3
+        Folds for the out-of-fold probabilities. An int gives a shuffled
+        ``StratifiedKFold`` seeded by ``random_state``. When a class has
+        fewer members than ``cv`` (int), the number of folds is lowered to
+        the smallest class count (at least 2) with a ``UserWarning``; a
+        class with a single member then gets its out-of-fold probability from
+        a model that never saw it. A splitter must put every row in exactly
+        one test fold.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds and the default estimator. The global RNG is never
+        touched.
+    n_jobs : int, default=None
+        Folds fitted in parallel with joblib.
+
+    Attributes
+    ----------
+    transition_matrix_ : ndarray of shape (n_classes, n_classes)
+        The estimated ``T``, rows in the order of ``classes_``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels as given in ``y``.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen in ``fit``, when ``X`` has string column
+        names.
+    estimator_ : classifier
+        The estimator refitted on all rows ('anchor', 'dual_t') or on the
+        untrusted rows ('gold', 'confusion'), with encoded labels; used by
+        ``transform``.
+    oof_proba_ : ndarray of shape (n_samples, n_classes)
+        The noisy-label probabilities ``p(noisy | x)`` of the training rows
+        from models that did not see them: out-of-fold over the fitting rows,
+        and for 'gold'/'confusion' the trusted rows are predicted by
+        ``estimator_`` (trained on untrusted rows only). Columns follow
+        ``classes_``. Handy to compare with other tools (e.g. cleanlab's
+        ``pred_probs``) on the very same probabilities.
+
+    See Also
+    --------
+    estimate_anchor, estimate_gold, estimate_confusion, estimate_dual_t,
+    denoise_proba
+
+    Notes
+    -----
+    For 'gold' and 'confusion' the out-of-fold probabilities of the
+    untrusted rows cost ``cv`` extra fits that the estimate of ``T`` itself
+    does not need; they are computed so that ``oof_proba_`` is honest on
+    every row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sknoisy.transition import TransitionMatrixEstimator
+    >>> X, y = make_classification(n_samples=300, n_classes=3, n_informative=4, random_state=0)
+    >>> tme = TransitionMatrixEstimator(LogisticRegression(), random_state=0).fit(X, y)
+    >>> tme.transition_matrix_.shape
+    (3, 3)
+    >>> bool(np.allclose(tme.transition_matrix_.sum(axis=1), 1.0))
+    True
+    >>> tme.get_feature_names_out().tolist()
+    ['proba_0', 'proba_1', 'proba_2']
+    >>> tme.transform(X[:4]).shape
+    (4, 3)
+    """
+
+    def __init__(self, estimator=None, *, method="anchor", quantile=0.97, cv=3, random_state=None, n_jobs=None):
+        self.estimator = estimator
+        self.method = method
+        self.quantile = quantile
+        self.cv = cv
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+    def _make_estimator(self, seed):
+        if self.estimator is None:
+            return MLPClassifier(hidden_layer_sizes=(64,), max_iter=200, early_stopping=False, random_state=seed)
+        if not hasattr(self.estimator, "fit") or not hasattr(self.estimator, "predict_proba"):
+            raise TypeError(
+                "estimator must be a classifier with fit and predict_proba, "
+                f"got {type(self.estimator).__name__}."
+            )
+        return self.estimator
+
+    def _make_cv(self, y, seed):
+        if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
+            if self.cv < 2:
+                raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {self.cv!r}.")
+            counts = np.bincount(y)
+            present = np.flatnonzero(counts)
+            smallest = present[np.argmin(counts[present])]
+            n_splits = int(self.cv)
+            if counts[smallest] < n_splits:
+                n_splits = max(2, int(counts[smallest]))
+                warnings.warn(
+                    f"Class {self.classes_.tolist()[smallest]!r} has only {counts[smallest]} member(s) among the rows "
+                    f"used for the out-of-fold probabilities, fewer than cv={self.cv}; using "
+                    f"{n_splits} folds instead.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        if isinstance(self.cv, bool) or self.cv is None or isinstance(self.cv, numbers.Real):
+            raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {self.cv!r}.")
+        return check_cv(self.cv, y, classifier=True)
+
+    def _out_of_fold(self, estimator, X, y, splitter, n_classes):
+        n_samples = X.shape[0]
+        oof = np.zeros((n_samples, n_classes))
+        seen = np.zeros(n_samples, dtype=np.int64)
+        jobs = (
+            delayed(_fit_predict_fold)(estimator, X, y, train, test, n_classes)
+            for train, test in splitter.split(X, y)
+        )
+        for test, proba in Parallel(n_jobs=self.n_jobs)(jobs):
+            oof[test] = proba
+            np.add.at(seen, test, 1)
+        if np.any(seen != 1):
+            raise ValueError(
+                "cv must put every sample in exactly one test fold (a partition such as KFold); "
+                f"{int(np.sum(seen != 1))} sample(s) were tested {sorted(set(seen[seen != 1].tolist()))} times."
+            )
+        return oof
+
+    def fit(self, X, y, trusted=None):
+        """Estimate the transition matrix.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training inputs; float32 is kept as float32 (skorch nets), any
+            other numeric type becomes float64. More than two dimensions are
+            accepted (images for a skorch CNN).
+        y : array-like of shape (n_samples,)
+            Labels: noisy on untrusted rows, clean on trusted rows.
+        trusted : array-like of bool of shape (n_samples,), default=None
+            Mask of trusted (clean) rows; required by 'gold' and
+            'confusion'. Requested through metadata routing with
+            ``set_fit_request(trusted=True)``.
+
+        Returns
+        -------
+        self : TransitionMatrixEstimator
+            The fitted estimator.
+        """
+        if self.method not in _METHODS:
+            raise ValueError(f"method must be one of {list(_METHODS)}, got {self.method!r}.")
+        quantile = _check_quantile(self.quantile)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], allow_nd=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder()
+        y_enc = encoder.fit_transform(y).astype(np.int64)
+        self.classes_ = encoder.classes_
+        n_samples, n_classes = X.shape[0], len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(
+                f"TransitionMatrixEstimator needs at least 2 classes; got 1 class ({self.classes_[0]!r})."
+            )
+        mask = check_trusted_mask(trusted, n_samples)
+
+        if isinstance(self.random_state, numbers.Integral) or self.random_state is None:
+            seed = self.random_state
+        else:
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        base = self._make_estimator(seed)
+
+        uses_trusted = self.method in ("gold", "confusion")
+        if uses_trusted:
+            if not mask.any():
+                raise ValueError(
+                    f"method={self.method!r} needs trusted rows: pass fit(X, y, trusted=mask) with a boolean "
+                    "mask marking the rows whose label y is clean."
+                )
+            if mask.all():
+                raise ValueError(
+                    f"method={self.method!r} needs untrusted rows to train the estimator on; every row is "
+                    "marked trusted."
+                )
+            fit_rows = np.flatnonzero(~mask)
+            X_fit, y_fit = X[fit_rows], y_enc[fit_rows]
+            missing = np.setdiff1d(np.arange(n_classes), y_fit)
+            if missing.size:
+                warnings.warn(
+                    f"Class(es) {self.classes_[missing].tolist()} have no untrusted rows: the estimator never "
+                    "sees them as noisy labels, so their noisy-class probabilities are zero.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        else:
+            fit_rows = None
+            X_fit, y_fit = X, y_enc
+
+        splitter = self._make_cv(y_fit, seed)
+        oof_fit = self._out_of_fold(base, X_fit, y_fit, splitter, n_classes)
+        self.estimator_ = clone(base).fit(X_fit, y_fit)
+
+        if uses_trusted:
+            oof = np.zeros((n_samples, n_classes))
+            oof[fit_rows] = oof_fit
+            trusted_rows = np.flatnonzero(mask)
+            oof[trusted_rows] = _predict_proba_full(self.estimator_, X[trusted_rows], n_classes)
+            if self.method == "gold":
+                T = estimate_gold(oof[trusted_rows], y_enc[trusted_rows])
+            else:
+                T = estimate_confusion(oof[trusted_rows], y_enc[trusted_rows])
+        else:
+            oof = oof_fit
+            if self.method == "anchor":
+                T = estimate_anchor(oof, quantile=quantile)
+            else:
+                T = estimate_dual_t(oof, y_enc, quantile=quantile)
+        self.oof_proba_ = oof
+        self.transition_matrix_ = T
+        return self
+
+    def transform(self, X):
+        """Denoised clean-class probabilities of ``X``.
+
+        ``p_noisy = estimator_.predict_proba(X)`` is corrected with
+        :func:`denoise_proba` (``p_noisy @ pinv(T)``, clipped at zero, rows
+        renormalised): a plug-in correction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Inputs.
+
+        Returns
+        -------
+        proba_clean : ndarray of shape (n_samples, n_classes), dtype float64
+            Columns follow ``classes_`` (feature names ``proba_<class>``).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], allow_nd=True)
+        proba = _predict_proba_full(self.estimator_, X, len(self.classes_))
+        return denoise_proba(proba, self.transition_matrix_)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names, ``proba_<class>`` for each class.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``['proba_<class>', ...]`` in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        return np.asarray([f"proba_{c}" for c in self.classes_], dtype=object)

@@ -1,0 +1,626 @@
+"""Tests for sknoisy.transition: T estimators and TransitionMatrixEstimator."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, ShuffleSplit
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sknoisy.noise import corrupt_labels, make_transition_matrix, transition_matrix_error
+from sknoisy.transition import (
+    TransitionMatrixEstimator,
+    denoise_proba,
+    estimate_anchor,
+    estimate_confusion,
+    estimate_dual_t,
+    estimate_gold,
+)
+
+# Column-dominant (T[k, i] < T[i, i] for k != i) so that the anchors of class
+# i have the largest p(noisy = i | x); one exact zero checks the clipping.
+T4 = np.array(
+    [
+        [0.70, 0.10, 0.20, 0.00],
+        [0.05, 0.80, 0.05, 0.10],
+        [0.10, 0.10, 0.60, 0.20],
+        [0.15, 0.05, 0.10, 0.70],
+    ]
+)
+
+
+def _synthetic_proba(T, n_mixed=500, n_anchor=20, random_state=0):
+    """p_noisy = p_clean @ T with ``n_anchor`` one-hot clean rows per class."""
+    rng = np.random.RandomState(random_state)
+    n_classes = T.shape[0]
+    mixed = rng.dirichlet(np.ones(n_classes), size=n_mixed)
+    anchors = np.repeat(np.eye(n_classes), n_anchor, axis=0)
+    p_clean = np.vstack([mixed, anchors])
+    p_clean = p_clean[rng.permutation(len(p_clean))]
+    return p_clean, p_clean @ T
+
+
+def _fast(**params):
+    return TransitionMatrixEstimator(LogisticRegression(), **params)
+
+
+@pytest.fixture(scope="module")
+def noisy_data():
+    X, y = make_classification(
+        n_samples=900,
+        n_features=10,
+        n_informative=6,
+        n_classes=3,
+        n_clusters_per_class=1,
+        class_sep=2.0,
+        random_state=0,
+    )
+    T = make_transition_matrix("symmetric", 3, 0.3)
+    y_noisy = corrupt_labels(y, T, random_state=0)
+    trusted = np.zeros(len(y), dtype=bool)
+    trusted[np.random.RandomState(1).choice(len(y), 120, replace=False)] = True
+    return X, y, y_noisy, trusted, T
+
+
+# ---------------------------------------------------------------------------
+# estimate_anchor
+# ---------------------------------------------------------------------------
+
+
+def test_anchor_recovers_T_exactly():
+    _, p_noisy = _synthetic_proba(T4)
+    np.testing.assert_allclose(estimate_anchor(p_noisy), T4, atol=1e-12)
+
+
+def test_anchor_quantile_one_is_max():
+    _, p_noisy = _synthetic_proba(T4)
+    np.testing.assert_array_equal(estimate_anchor(p_noisy, quantile=1.0), estimate_anchor(p_noisy))
+
+
+def test_anchor_quantile_ignores_overconfident_outliers():
+    _, p_noisy = _synthetic_proba(T4, n_mixed=800, n_anchor=60)
+    # 2% over-confident rows per class sit above the 97th percentile of their
+    # column: the plain maximum picks them, the filtered search does not.
+    outliers = np.repeat(np.eye(4), 20, axis=0)
+    proba = np.vstack([p_noisy, outliers])
+    proba = proba[np.random.RandomState(3).permutation(len(proba))]
+    np.testing.assert_allclose(estimate_anchor(proba), np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(estimate_anchor(proba, quantile=0.97), T4, atol=1e-12)
+
+
+def _reference_anchor(proba, quantile):
+    kth = int(np.floor(quantile * (len(proba) - 1) + 1e-9))
+    rows = []
+    for i in range(proba.shape[1]):
+        order = np.argsort(proba[:, i], kind="stable")
+        rows.append(proba[order[kth]])
+    T = np.array(rows)
+    T[T < 1e-6] = 0
+    return T / T.sum(axis=1, keepdims=True)
+
+
+def _published_buggy_anchor(proba, quantile):
+    """Patrini's loop: the threshold zeroing writes through a view."""
+    eta = proba.copy()
+    rows = []
+    for i in range(eta.shape[1]):
+        thresh = np.percentile(eta[:, i], 100 * quantile, method="higher")
+        column = eta[:, i]  # a view: the next line corrupts ``eta``
+        column[column >= thresh] = 0.0
+        rows.append(eta[np.argmax(column)].copy())
+    return np.array(rows)
+
+
+def test_anchor_view_bug_regression():
+    # Rows confusable between classes 0 and 1 hold the top 3% of column 0 and
+    # are the anchors of class 1 once column 1's over-confident rows are set
+    # aside: zeroing column 0 through a view would corrupt row 1 of T.
+    rng = np.random.RandomState(0)
+    confusable = np.tile([0.5, 0.45, 0.05], (3, 1))
+    outliers = np.array([[0.05, 0.9, 0.05]] * 3 + [[0.05, 0.05, 0.9]] * 3)
+    bulk = 0.15 * rng.dirichlet(np.ones(3), size=91) + 0.85 / 3
+    proba = np.vstack([bulk, confusable, outliers])[rng.permutation(100)]
+    before = proba.copy()
+    result = estimate_anchor(proba, quantile=0.97)
+    np.testing.assert_array_equal(proba, before)  # input never mutated
+    np.testing.assert_allclose(result, _reference_anchor(before, 0.97), atol=1e-12)
+    # The data is chosen so that the published bug would change the answer.
+    buggy = _published_buggy_anchor(before, 0.97)
+    buggy = buggy / buggy.sum(axis=1, keepdims=True)
+    assert np.abs(buggy - result).max() > 1e-3
+    # Every selected row is an untouched row of the input.
+    for row in result:
+        assert np.isclose(proba, row, atol=1e-12).all(axis=1).any()
+
+
+def test_anchor_quantile_matches_reference_on_random_data():
+    rng = np.random.RandomState(5)
+    proba = rng.dirichlet(np.ones(6), size=333)
+    for q in (0.5, 0.9, 0.97, 0.999):
+        np.testing.assert_allclose(estimate_anchor(proba, quantile=q), _reference_anchor(proba, q), atol=1e-12)
+
+
+def test_anchor_blocks_match_single_pass(monkeypatch):
+    import sknoisy.transition as tr
+
+    proba = np.random.RandomState(2).dirichlet(np.ones(7), size=300)
+    proba[[40, 250]] = proba[[0, 0]]  # ties: the first maximum wins, as np.argmax
+    expected = estimate_anchor(proba, quantile=0.9)
+    monkeypatch.setattr(tr, "_BLOCK_ELEMENTS", 600)  # 2 columns / 85 rows per block
+    np.testing.assert_array_equal(estimate_anchor(proba, quantile=0.9), expected)
+    np.testing.assert_array_equal(tr._anchor_indices(proba, None), np.argmax(proba, axis=0))
+    np.testing.assert_array_equal(estimate_anchor(proba), _clip_rows(proba[np.argmax(proba, axis=0)]))
+
+
+def _clip_rows(T):
+    T = np.where(T < 1e-6, 0.0, T)
+    return T / T.sum(axis=1, keepdims=True)
+
+
+def test_anchor_float32_and_unnormalised_rows():
+    _, p_noisy = _synthetic_proba(T4)
+    np.testing.assert_allclose(estimate_anchor(p_noisy.astype(np.float32)), T4, atol=1e-6)
+    scaled = p_noisy * 3.0
+    before = scaled.copy()
+    np.testing.assert_allclose(estimate_anchor(scaled), T4, atol=1e-12)
+    np.testing.assert_array_equal(scaled, before)
+
+
+def test_anchor_clips_tiny_entries():
+    T = np.array([[1 - 5e-7, 5e-7], [0.2, 0.8]])
+    T_hat = estimate_anchor(np.eye(2) @ T)
+    np.testing.assert_array_equal(T_hat[0], [1.0, 0.0])
+    np.testing.assert_allclose(T_hat[1], [0.2, 0.8])
+
+
+def test_anchor_zero_column_warns_identity_row():
+    proba = np.array([[1.0, 0.0, 0.0], [0.3, 0.7, 0.0], [0.6, 0.4, 0.0]])
+    with pytest.warns(UserWarning, match=r"class\(es\) \[2\]"):
+        T_hat = estimate_anchor(proba)
+    np.testing.assert_array_equal(T_hat[2], [0.0, 0.0, 1.0])
+    assert np.isfinite(T_hat).all()
+
+
+def test_anchor_large_C_runs():
+    rng = np.random.RandomState(0)
+    proba = rng.dirichlet(np.full(1000, 0.1), size=20000).astype(np.float32)
+    for q in (None, 0.97):
+        T_hat = estimate_anchor(proba, quantile=q)
+        assert T_hat.shape == (1000, 1000)
+        np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+
+
+# ---------------------------------------------------------------------------
+# estimate_gold / estimate_confusion / estimate_dual_t / denoise_proba
+# ---------------------------------------------------------------------------
+
+
+def test_gold_recovers_T_from_trusted_rows():
+    y = np.repeat(np.arange(4), 5)
+    proba = np.eye(4)[y] @ T4
+    np.testing.assert_allclose(estimate_gold(proba, y), T4, atol=1e-12)
+
+
+def test_gold_is_class_mean():
+    rng = np.random.RandomState(0)
+    proba = rng.dirichlet(np.ones(3), size=50)
+    y = rng.randint(0, 3, size=50)
+    expected = np.array([proba[y == i].mean(axis=0) for i in range(3)])
+    np.testing.assert_allclose(estimate_gold(proba, y), expected, atol=1e-12)
+    np.testing.assert_allclose(estimate_gold(proba.astype(np.float32), y), expected, atol=1e-6)
+
+
+def test_gold_missing_class_warns_and_has_no_nan():
+    y = np.array([0, 0, 2, 2])
+    proba = np.eye(3)[y] @ T4[:3, :3] / T4[:3, :3].sum(axis=1)
+    with pytest.warns(UserWarning, match=r"No trusted sample for class\(es\) \[1\]"):
+        T_hat = estimate_gold(proba, y)
+    assert np.isfinite(T_hat).all()
+    np.testing.assert_array_equal(T_hat[1], [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+
+
+def test_confusion_values_and_smoothing():
+    pred = np.array([0, 0, 1, 1, 2, 2])
+    y = np.array([0, 0, 0, 1, 2, 2])
+    proba = np.eye(3)[pred] * 0.8 + 0.2 / 3
+    conf = np.array([[2 / 3, 1 / 3, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(estimate_confusion(proba, y, smoothing=0.0), conf)
+    np.testing.assert_allclose(estimate_confusion(proba, y), 0.99 * conf + 0.01 / 3)
+    np.testing.assert_allclose(estimate_confusion(pred, y, smoothing=0.0), conf)
+    with pytest.warns(UserWarning, match=r"class\(es\) \[3\]"):
+        np.testing.assert_allclose(estimate_confusion(pred, y, smoothing=0.0, n_classes=4)[:3, :3], conf)
+
+
+def test_confusion_missing_class_warns():
+    with pytest.warns(UserWarning, match=r"class\(es\) \[1\]"):
+        T_hat = estimate_confusion(np.array([0, 2, 2]), np.array([0, 2, 0]), n_classes=3, smoothing=0.0)
+    np.testing.assert_array_equal(T_hat[1], [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(T_hat[0], [0.5, 0.0, 0.5])
+
+
+def test_dual_t_hand_example():
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+    T_hat = estimate_dual_t(proba, [0, 1, 1, 1])
+    t_anchor = np.array([[0.9, 0.1], [0.1, 0.9]])
+    t_count = np.array([[0.5, 0.5], [0.0, 1.0]])
+    np.testing.assert_allclose(T_hat, t_anchor @ t_count)
+
+
+def test_dual_t_equals_anchor_when_labels_match_predictions():
+    _, p_noisy = _synthetic_proba(T4)
+    y = np.argmax(p_noisy, axis=1)
+    np.testing.assert_allclose(estimate_dual_t(p_noisy, y), estimate_anchor(p_noisy), atol=1e-12)
+    np.testing.assert_allclose(
+        estimate_dual_t(p_noisy, y, quantile=0.97), estimate_anchor(p_noisy, quantile=0.97), atol=1e-12
+    )
+
+
+def test_dual_t_count_corrects_anchor():
+    # Predictions are the clean class; noisy labels follow T exactly, so the
+    # count matrix is T and confident probabilities make T_anchor = I.
+    y_clean = np.repeat(np.arange(4), 100)
+    y_noisy = np.concatenate([np.repeat(np.arange(4), (100 * T4[i]).round().astype(int)) for i in range(4)])
+    proba = np.eye(4)[y_clean] * 0.999 + 0.001 / 4
+    T_hat = estimate_dual_t(proba, y_noisy)
+    assert transition_matrix_error(T_hat, T4) < 0.01
+    assert transition_matrix_error(estimate_anchor(proba), T4) > 0.5
+
+
+def test_dual_t_never_predicted_class_warns():
+    proba = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.4, 0.0]])
+    with pytest.warns(UserWarning, match=r"No sample is predicted for class\(es\) \[2\]"):
+        T_hat = estimate_dual_t(proba, [0, 1, 2])
+    assert np.isfinite(T_hat).all()
+    np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+
+
+def test_denoise_proba_inverts_forward_model():
+    p_clean, p_noisy = _synthetic_proba(T4)
+    np.testing.assert_allclose(denoise_proba(p_noisy, T4), p_clean, atol=1e-10)
+    out = denoise_proba(np.array([[0.0, 1.0, 0.0, 0.0]]), T4)
+    assert (out >= 0).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+
+
+def test_denoise_proba_singular_T():
+    T = np.full((3, 3), 1 / 3)
+    out = denoise_proba(np.array([[0.2, 0.3, 0.5]]), T)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+
+
+# ---------------------------------------------------------------------------
+# bad input to the functions
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "proba, match",
+    [
+        (np.ones(4) / 4, "2-D array"),
+        (np.ones((2, 2, 2)) / 2, "2-D array"),
+        (np.ones((3, 1)), "at least 2 classes"),
+        (np.empty((0, 3)), "at least one sample"),
+        (np.array([[0.5, np.nan], [0.5, 0.5]]), "NaN or infinity"),
+        (np.array([[np.inf, 0.5], [0.5, 0.5]]), "NaN or infinity"),
+        (np.array([[2.0, -1.0], [0.5, 0.5]]), "negative entries"),
+        (np.array([[0.0, 0.0], [0.5, 0.5]]), "sums to zero"),
+        ([["a", "b"], ["c", "d"]], "numeric array"),
+    ],
+)
+def test_bad_proba(proba, match):
+    with pytest.raises(ValueError, match=match):
+        estimate_anchor(proba)
+
+
+def test_sparse_proba_refused():
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="dense array"):
+        estimate_anchor(sparse.csr_matrix(np.eye(3)))
+
+
+@pytest.mark.parametrize("quantile", [0.0, -0.1, 1.5, 97, float("nan")])
+def test_bad_quantile_value(quantile):
+    proba = np.eye(3)
+    with pytest.raises(ValueError, match=r"fraction in \(0, 1\]"):
+        estimate_anchor(proba, quantile=quantile)
+    with pytest.raises(ValueError, match=r"fraction in \(0, 1\]"):
+        estimate_dual_t(proba, [0, 1, 2], quantile=quantile)
+
+
+@pytest.mark.parametrize("quantile", ["0.97", True])
+def test_bad_quantile_type(quantile):
+    with pytest.raises(TypeError, match="quantile must be None or a real number"):
+        estimate_anchor(np.eye(3), quantile=quantile)
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        ([0, 1], "has length 2"),
+        ([0, 1, 3], r"in \[0, 3\)"),
+        ([0, -1, 2], r"in \[0, 3\)"),
+        (["a", "b", "c"], "integer class indices"),
+        ([0.5, 1, 2], "integer class indices"),
+        ([[0, 1, 2]], "1-D array"),
+    ],
+)
+def test_bad_labels(y, match):
+    proba = np.eye(3)
+    with pytest.raises(ValueError, match=match):
+        estimate_gold(proba, y)
+    with pytest.raises(ValueError, match=match):
+        estimate_dual_t(proba, y)
+    with pytest.raises(ValueError, match=match):
+        estimate_confusion(proba, y)
+
+
+def test_integral_float_labels_accepted():
+    np.testing.assert_allclose(estimate_gold(np.eye(3), np.array([0.0, 1.0, 2.0])), np.eye(3))
+
+
+def test_confusion_bad_inputs():
+    with pytest.raises(ValueError, match="smoothing must be in"):
+        estimate_confusion(np.eye(2), [0, 1], smoothing=1.5)
+    with pytest.raises(ValueError, match="n_classes must be an integer >= 2"):
+        estimate_confusion(np.array([0, 1]), [0, 1], n_classes=1)
+    with pytest.raises(ValueError, match="at least one sample"):
+        estimate_confusion(np.array([], dtype=int), [])
+    with pytest.raises(ValueError, match="integer class indices"):
+        estimate_confusion(np.array(["a", "b"]), [0, 1])
+    with pytest.raises(ValueError, match="2-D array of probabilities or a 1-D array"):
+        estimate_confusion(np.ones((2, 2, 2)), [0, 1])
+
+
+def test_denoise_proba_bad_T():
+    with pytest.raises(ValueError, match="transition_matrix has shape"):
+        denoise_proba(np.eye(3), np.eye(2))
+
+
+# ---------------------------------------------------------------------------
+# TransitionMatrixEstimator
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["anchor", "dual_t"])
+def test_estimator_beats_identity_without_trusted(noisy_data, method):
+    X, _, y_noisy, _, T = noisy_data
+    tme = _fast(method=method, random_state=0).fit(X, y_noisy)
+    error = transition_matrix_error(tme.transition_matrix_, T)
+    assert error < transition_matrix_error(np.eye(3), T)
+    assert tme.oof_proba_.shape == (len(X), 3)
+    np.testing.assert_allclose(tme.oof_proba_.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("method", ["gold", "confusion"])
+def test_estimator_trusted_methods(noisy_data, method):
+    X, y, y_noisy, trusted, T = noisy_data
+    y_mixed = np.where(trusted, y, y_noisy)
+    tme = _fast(method=method, random_state=0).fit(X, y_mixed, trusted=trusted)
+    assert transition_matrix_error(tme.transition_matrix_, T) < transition_matrix_error(np.eye(3), T)
+    np.testing.assert_allclose(tme.oof_proba_.sum(axis=1), 1.0)
+    # The estimator_ never saw the trusted rows: their probabilities are its own.
+    np.testing.assert_allclose(tme.oof_proba_[trusted], tme.estimator_.predict_proba(X[trusted]))
+    if method == "gold":
+        np.testing.assert_allclose(tme.transition_matrix_, estimate_gold(tme.oof_proba_[trusted], y[trusted]))
+
+
+def test_estimator_default_mlp_anchor(noisy_data):
+    X, _, y_noisy, _, T = noisy_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLP ConvergenceWarning
+        tme = TransitionMatrixEstimator(random_state=0, cv=2).fit(X, y_noisy)
+    assert transition_matrix_error(tme.transition_matrix_, T) < transition_matrix_error(np.eye(3), T)
+    assert type(tme.estimator_).__name__ == "MLPClassifier"
+    assert tme.estimator is None  # the parameter is left alone
+
+
+def test_estimator_matches_functions_on_oof(noisy_data):
+    X, _, y_noisy, _, _ = noisy_data
+    tme = _fast(quantile=None, random_state=0).fit(X, y_noisy)
+    np.testing.assert_allclose(tme.transition_matrix_, estimate_anchor(tme.oof_proba_))
+    tme = _fast(method="dual_t", random_state=0).fit(X, y_noisy)
+    np.testing.assert_allclose(tme.transition_matrix_, estimate_dual_t(tme.oof_proba_, y_noisy, quantile=0.97))
+
+
+def test_estimator_reproducible_and_global_rng_untouched(noisy_data):
+    X, _, y_noisy, _, _ = noisy_data
+    state = np.random.get_state()[1].copy()
+    a = _fast(random_state=3).fit(X, y_noisy)
+    b = _fast(random_state=3).fit(X, y_noisy)
+    np.testing.assert_array_equal(a.transition_matrix_, b.transition_matrix_)
+    np.testing.assert_array_equal(a.oof_proba_, b.oof_proba_)
+    c = _fast(random_state=np.random.RandomState(3)).fit(X, y_noisy)
+    assert c.transition_matrix_.shape == (3, 3)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+def test_transform_shape_names_and_pandas(noisy_data):
+    pd = pytest.importorskip("pandas")
+    X, _, y_noisy, _, _ = noisy_data
+    labels = np.array(["cat", "dog", "fox"])[y_noisy]
+    tme = _fast(random_state=0).fit(X, labels)
+    np.testing.assert_array_equal(tme.classes_, ["cat", "dog", "fox"])
+    out = tme.transform(X[:7])
+    assert out.shape == (7, 3) and out.dtype == np.float64
+    assert (out >= 0).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    names = tme.get_feature_names_out()
+    assert names.tolist() == ["proba_cat", "proba_dog", "proba_fox"]
+    df = tme.set_output(transform="pandas").transform(X[:7])
+    assert isinstance(df, pd.DataFrame)
+    assert df.columns.tolist() == names.tolist()
+    np.testing.assert_allclose(df.to_numpy(), out)
+    Xdf = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    tme = _fast(random_state=0).fit(Xdf, labels)
+    assert tme.feature_names_in_.tolist() == Xdf.columns.tolist()
+    assert tme.get_feature_names_out(Xdf.columns).tolist() == names.tolist()
+
+
+def test_transform_is_plug_in_correction(noisy_data):
+    X, _, y_noisy, _, _ = noisy_data
+    tme = _fast(random_state=0).fit(X, y_noisy)
+    expected = denoise_proba(tme.estimator_.predict_proba(X[:10]), tme.transition_matrix_)
+    np.testing.assert_allclose(tme.transform(X[:10]), expected)
+
+
+def test_small_class_reduces_cv_with_warning():
+    X, y = make_classification(n_samples=60, n_classes=3, n_informative=4, random_state=0)
+    y[np.flatnonzero(y == 2)[2:]] = 0  # class 2 keeps two members
+    with pytest.warns(UserWarning, match=r"Class 2 has only 2 member\(s\).*fewer than cv=5; using 2 folds"):
+        tme = _fast(cv=5, random_state=0).fit(X, y)
+    assert tme.transition_matrix_.shape == (3, 3)
+
+
+def test_custom_splitter_and_partition_check(noisy_data):
+    X, _, y_noisy, _, _ = noisy_data
+    tme = _fast(cv=KFold(4, shuffle=True, random_state=0)).fit(X, y_noisy)
+    assert tme.transition_matrix_.shape == (3, 3)
+    with pytest.raises(ValueError, match="exactly one test fold"):
+        _fast(cv=ShuffleSplit(3, test_size=0.2, random_state=0)).fit(X, y_noisy)
+
+
+def test_gold_class_without_untrusted_rows_warns():
+    X, y = make_classification(n_samples=120, n_classes=3, n_informative=4, random_state=0)
+    trusted = y == 2
+    trusted[np.flatnonzero(y == 0)[:5]] = True
+    trusted[np.flatnonzero(y == 1)[:5]] = True
+    with pytest.warns(UserWarning, match=r"Class\(es\) \[2\] have no untrusted rows"):
+        tme = _fast(method="gold", random_state=0).fit(X, y, trusted=trusted)
+    assert np.isfinite(tme.transition_matrix_).all()
+    np.testing.assert_allclose(tme.transition_matrix_[:, 2], 0.0)
+
+
+def test_nested_clone_set_params(noisy_data):
+    from sklearn.base import clone
+
+    X, _, y_noisy, _, _ = noisy_data
+    tme = clone(TransitionMatrixEstimator(cv=2, random_state=0)).set_params(estimator=LogisticRegression())
+    tme.fit(X, y_noisy, trusted=None)
+    assert isinstance(tme.estimator_, LogisticRegression)
+
+
+def test_metadata_routing_pipeline(noisy_data):
+    X, y, y_noisy, trusted, _ = noisy_data
+    y_mixed = np.where(trusted, y, y_noisy)
+    with sklearn.config_context(enable_metadata_routing=True):
+        tme = _fast(method="gold", random_state=0).set_fit_request(trusted=True)
+        pipe = Pipeline([("scale", StandardScaler()), ("tme", tme)])
+        pipe.fit(X, y_mixed, trusted=trusted)
+        fitted = pipe.named_steps["tme"]
+        direct = _fast(method="gold", random_state=0).fit(StandardScaler().fit_transform(X), y_mixed, trusted=trusted)
+        np.testing.assert_allclose(fitted.transition_matrix_, direct.transition_matrix_)
+        assert pipe.transform(X[:3]).shape == (3, 3)
+        # Without the request the pipeline refuses the unrequested mask.
+        with pytest.raises(Exception, match="trusted"):
+            Pipeline([("scale", StandardScaler()), ("tme", _fast(method="gold"))]).fit(X, y_mixed, trusted=trusted)
+
+
+def test_skorch_net_float32():
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+
+    class Tiny(torch.nn.Module):
+        def __init__(self, n_features=10, n_classes=3):
+            super().__init__()
+            self.lin = torch.nn.Linear(n_features, n_classes)
+
+        def forward(self, X):
+            return self.lin(X)
+
+    X, y = make_classification(n_samples=150, n_features=10, n_informative=5, n_classes=3, random_state=0)
+    X = X.astype(np.float32)
+    net = skorch.NeuralNetClassifier(
+        Tiny,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=3,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+    )
+    tme = TransitionMatrixEstimator(random_state=0, cv=2).set_params(estimator=net)
+    tme.fit(X, y)
+    assert tme.transition_matrix_.shape == (3, 3)
+    np.testing.assert_allclose(tme.oof_proba_.sum(axis=1), 1.0, atol=1e-5)
+    assert tme.transform(X[:5]).shape == (5, 3)
+
+
+# ---------------------------------------------------------------------------
+# bad input to the estimator
+# ---------------------------------------------------------------------------
+
+
+def test_estimator_bad_inputs(noisy_data):
+    X, y, y_noisy, trusted, _ = noisy_data
+    with pytest.raises(ValueError, match="method must be one of"):
+        _fast(method="magic").fit(X, y_noisy)
+    with pytest.raises(ValueError, match=r"fraction in \(0, 1\]"):
+        _fast(quantile=97).fit(X, y_noisy)
+    with pytest.raises(ValueError, match="method='gold' needs trusted rows"):
+        _fast(method="gold").fit(X, y_noisy)
+    with pytest.raises(ValueError, match="method='confusion' needs trusted rows"):
+        _fast(method="confusion").fit(X, y_noisy, trusted=np.zeros(len(X), bool))
+    with pytest.raises(ValueError, match="needs untrusted rows"):
+        _fast(method="gold").fit(X, y, trusted=np.ones(len(X), bool))
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _fast().fit(X_nan, y_noisy)
+    with pytest.raises(ValueError, match="trusted has length 5 but X has 900 samples"):
+        _fast(method="gold").fit(X, y, trusted=np.ones(5, bool))
+    with pytest.raises(ValueError, match="at least 2 classes; got 1 class"):
+        _fast().fit(X, np.zeros(len(X), int))
+    with pytest.raises(ValueError, match="cv must be an integer >= 2"):
+        _fast(cv=1).fit(X, y_noisy)
+    with pytest.raises(ValueError, match="cv must be an integer >= 2"):
+        _fast(cv=0.5).fit(X, y_noisy)
+    with pytest.raises(TypeError, match="classifier with fit and predict_proba"):
+        TransitionMatrixEstimator(StandardScaler()).fit(X, y_noisy)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _fast().fit(X, np.linspace(0, 1, len(X)))
+    tme = _fast(random_state=0).fit(X, y_noisy)
+    with pytest.raises(ValueError, match="X has 4 features"):
+        tme.transform(X[:, :4])
+
+
+def test_predict_proba_column_mismatch():
+    from sknoisy.transition import _predict_proba_full
+
+    class Odd:
+        def predict_proba(self, X):
+            return np.full((len(X), 2), 0.5)
+
+    with pytest.raises(ValueError, match="returned 2 columns but there are 3 classes"):
+        _predict_proba_full(Odd(), np.zeros((4, 1)), 3)
+    with pytest.raises(ValueError, match="returned an array of shape"):
+        Odd.predict_proba = lambda self, X: np.ones(len(X))
+        _predict_proba_full(Odd(), np.zeros((4, 1)), 3)
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's estimator checks
+# ---------------------------------------------------------------------------
+
+
+@parametrize_with_checks(
+    [TransitionMatrixEstimator(cv=2), TransitionMatrixEstimator(LogisticRegression(), method="dual_t", cv=2)],
+)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=sklearn.exceptions.ConvergenceWarning)
+        check(estimator)
+
+
+def test_n_jobs_gives_same_result():
+    X, y = make_classification(n_samples=200, n_classes=3, n_informative=4, random_state=0)
+    serial = _fast(random_state=0).fit(X, y)
+    parallel = _fast(random_state=0, n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(parallel.oof_proba_, serial.oof_proba_)
+    np.testing.assert_allclose(parallel.transition_matrix_, serial.transition_matrix_)
