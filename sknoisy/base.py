@@ -28,18 +28,19 @@ import numbers
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Subset
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 from skorch import NeuralNetClassifier
-from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
-from skorch.dataset import unpack_data
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import ValidSplit
 from skorch.utils import is_dataset, to_numpy
 
 from .utils._validation import check_transition_matrix, check_trusted_mask
 
-__all__ = ["CrossEntropyClassifier", "LABEL", "TRUSTED"]
+__all__ = ["CrossEntropyClassifier", "FiniteLossGuard", "TrustedValidSplit", "LABEL", "TRUSTED"]
 
 #: Column of the target table holding the encoded (possibly noisy) label.
 LABEL = 0
@@ -72,6 +73,93 @@ def _seed_from(random_state):
     if isinstance(random_state, numbers.Integral):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class TrustedValidSplit:
+    """skorch ``train_split`` that validates on trusted rows only.
+
+    Holds out a stratified ``fraction`` of the trusted rows (at least one
+    per class that has two or more trusted rows) for skorch's internal
+    validation, so ``valid_loss`` and ``valid_acc`` are measured on clean
+    labels, never on noisy ones. With no trusted rows there is no
+    validation set at all (rather than a noisy one).
+
+    Parameters
+    ----------
+    fraction : float in (0, 1), default=0.2
+        Share of each class's trusted rows held out.
+    random_state : int or None, default=None
+        Seed of the split; None draws from torch's RNG, which the net seeds
+        with its own ``random_state`` during ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy import CrossEntropyClassifier
+    >>> from sknoisy.base import TrustedValidSplit
+    >>> from sknoisy.modules import MLP
+    >>> X = np.random.RandomState(0).randn(100, 4)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> trusted = np.arange(100) < 40
+    >>> clf = CrossEntropyClassifier(MLP, train_split=TrustedValidSplit(0.25),
+    ...                              max_epochs=2, random_state=0).fit(X, y, trusted=trusted)
+    >>> len(clf.history[:, "valid_acc"])
+    2
+    """
+
+    #: The net hands this split the whole target table, not only the labels.
+    uses_target_table = True
+
+    def __init__(self, fraction=0.2, *, random_state=None):
+        self.fraction = fraction
+        self.random_state = random_state
+
+    def __call__(self, dataset, y=None, **fit_params):
+        if not 0.0 < self.fraction < 1.0:
+            raise ValueError(f"TrustedValidSplit fraction must be in (0, 1), got {self.fraction!r}.")
+        table = np.asarray(to_numpy(y))
+        trusted_idx = np.flatnonzero(table[:, TRUSTED] == 1)
+        if trusted_idx.size == 0:
+            return dataset, None
+        if self.random_state is None:
+            order = trusted_idx[torch.randperm(trusted_idx.size).numpy()]
+        else:
+            order = check_random_state(self.random_state).permutation(trusted_idx)
+        labels = table[order, LABEL]
+        valid = []
+        for label in np.unique(labels):
+            members = order[labels == label]
+            if members.size >= 2:
+                n_valid = min(max(1, int(round(self.fraction * members.size))), members.size - 1)
+                valid.append(members[:n_valid])
+        if not valid:
+            return dataset, None
+        valid_idx = np.sort(np.concatenate(valid))
+        train_idx = np.setdiff1d(np.arange(len(table)), valid_idx)
+        return Subset(dataset, train_idx), Subset(dataset, valid_idx)
+
+    def __repr__(self):
+        return f"TrustedValidSplit(fraction={self.fraction!r}, random_state={self.random_state!r})"
+
+
+class FiniteLossGuard(Callback):
+    """Stop training with a clear error as soon as a batch loss is not finite.
+
+    skorch already copies each batch loss to the host for its history, so the
+    check costs no extra device synchronisation.
+    """
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if not training:
+            return
+        loss = net.history[-1, "batches", -1, "train_loss"]
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"{type(net).__name__}: the training loss became {loss} in epoch "
+                f"{len(net.history)}; training stopped. Lower the learning rate, check the "
+                "inputs for extreme values, or (backward correction) use a better-conditioned "
+                "transition matrix or forward correction."
+            )
 
 
 class CrossEntropyClassifier(NeuralNetClassifier):
@@ -172,6 +260,7 @@ class CrossEntropyClassifier(NeuralNetClassifier):
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("valid_acc", EpochScoring(_table_accuracy, name="valid_acc", lower_is_better=False, use_caching=True)),
+            ("finite_loss", FiniteLossGuard()),
             ("print_log", PrintLog()),
         ]
 
@@ -211,6 +300,24 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         if getattr(self.train_split, "uses_target_table", False) or y is None:
             return self.train_split(dataset, y, **fit_params)
         return self.train_split(dataset, np.asarray(to_numpy(y))[:, LABEL], **fit_params)
+
+    def get_iterator(self, dataset, training=False):
+        prefix = "iterator_train" if training else "iterator_valid"
+        iterator = self.iterator_train if training else self.iterator_valid
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        if iterator is DataLoader and "generator" not in kwargs:
+            # A DataLoader without a generator draws a seed from the global
+            # torch RNG every time it is iterated, even to predict. Give it its
+            # own: training draws its seed once (from the RNG that fit seeded
+            # from random_state), prediction needs no randomness at all.
+            generator = torch.Generator()
+            if training:
+                generator.manual_seed(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
+            kwargs["generator"] = generator
+        return iterator(dataset, **kwargs)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = torch.as_tensor(y_true, device=y_pred.device)
@@ -304,7 +411,7 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         """
         self.check_is_fitted()
         if not is_dataset(X):
-            X = validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False)
+            X = np.require(validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False), requirements="W")
         return super().predict_proba(X)
 
     def predict(self, X):
@@ -318,13 +425,16 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        indices = self.predict_proba(X).argmax(axis=1)
+        return self.classes_[indices]
 
     # --------------------------------------------------------------- helpers
     def _validate_fit_data(self, X, y, trusted, *, reset, keep_classes=False):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, reset=reset)
+        # torch warns on read-only arrays (pandas' copy-on-write); copy only then.
+        X = np.require(X, requirements="W")
         check_classification_targets(y)
         if keep_classes:
             classes = self.classes_inferred_
@@ -376,14 +486,24 @@ class CrossEntropyClassifier(NeuralNetClassifier):
                 del params[name]
         return params
 
-    def _make_plain_net(self, random_state=None):
+    def _make_plain_net(self, random_state=None, early_stopping=True):
         """A fresh, unfitted plain cross-entropy net with this net's settings.
 
-        Used for stage 1 of the two-stage recipes (Patrini, GLC).
+        Used for stage 1 of the two-stage recipes (Patrini, GLC). A net
+        trained to zero loss on noisy labels gives near one-hot probabilities
+        and T estimates collapse towards the identity, so by default stage 1
+        keeps the epoch with the best held-out *noisy* loss (Patrini et al.
+        took that checkpoint): a stratified 20% validation split and
+        skorch's ``EarlyStopping(load_best=True)``.
         """
         params = self._plain_net_params()
         params.pop("_params_to_validate", None)
         params["random_state"] = random_state
+        if early_stopping:
+            params["train_split"] = ValidSplit(0.2, stratified=True, random_state=random_state)
+            params["callbacks"] = list(params.get("callbacks") or []) + [
+                ("stage1_early_stopping", EarlyStopping(monitor="valid_loss", patience=5, load_best=True)),
+            ]
         module = params.pop("module")
         return clone(CrossEntropyClassifier(module, **params), safe=False)
 
