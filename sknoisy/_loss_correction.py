@@ -45,6 +45,9 @@ class _TransitionMatrixMixin:
             estimator.set_params(estimator=self._make_plain_net(random_state=seed))
         if "random_state" in estimator.get_params() and estimator.get_params()["random_state"] is None:
             estimator.set_params(random_state=seed)
+        if "refit" in estimator.get_params():
+            # only transition_matrix_ is read: skip the fits that serve transform
+            estimator.set_params(refit=False)
         estimator.fit(X, y_enc, trusted=mask)
         self.transition_matrix_estimator_ = estimator
         return self._check_transition_matrix(estimator.transition_matrix_)
@@ -114,7 +117,8 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
     transition_matrix_ : ndarray of shape (n_classes, n_classes)
         The T used for training.
     transition_matrix_estimator_ : TransitionMatrixEstimator or None
-        The fitted estimator when T was estimated.
+        The fitted estimator when T was estimated (fitted with
+        ``refit=False``: it holds ``transition_matrix_`` and ``oof_proba_``).
     classes_, n_features_in_, module_, history_
         As in :class:`~sknoisy.CrossEntropyClassifier`.
 

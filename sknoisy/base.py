@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 from sklearn.base import clone
+from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
-from skorch.dataset import ValidSplit
 from skorch.utils import is_dataset, to_numpy
 
 from .utils._validation import check_transition_matrix, check_trusted_mask
@@ -140,6 +140,36 @@ class TrustedValidSplit:
 
     def __repr__(self):
         return f"TrustedValidSplit(fraction={self.fraction!r}, random_state={self.random_state!r})"
+
+
+class _NoisyHoldout:
+    """Stratified hold-out of ``fraction`` of the rows, or none when too small to stratify.
+
+    Used by stage-1 nets for early stopping on the noisy validation loss.
+    """
+
+    def __init__(self, fraction=0.2, random_state=None):
+        self.fraction = fraction
+        self.random_state = random_state
+
+    def __call__(self, dataset, y=None, **fit_params):
+        seed = self.random_state
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, ()))
+        splitter = StratifiedShuffleSplit(1, test_size=self.fraction, random_state=seed)
+        try:
+            train_idx, valid_idx = next(splitter.split(np.zeros(len(y)), y))
+        except ValueError:  # a class with one member, or fewer held-out rows than classes
+            return dataset, None
+        return Subset(dataset, train_idx), Subset(dataset, valid_idx)
+
+
+class _BestValidLoss(EarlyStopping):
+    """skorch's EarlyStopping that stands aside when there is no validation set."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.monitor in net.history[-1]:
+            super().on_epoch_end(net, **kwargs)
 
 
 class FiniteLossGuard(Callback):
@@ -324,6 +354,12 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         return self.criterion_(y_pred, y_true[:, LABEL])
 
     # --------------------------------------------------------------- sklearn
+    def _get_param_names(self):
+        # skorch takes every public-looking entry of __dict__ as a parameter;
+        # private ones (skorch's own bookkeeping, or the callback context that
+        # scikit-learn's meta-estimators attach) must not be passed to clone.
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
@@ -497,12 +533,11 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         skorch's ``EarlyStopping(load_best=True)``.
         """
         params = self._plain_net_params()
-        params.pop("_params_to_validate", None)
         params["random_state"] = random_state
         if early_stopping:
-            params["train_split"] = ValidSplit(0.2, stratified=True, random_state=random_state)
+            params["train_split"] = _NoisyHoldout(0.2, random_state=random_state)
             params["callbacks"] = list(params.get("callbacks") or []) + [
-                ("stage1_early_stopping", EarlyStopping(monitor="valid_loss", patience=5, load_best=True)),
+                ("stage1_early_stopping", _BestValidLoss(monitor="valid_loss", patience=5, load_best=True)),
             ]
         module = params.pop("module")
         return clone(CrossEntropyClassifier(module, **params), safe=False)

@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import LabelEncoder
@@ -564,6 +565,13 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and the default estimator. The global RNG is never
         touched.
+    refit : bool, default=True
+        Refit ``estimator`` for ``transform``. With False, 'anchor' and
+        'dual_t' skip that fit and 'gold'/'confusion' skip the ``cv``
+        out-of-fold fits that ``T`` does not need (``oof_proba_`` is then
+        None); ``transform`` is unavailable for 'anchor'/'dual_t'. The
+        classifiers that nest this estimator set it to False: they only
+        read ``transition_matrix_``.
     n_jobs : int, default=None
         Folds fitted in parallel with joblib.
 
@@ -620,8 +628,11 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
     (4, 3)
     """
 
-    def __init__(self, estimator=None, *, method="anchor", quantile=0.97, cv=3, random_state=None, n_jobs=None):
+    def __init__(
+        self, estimator=None, *, method="anchor", quantile=0.97, cv=3, refit=True, random_state=None, n_jobs=None
+    ):
         self.estimator = estimator
+        self.refit = refit
         self.method = method
         self.quantile = quantile
         self.cv = cv
@@ -752,13 +763,20 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
             fit_rows = None
             X_fit, y_fit = X, y_enc
 
-        splitter = self._make_cv(y_fit, seed)
-        oof_fit = self._out_of_fold(base, X_fit, y_fit, splitter, n_classes)
-        self.estimator_ = clone(base).fit(X_fit, y_fit)
+        if self.refit or not uses_trusted:
+            splitter = self._make_cv(y_fit, seed)
+            oof_fit = self._out_of_fold(base, X_fit, y_fit, splitter, n_classes)
+        else:
+            oof_fit = None
+        if self.refit or uses_trusted:
+            self.estimator_ = clone(base).fit(X_fit, y_fit)
+        elif hasattr(self, "estimator_"):
+            del self.estimator_
 
         if uses_trusted:
             oof = np.zeros((n_samples, n_classes))
-            oof[fit_rows] = oof_fit
+            if oof_fit is not None:
+                oof[fit_rows] = oof_fit
             trusted_rows = np.flatnonzero(mask)
             oof[trusted_rows] = _predict_proba_full(self.estimator_, X[trusted_rows], n_classes)
             if self.method == "gold":
@@ -771,7 +789,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
                 T = estimate_anchor(oof, quantile=quantile)
             else:
                 T = estimate_dual_t(oof, y_enc, quantile=quantile)
-        self.oof_proba_ = oof
+        self.oof_proba_ = oof if oof_fit is not None else None
         self.transition_matrix_ = T
         return self
 
@@ -793,6 +811,11 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
             Columns follow ``classes_`` (feature names ``proba_<class>``).
         """
         check_is_fitted(self)
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError(
+                "This TransitionMatrixEstimator was fitted with refit=False, so it has no estimator_ "
+                "to transform with; fit it with refit=True."
+            )
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], allow_nd=True)
         proba = _predict_proba_full(self.estimator_, X, len(self.classes_))
         return denoise_proba(proba, self.transition_matrix_)

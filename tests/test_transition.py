@@ -624,3 +624,22 @@ def test_n_jobs_gives_same_result():
     parallel = _fast(random_state=0, n_jobs=2).fit(X, y)
     np.testing.assert_allclose(parallel.oof_proba_, serial.oof_proba_)
     np.testing.assert_allclose(parallel.transition_matrix_, serial.transition_matrix_)
+
+
+def test_refit_false_skips_the_fits_that_serve_transform():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression
+
+    from sknoisy.noise import make_noisy_classification
+
+    X, y, _, _ = make_noisy_classification(300, n_classes=3, noise="symmetric", rate=0.2, random_state=0)
+    full = TransitionMatrixEstimator(LogisticRegression(), cv=2, random_state=0).fit(X, y)
+    lean = TransitionMatrixEstimator(LogisticRegression(), cv=2, refit=False, random_state=0).fit(X, y)
+    np.testing.assert_allclose(full.transition_matrix_, lean.transition_matrix_)
+    assert not hasattr(lean, "estimator_")
+    with pytest.raises(NotFittedError, match="refit=False"):
+        lean.transform(X)
+    trusted = np.arange(300) < 60
+    gold = TransitionMatrixEstimator(LogisticRegression(), method="gold", cv=2, refit=False, random_state=0)
+    gold.fit(X, y, trusted=trusted)
+    assert gold.oof_proba_ is None and gold.transition_matrix_.shape == (3, 3)
