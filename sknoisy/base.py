@@ -33,9 +33,10 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.helper import SliceDataset
 from skorch.utils import is_dataset, to_numpy
 
 from .utils._validation import check_transition_matrix, check_trusted_mask
@@ -142,6 +143,55 @@ class TrustedValidSplit:
         return f"TrustedValidSplit(fraction={self.fraction!r}, random_state={self.random_state!r})"
 
 
+class _TableDataset(torch.utils.data.Dataset):
+    """Pairs a user's Dataset of inputs with the rows of the target table."""
+
+    def __init__(self, inputs, table):
+        self.inputs = inputs
+        self.table = table
+
+    def __len__(self):
+        return len(self.table)
+
+    def __getitem__(self, i):
+        return self.inputs[i], self.table[i]
+
+
+class _InputsDataset(torch.utils.data.Dataset):
+    """A Dataset of inputs only, given the dummy target skorch's batches expect."""
+
+    def __init__(self, inputs):
+        self.inputs = inputs
+
+    def __len__(self):
+        return len(self.inputs)
+
+    def __getitem__(self, i):
+        return self.inputs[i], 0
+
+
+def _is_lazy(X):
+    """A torch Dataset or skorch SliceDataset: read item by item, never materialised."""
+    return is_dataset(X) or isinstance(X, SliceDataset)
+
+
+def _yields_pairs(dataset):
+    """Whether ``dataset`` is (a Subset of) one of our (input, target) wrappers."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, (_TableDataset, _InputsDataset))
+
+
+def _sample_shape(dataset):
+    item = dataset[0]
+    if isinstance(item, (tuple, list)):
+        raise ValueError(
+            "A Dataset passed as X must yield inputs only, not (input, target) pairs; pass the labels "
+            "as y (e.g. X = skorch.helper.SliceDataset(dataset, idx=0), y = labels)."
+        )
+    return tuple(np.shape(item))
+
+
 class _NoisyHoldout:
     """Stratified hold-out of ``fraction`` of the rows, or none when too small to stratify.
 
@@ -230,6 +280,9 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         The class labels, sorted as ``np.unique`` sorts them.
     n_features_in_ : int
         Number of features (second dimension of X).
+    input_shape_ : tuple of int
+        Shape of one sample (``X.shape[1:]``); its product is the
+        ``n_features`` injected into the module.
     feature_names_in_ : ndarray of str
         Column names, when X is a DataFrame with string column names.
     module_ : torch.nn.Module
@@ -309,8 +362,9 @@ class CrossEntropyClassifier(NeuralNetClassifier):
 
     def _module_size_params(self):
         sizes = {}
-        if hasattr(self, "n_features_in_"):
-            sizes["n_features"] = self.n_features_in_
+        if hasattr(self, "input_shape_"):
+            # one sample flattened: images given as (n, c, h, w) still size an MLP right
+            sizes["n_features"] = int(np.prod(self.input_shape_, dtype=np.int64))
         if hasattr(self, "classes_inferred_"):
             sizes["n_classes"] = len(self.classes_inferred_)
         return sizes
@@ -327,9 +381,12 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         dataset = self.get_dataset(X, y)
         if not self.train_split:
             return dataset, None
-        if getattr(self.train_split, "uses_target_table", False) or y is None:
-            return self.train_split(dataset, y, **fit_params)
-        return self.train_split(dataset, np.asarray(to_numpy(y))[:, LABEL], **fit_params)
+        table = X.table if isinstance(X, _TableDataset) else y
+        if table is None:
+            return self.train_split(dataset, **fit_params)
+        if getattr(self.train_split, "uses_target_table", False):
+            return self.train_split(dataset, table, **fit_params)
+        return self.train_split(dataset, np.asarray(to_numpy(table))[:, LABEL], **fit_params)
 
     def get_iterator(self, dataset, training=False):
         prefix = "iterator_train" if training else "iterator_valid"
@@ -383,9 +440,12 @@ class CrossEntropyClassifier(NeuralNetClassifier):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...), or torch Dataset
             Training data; arrays of more than two dimensions (images) are
-            accepted and handed to the module as they are.
+            accepted and handed to the module as they are. For data larger
+            than memory, pass a ``numpy.memmap`` or a torch ``Dataset`` that
+            yields inputs only (e.g. ``skorch.helper.SliceDataset(ds, idx=0)``)
+            with the labels as ``y``: it is read batch by batch, never copied.
         y : array-like of shape (n_samples,)
             The (possibly noisy) labels, of any type scikit-learn accepts.
         trusted : array-like of bool of shape (n_samples,), default=None
@@ -432,6 +492,8 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         # skorch's own fit would call our partial_fit again; its partial_fit
         # runs the training loop on an initialised net.
         table = np.column_stack([y_enc, mask.astype(np.int64)])
+        if _is_lazy(X):
+            X, table = _TableDataset(X, table), None
         NeuralNetClassifier.partial_fit(self, X, table, _routing_method=routing_method, **fit_params)
 
     def predict_proba(self, X):
@@ -446,8 +508,10 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         proba : ndarray of shape (n_samples, n_classes), float32
         """
         self.check_is_fitted()
-        if not is_dataset(X):
+        if not _is_lazy(X):
             X = np.require(validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False), requirements="W")
+        elif not _yields_pairs(X):
+            X = _InputsDataset(X)
         return super().predict_proba(X)
 
     def predict(self, X):
@@ -467,10 +531,26 @@ class CrossEntropyClassifier(NeuralNetClassifier):
     # --------------------------------------------------------------- helpers
     def _validate_fit_data(self, X, y, trusted, *, reset, keep_classes=False):
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, reset=reset)
-        # torch warns on read-only arrays (pandas' copy-on-write); copy only then.
-        X = np.require(X, requirements="W")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None "
+                "(with a Dataset as X, pass its labels as y)."
+            )
+        if _is_lazy(X):
+            # Data larger than memory: never materialise X; read one item for its shape.
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(X, y)
+            shape = _sample_shape(X)
+            if reset:
+                self.input_shape_ = shape
+                self.n_features_in_ = shape[0] if shape else 1
+            elif shape != self.input_shape_:
+                raise ValueError(f"X has items of shape {shape}, but the model was fitted on {self.input_shape_}.")
+        else:
+            X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, reset=reset)
+            # torch warns on read-only arrays (pandas' copy-on-write); copy only then.
+            X = np.require(X, requirements="W")
+            if reset:
+                self.input_shape_ = X.shape[1:]
         check_classification_targets(y)
         if keep_classes:
             classes = self.classes_inferred_
@@ -488,7 +568,7 @@ class CrossEntropyClassifier(NeuralNetClassifier):
                 )
             self.classes_inferred_ = classes
         y_enc = np.searchsorted(classes, y).astype(np.int64)
-        mask = check_trusted_mask(trusted, X.shape[0])
+        mask = check_trusted_mask(trusted, len(y))
         return X, y_enc, mask
 
     def _prepare_training(self, X, y_enc, mask):

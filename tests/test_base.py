@@ -206,3 +206,72 @@ def test_gridsearch_pipeline_routes_trusted_slices(data):
     for n, n_trusted in seen[:4]:
         assert n == 100 and n_trusted == 25
     assert seen[4] == (200, 50)
+
+
+class _LazyPairs(torch.utils.data.Dataset):
+    """Items built on access, as a dataset too large for memory would be."""
+
+    def __init__(self, X, y):
+        self.X, self.y, self.reads = X, y, 0
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        self.reads += 1
+        return torch.from_numpy(self.X[i]), int(self.y[i])
+
+
+def test_dataset_input_is_read_lazily(data):
+    from skorch.helper import SliceDataset
+
+    X, y = data
+    lazy = _LazyPairs(X, y)
+    X_ds = SliceDataset(lazy, idx=0)
+    mask = np.arange(len(X)) < 40
+    clf = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix=np.eye(3)).fit(X_ds, y, trusted=mask)
+    assert lazy.reads > 0
+    assert clf.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(clf.predict(X_ds), clf.predict(X))
+    dense = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix=np.eye(3)).fit(X, y, trusted=mask)
+    np.testing.assert_allclose(clf.predict_proba(X), dense.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+def test_dataset_yielding_pairs_is_refused_with_a_hint(data):
+    X, y = data
+    with pytest.raises(ValueError, match="must yield inputs only"):
+        make_fast_estimator(CrossEntropyClassifier).fit(_LazyPairs(X, y), y)
+
+
+def test_memmap_input(tmp_path, data):
+    X, y = data
+    mm = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    X_mm = np.load(tmp_path / "X.npy", mmap_mode="r")
+    clf = make_fast_estimator(CrossEntropyClassifier).fit(X_mm, y)
+    assert clf.predict(X_mm).shape == (len(X),)
+
+
+def test_image_arrays_size_the_mlp_by_pixels(data):
+    X, y = data
+    images = np.repeat(X[:, :4], 4, axis=1).reshape(-1, 1, 4, 4)
+    clf = make_fast_estimator(CrossEntropyClassifier, max_epochs=1).fit(images, y)
+    assert clf.input_shape_ == (1, 4, 4)
+    assert clf.module_.net[0].in_features == 16
+
+
+def test_trusted_validation_split_scores_clean_rows_only(data):
+    from sknoisy import TrustedValidSplit
+
+    X, y = data
+    mask = np.zeros(len(X), dtype=bool)
+    mask[:50] = True
+    clf = make_fast_estimator(CrossEntropyClassifier, train_split=TrustedValidSplit(0.4, random_state=0), max_epochs=2)
+    clf.fit(X, y, trusted=mask)
+    assert len(clf.history[:, "valid_acc"]) == 2
+    # no trusted rows: no validation at all rather than a noisy one
+    clf.fit(X, y)
+    assert "valid_acc" not in clf.history[-1]
+    with pytest.raises(ValueError, match="fraction must be in"):
+        make_fast_estimator(CrossEntropyClassifier, train_split=TrustedValidSplit(1.5)).fit(X, y, trusted=mask)
