@@ -1,0 +1,288 @@
+"""Gold Loss Correction (sknoisy/_glc.py)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sknoisy.base import CrossEntropyClassifier
+from sknoisy._glc import GLCClassifier, GoldCorrectedCrossEntropy, _gold_transition_matrix
+from sknoisy.losses import forward_corrected_cross_entropy
+from sknoisy.modules import MLP
+from sknoisy.noise import make_noisy_classification, transition_matrix_error
+from sknoisy.transition import estimate_anchor
+from sknoisy.utils._testing import FAST_NET_PARAMS
+
+
+def _glc(**overrides):
+    return GLCClassifier(MLP, **{**FAST_NET_PARAMS, **overrides})
+
+
+@pytest.fixture(scope="module")
+def flip_data():
+    """3 classes, flip-to-one noise at 40%, 30% of the rows trusted (with clean labels)."""
+    X, y_noisy, y_clean, T = make_noisy_classification(
+        600, n_features=10, n_classes=3, noise="flip_to_one", rate=0.4, random_state=0, class_sep=2.0, n_informative=6
+    )
+    trusted = np.random.RandomState(0).rand(600) < 0.3
+    y = np.where(trusted, y_clean, y_noisy)
+    return X.astype(np.float32), y, y_clean, trusted, T
+
+
+@pytest.fixture(scope="module")
+def fitted(flip_data):
+    X, y, _, trusted, _ = flip_data
+    return _glc().fit(X, y, trusted=trusted)
+
+
+# --------------------------------------------------------------------------- T-hat
+def test_recovers_transition_matrix_from_trusted_rows(fitted, flip_data):
+    X, _, y_clean, _, T = flip_data
+    # Measured 0.16 here (0.10 to 0.16 over data seeds 0-4); the identity is at 0.80.
+    assert transition_matrix_error(fitted.transition_matrix_, T) < 0.25
+    assert transition_matrix_error(np.eye(3), T) == pytest.approx(0.8)
+    # Measured 0.96 against the clean labels.
+    assert np.mean(fitted.predict(X) == y_clean) > 0.85
+
+
+def test_fitted_attributes(fitted):
+    T_hat = fitted.transition_matrix_
+    assert T_hat.shape == (3, 3)
+    np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+    assert np.all(T_hat >= 0)
+    assert isinstance(fitted.criterion_, GoldCorrectedCrossEntropy)
+    np.testing.assert_allclose(fitted.criterion_.T.numpy(), T_hat, atol=1e-6)
+    # The stage-1 network is not kept.
+    assert not any(isinstance(v, CrossEntropyClassifier) for v in vars(fitted).values())
+
+
+class _RecordingGLC(GLCClassifier):
+    """Records the rows its stage-1 network is trained on."""
+
+    def _make_plain_net(self, random_state=None):
+        net = super()._make_plain_net(random_state)
+        record = self.stage1_rows_ = []
+        original = net.partial_fit
+
+        def partial_fit(X, y=None, *args, **kwargs):
+            record.append(np.array(X, copy=True))
+            return original(X, y, *args, **kwargs)
+
+        net.partial_fit = partial_fit
+        net.fit = partial_fit
+        return net
+
+
+def test_stage1_sees_only_untrusted_rows(flip_data):
+    X, y, _, trusted, _ = flip_data
+    clf = _RecordingGLC(MLP, **{**FAST_NET_PARAMS, "max_epochs": 2}).fit(X, y, trusted=trusted)
+    (seen,) = clf.stage1_rows_
+    np.testing.assert_array_equal(seen, X[~trusted])
+
+
+def test_missing_trusted_class_warns_and_trains_without_nan(flip_data):
+    X, y, _, trusted, _ = flip_data
+    labels = np.array(["ant", "bee", "cat"])[y]
+    partial = trusted & (y != 2)  # no trusted "cat"
+    with pytest.warns(UserWarning, match=r"no trusted row of class\(es\) \['cat'\].*anchor"):
+        clf = _glc(max_epochs=5).fit(X, labels, trusted=partial)
+    T_hat = clf.transition_matrix_
+    assert np.all(np.isfinite(T_hat))
+    np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+    assert np.all(np.isfinite(clf.history[:, "train_loss"]))
+    assert np.all(np.isfinite(clf.predict_proba(X)))
+
+
+def test_missing_class_row_is_the_anchor_row():
+    rng = np.random.RandomState(0)
+    proba_trusted = np.array([[0.9, 0.1, 0.0], [0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
+    proba_untrusted = rng.dirichlet(np.ones(3), size=200)
+    classes = np.array(["a", "b", "c"])
+    with pytest.warns(UserWarning, match=r"\['c'\]"):
+        T = _gold_transition_matrix(proba_trusted, np.array([0, 0, 1]), proba_untrusted, classes)
+    np.testing.assert_allclose(T[0], [0.8, 0.15, 0.05])
+    np.testing.assert_allclose(T[1], [0.1, 0.8, 0.1])
+    anchor = estimate_anchor(proba_untrusted, quantile=0.97)
+    np.testing.assert_allclose(T[2], anchor[2])
+
+
+def test_no_missing_class_no_warning():
+    proba = np.array([[0.9, 0.1], [0.3, 0.7]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        T = _gold_transition_matrix(proba, np.array([0, 1]), None, np.array([0, 1]))
+    np.testing.assert_allclose(T, proba)
+
+
+def test_all_rows_trusted_warns_and_trains_plain_ce(flip_data):
+    X, y, _, _, _ = flip_data
+    with pytest.warns(UserWarning, match="every row is trusted"):
+        clf = _glc(max_epochs=3).fit(X, y, trusted=np.ones(len(y), dtype=bool))
+    np.testing.assert_array_equal(clf.transition_matrix_, np.eye(3))
+    assert np.all(np.isfinite(clf.history[:, "train_loss"]))
+
+
+def test_same_seed_same_model_and_global_rng_untouched(flip_data):
+    X, y, _, trusted = (a[:200] for a in flip_data[:4])
+    state = torch.random.get_rng_state()
+    a = _glc(max_epochs=3).fit(X, y, trusted=trusted)
+    b = clone(a).fit(X, y, trusted=trusted)
+    np.testing.assert_array_equal(a.transition_matrix_, b.transition_matrix_)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_warm_start_refreshes_the_criterion_matrix(flip_data):
+    X, y, _, trusted = (a[:200] for a in flip_data[:4])
+    clf = _glc(max_epochs=2, warm_start=True).fit(X, y, trusted=trusted)
+    half = trusted & (np.arange(len(y)) % 2 == 0)
+    clf.fit(X, y, trusted=half)
+    np.testing.assert_allclose(clf.criterion_.T.numpy(), clf.transition_matrix_, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("trusted", [None, np.zeros(40, dtype=bool)], ids=["none", "all-false"])
+def test_no_trusted_rows_is_refused(trusted):
+    X = np.random.RandomState(0).randn(40, 3)
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match=r"GLCClassifier needs trusted rows: pass fit\(X, y, trusted=mask\)"):
+        _glc().fit(X, y, trusted=trusted)
+
+
+def test_trusted_mask_of_wrong_length_is_refused():
+    X = np.random.RandomState(0).randn(40, 3)
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="trusted has length 39 but X has 40 samples"):
+        _glc().fit(X, y, trusted=np.ones(39, dtype=bool))
+
+
+def test_trusted_mask_not_boolean_is_refused():
+    X = np.random.RandomState(0).randn(40, 3)
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="trusted must be a boolean mask"):
+        _glc().fit(X, y, trusted=np.arange(40))
+
+
+def test_trusted_rows_of_a_single_class_are_refused():
+    X = np.random.RandomState(0).randn(40, 3)
+    y = np.array(["no", "yes"])[np.arange(40) % 2]
+    trusted = np.zeros(40, dtype=bool)
+    trusted[[0, 2, 4]] = True
+    with pytest.raises(ValueError, match=r"trusted rows of at least 2 classes.*all 3 trusted rows have the label 'no'"):
+        _glc().fit(X, y, trusted=trusted)
+
+
+def test_initialize_before_fit_is_refused():
+    with pytest.raises(ValueError, match=r"call fit\(X, y, trusted=mask\) instead of initialize"):
+        _glc(module__n_features=3).initialize()
+
+
+# --------------------------------------------------------------------------- the loss
+def test_joint_loss_matches_its_definition():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 3, generator=gen, requires_grad=True)
+    target = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    trusted = torch.tensor([True, False, True, False, False, True, False, False])
+    T = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.0, 0.7]])
+    loss = GoldCorrectedCrossEntropy(T)(logits, target, trusted)
+    ce = F.cross_entropy(logits[trusted], target[trusted], reduction="sum")
+    fc = forward_corrected_cross_entropy(logits[~trusted], target[~trusted], T, reduction="sum")
+    torch.testing.assert_close(loss, (ce + fc) / 8)
+    loss.backward()
+    assert torch.all(torch.isfinite(logits.grad))
+
+
+def test_joint_loss_checks_its_matrix():
+    with pytest.raises(ValueError, match="not row-stochastic"):
+        GoldCorrectedCrossEntropy([[0.5, 0.4], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"eps must be in \(0, 1\)"):
+        GoldCorrectedCrossEntropy(np.eye(2), eps=0.0)
+    loss = GoldCorrectedCrossEntropy(np.eye(2))
+    loss.set_transition_matrix([[0.9, 0.1], [0.2, 0.8]])
+    np.testing.assert_allclose(loss.T.numpy(), [[0.9, 0.1], [0.2, 0.8]], atol=1e-7)
+    with pytest.raises(ValueError, match=r"expected shape \(2, 2\)"):
+        loss.set_transition_matrix(np.eye(3))
+    assert "n_classes=2" in repr(loss)
+
+
+def test_skorch_params_reach_the_criterion(flip_data):
+    X, y, _, trusted, _ = flip_data
+    clf = _glc(max_epochs=1, criterion__eps=1e-4).fit(X, y, trusted=trusted)
+    assert clf.criterion_.eps == 1e-4
+
+
+# --------------------------------------------------------------------------- sklearn checks
+# sklearn's checks call fit(X, y) without a trusted mask. GLC has no sound way
+# to estimate T without trusted rows, so it refuses with its clear ValueError;
+# every check below fits the estimator and so fails *for that reason only*,
+# which the test asserts (stricter than an xfail).
+NEEDS_TRUSTED_CHECKS = frozenset(
+    {
+        "check_classifier_data_not_an_array",
+        "check_classifiers_classes",
+        "check_classifiers_one_label_sample_weights",
+        "check_classifiers_train",
+        "check_dict_unchanged",
+        "check_dont_overwrite_parameters",
+        "check_dtype_object",
+        "check_estimators_dtypes",
+        "check_estimators_fit_returns_self",
+        "check_estimators_nan_inf",
+        "check_estimators_overwrite_params",
+        "check_estimators_partial_fit_n_features",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature",
+        "check_fit2d_predict1d",
+        "check_fit_check_is_fitted",
+        "check_fit_idempotent",
+        "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_n_features_in",
+        "check_n_features_in_after_fitting",
+        "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input",
+        "check_supervised_y_2d",
+    }
+)
+_SKORCH_INIT = "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_ (skorch design, not ours)"
+
+
+def _check_name(check):
+    func = getattr(check, "func", check)
+    return getattr(func, "__name__", str(func))
+
+
+def _error_chain_text(exc):
+    texts = []
+    while exc is not None:
+        texts.append(str(exc))
+        exc = exc.__cause__ or exc.__context__
+    return " | ".join(texts)
+
+
+@parametrize_with_checks(
+    [GLCClassifier(MLP, **FAST_NET_PARAMS)],
+    expected_failed_checks=lambda est: {"check_no_attributes_set_in_init": _SKORCH_INIT},
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    if _check_name(check) in NEEDS_TRUSTED_CHECKS:
+        with pytest.raises(Exception) as info:
+            check(estimator)
+        assert "GLCClassifier needs trusted rows" in _error_chain_text(info.value)
+    else:
+        check(estimator)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_trains_on_cuda(flip_data):
+    X, y, _, trusted, _ = flip_data
+    clf = _glc(max_epochs=2, device="cuda").fit(X, y, trusted=trusted)
+    assert clf.criterion_.T.device.type == "cuda"
+    assert np.all(np.isfinite(clf.predict_proba(X)))
