@@ -1,0 +1,137 @@
+"""ForwardCorrectedClassifier and BackwardCorrectedClassifier."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from sknoisy import (
+    BackwardCorrectedClassifier,
+    CrossEntropyClassifier,
+    ForwardCorrectedClassifier,
+    TransitionMatrixEstimator,
+    make_noisy_classification,
+    make_transition_matrix,
+)
+from sknoisy.losses import BackwardCorrectedCrossEntropy, ForwardCorrectedCrossEntropy
+from sknoisy.modules import MLP
+from sknoisy.utils._testing import make_fast_estimator
+
+CORRECTED = [ForwardCorrectedClassifier, BackwardCorrectedClassifier]
+
+
+@pytest.fixture(scope="module")
+def flip_problem():
+    """A fixed 3-class problem with 40% flip-to-one noise on the training rows."""
+    X, y_noisy, y_clean, T = make_noisy_classification(
+        1500, n_features=10, n_classes=3, noise="flip_to_one", rate=0.4, class_sep=1.5, random_state=0
+    )
+    return X[:1000], y_noisy[:1000], X[1000:], y_clean[1000:], T
+
+
+def test_forward_with_true_T_beats_plain_ce(flip_problem):
+    X, y_noisy, X_test, y_test, T = flip_problem
+    params = dict(max_epochs=30, lr=0.01, random_state=0)
+    ce = CrossEntropyClassifier(MLP, **params).fit(X, y_noisy).score(X_test, y_test)
+    forward = ForwardCorrectedClassifier(MLP, transition_matrix=T, **params).fit(X, y_noisy)
+    acc = forward.score(X_test, y_test)
+    # measured: CE 0.60, forward 0.82
+    assert acc > ce + 0.1, (acc, ce)
+    np.testing.assert_allclose(forward.transition_matrix_, T)
+    assert isinstance(forward.criterion_, ForwardCorrectedCrossEntropy)
+
+
+@pytest.mark.parametrize("cls", CORRECTED)
+@pytest.mark.parametrize(
+    "spec",
+    ["anchor", "dual_t", None, TransitionMatrixEstimator(LogisticRegression(), cv=2)],
+    ids=["anchor", "dual_t", "default", "estimator"],
+)
+def test_transition_matrix_specs_are_estimated(cls, spec, flip_problem):
+    X, y_noisy, *_ = flip_problem
+    clf = make_fast_estimator(cls, transition_matrix=spec, max_epochs=3).fit(X[:300], y_noisy[:300])
+    T_hat = clf.transition_matrix_
+    assert T_hat.shape == (3, 3)
+    np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+    assert clf.transition_matrix_estimator_ is not None
+    # the user's estimator is cloned, never fitted in place
+    if isinstance(spec, TransitionMatrixEstimator):
+        assert not hasattr(spec, "transition_matrix_")
+
+
+def test_default_estimation_uses_this_network_for_stage_one(flip_problem):
+    X, y_noisy, *_ = flip_problem
+    clf = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix=None, max_epochs=3).fit(X[:300], y_noisy[:300])
+    stage1 = clf.transition_matrix_estimator_.estimator
+    assert isinstance(stage1, CrossEntropyClassifier)
+    assert stage1.module is MLP and stage1.module__hidden_units == (16,)
+    assert clf.transition_matrix_estimator_.oof_proba_.shape == (300, 3)
+
+
+def test_gold_method_uses_the_trusted_mask(flip_problem):
+    X, y_noisy, *_ = flip_problem
+    mask = np.zeros(300, dtype=bool)
+    mask[:90] = True
+    clf = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix="gold", max_epochs=3)
+    clf.fit(X[:300], y_noisy[:300], trusted=mask)
+    assert clf.transition_matrix_.shape == (3, 3)
+    with pytest.raises(ValueError, match="needs trusted rows"):
+        make_fast_estimator(ForwardCorrectedClassifier, transition_matrix="gold").fit(X[:300], y_noisy[:300])
+
+
+@pytest.mark.parametrize("cls", CORRECTED)
+def test_T_of_wrong_size_is_refused(cls, flip_problem):
+    X, y_noisy, *_ = flip_problem
+    with pytest.raises(ValueError, match=r"has shape \(2, 2\) but there are 3 classes"):
+        make_fast_estimator(cls, transition_matrix=np.eye(2)).fit(X[:100], y_noisy[:100])
+
+
+@pytest.mark.parametrize("cls", CORRECTED)
+def test_T_not_row_stochastic_is_refused(cls, flip_problem):
+    X, y_noisy, *_ = flip_problem
+    with pytest.raises(ValueError, match="not row-stochastic"):
+        make_fast_estimator(cls, transition_matrix=np.full((3, 3), 0.5)).fit(X[:100], y_noisy[:100])
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        make_fast_estimator(cls, transition_matrix=np.full((3, 3), np.nan)).fit(X[:100], y_noisy[:100])
+
+
+def test_unknown_method_name_is_refused(flip_problem):
+    X, y_noisy, *_ = flip_problem
+    with pytest.raises(ValueError, match="method must be one of"):
+        make_fast_estimator(ForwardCorrectedClassifier, transition_matrix="magic").fit(X[:100], y_noisy[:100])
+
+
+def test_backward_refuses_a_singular_T_before_training(flip_problem):
+    X, y_noisy, *_ = flip_problem
+    singular = make_transition_matrix("uniform", 3, 1.0)  # every row 1/3: rank 1
+    clf = make_fast_estimator(BackwardCorrectedClassifier, transition_matrix=singular)
+    with pytest.raises(ValueError, match="singular"):
+        clf.fit(X[:100], y_noisy[:100])
+    assert not hasattr(clf, "module_") or not clf.initialized_
+
+
+def test_backward_warns_on_an_ill_conditioned_T_and_stays_finite(flip_problem):
+    X, y_noisy, X_test, *_ = flip_problem
+    T = make_transition_matrix("symmetric", 3, 0.665)  # condition number 400; singular at 2/3
+    with pytest.warns(UserWarning, match="ill-conditioned"):
+        clf = make_fast_estimator(BackwardCorrectedClassifier, transition_matrix=T, max_epochs=5).fit(X, y_noisy)
+    assert np.isfinite(clf.history[:, "train_loss"]).all()
+    assert np.isfinite(clf.predict_proba(X_test)).all()
+    assert isinstance(clf.criterion_, BackwardCorrectedCrossEntropy)
+
+
+def test_predict_proba_is_clean_not_T_applied(flip_problem):
+    X, y_noisy, X_test, _, T = flip_problem
+    clf = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix=T, max_epochs=5).fit(X, y_noisy)
+    import torch
+
+    logits = clf.forward(X_test.astype(np.float32)).numpy()
+    expected = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    np.testing.assert_allclose(clf.predict_proba(X_test), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_initialize_before_fit_needs_an_array_T():
+    clf = ForwardCorrectedClassifier(MLP, module__n_features=4, module__n_classes=3, transition_matrix=np.eye(3))
+    clf.initialize()
+    assert clf.criterion_.transition_matrix.shape == (3, 3)
+    with pytest.raises(ValueError, match="estimates its transition matrix in fit"):
+        ForwardCorrectedClassifier(MLP, module__n_features=4, module__n_classes=3).initialize()
