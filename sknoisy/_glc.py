@@ -18,8 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import Subset
 
-from .base import LABEL, TRUSTED, CrossEntropyClassifier, _seed_from
+from .base import LABEL, TRUSTED, CrossEntropyClassifier, _is_lazy, _seed_from
 from .losses import forward_corrected_cross_entropy
 from .transition import estimate_anchor, estimate_gold
 from .utils._validation import check_transition_matrix
@@ -97,6 +98,15 @@ class GoldCorrectedCrossEntropy(nn.Module):
         return f"n_classes={self.n_classes}, eps={self.eps!r}"
 
 
+def _rows(X, mask):
+    """The rows of ``X`` selected by ``mask``, without reading a lazy X into memory."""
+    idx = np.flatnonzero(mask)
+    if _is_lazy(X) or isinstance(X, np.memmap):
+        # a Dataset or a memmap may be larger than memory: select, do not copy
+        return Subset(X, idx)
+    return X[idx]
+
+
 def _gold_transition_matrix(proba_trusted, y_trusted, proba_untrusted, classes):
     """GLC's T-hat, with anchor rows for the classes that have no trusted row.
 
@@ -135,7 +145,9 @@ class GLCClassifier(CrossEntropyClassifier):
 
     1. stage 1: a network with this estimator's settings is trained with
        plain cross-entropy on the **untrusted** rows only (it never sees the
-       trusted rows), so its softmax estimates ``p(noisy | x)``;
+       trusted rows), so its softmax estimates ``p(noisy | x)``; it keeps
+       the epoch with the best loss on a held-out 20% of those (noisy) rows,
+       since a net fitted to zero loss gives over-confident probabilities;
     2. ``transition_matrix_[i]`` is the mean stage-1 probability vector of
        the trusted rows whose (clean) label is ``i``
        (:func:`sknoisy.transition.estimate_gold`); the stage-1 network is
@@ -203,14 +215,14 @@ class GLCClassifier(CrossEntropyClassifier):
         n_trusted = int(mask.sum())
         if n_trusted == 0:
             raise ValueError(
-                "GLCClassifier needs trusted rows: pass fit(X, y, trusted=mask) with a boolean mask "
+                f"{type(self).__name__} needs trusted rows: pass fit(X, y, trusted=mask) with a boolean mask "
                 "marking the rows whose label is known to be correct (inside GridSearchCV or a "
                 "Pipeline, enable metadata routing and call set_fit_request(trusted=True))."
             )
         trusted_classes = np.unique(y_enc[mask])
         if trusted_classes.size < 2:
             raise ValueError(
-                "GLCClassifier needs trusted rows of at least 2 classes to estimate the transition "
+                f"{type(self).__name__} needs trusted rows of at least 2 classes to estimate the transition "
                 f"matrix, but all {n_trusted} trusted rows have the label "
                 f"{self.classes_[trusted_classes].tolist()[0]!r}."
             )
@@ -220,7 +232,7 @@ class GLCClassifier(CrossEntropyClassifier):
         n_classes = len(self.classes_)
         if mask.all():
             warnings.warn(
-                "GLCClassifier: every row is trusted, so there is no noisy row to correct; stage 1 is "
+                f"{type(self).__name__}: every row is trusted, so there is no noisy row to correct; stage 1 is "
                 "skipped, transition_matrix_ is the identity and training is plain cross-entropy.",
                 UserWarning,
                 stacklevel=3,
@@ -232,12 +244,12 @@ class GLCClassifier(CrossEntropyClassifier):
             # partial_fit fixes the stage-1 classes to all of them, so its
             # probabilities have n_classes columns even when the untrusted
             # rows lack a class.
-            stage1.partial_fit(X[untrusted], y_enc[untrusted], classes=np.arange(n_classes))
-            proba_trusted = stage1.predict_proba(X[mask])
+            stage1.partial_fit(_rows(X, untrusted), y_enc[untrusted], classes=np.arange(n_classes))
+            proba_trusted = stage1.predict_proba(_rows(X, mask))
             y_trusted = y_enc[mask]
             proba_untrusted = None
             if np.unique(y_trusted).size < n_classes:
-                proba_untrusted = stage1.predict_proba(X[untrusted])
+                proba_untrusted = stage1.predict_proba(_rows(X, untrusted))
             T = _gold_transition_matrix(proba_trusted, y_trusted, proba_untrusted, self.classes_)
             del stage1  # kept nowhere: it would double the memory of the fitted model
         self.transition_matrix_ = check_transition_matrix(T, n_classes)
@@ -250,7 +262,7 @@ class GLCClassifier(CrossEntropyClassifier):
         T = getattr(self, "transition_matrix_", None)
         if T is None:
             raise ValueError(
-                "GLCClassifier estimates its transition matrix from the trusted rows in fit; "
+                f"{type(self).__name__} estimates its transition matrix from the trusted rows in fit; "
                 "call fit(X, y, trusted=mask) instead of initialize()."
             )
         kwargs = self.get_params_for("criterion")

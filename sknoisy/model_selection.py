@@ -32,8 +32,9 @@ from sklearn.model_selection import BaseCrossValidator, KFold, StratifiedKFold
 from sklearn.utils import _safe_indexing, metadata_routing
 from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.multiclass import type_of_target
+from torch.utils.data import Subset
 
-from .base import TrustedValidSplit
+from .base import TrustedValidSplit, _is_lazy
 from .utils._validation import check_transition_matrix, check_trusted_mask
 
 __all__ = [
@@ -223,7 +224,8 @@ class _TrustedScorer:
                 "trustworthy to score (use TrustedKFold as cv, whose test folds are trusted rows)."
             )
         idx = np.flatnonzero(mask)
-        X_t = _safe_indexing(X, idx)
+        # a torch Dataset may not fit in memory: select its rows lazily
+        X_t = Subset(X, idx) if _is_lazy(X) else _safe_indexing(X, idx)
         y_t = _safe_indexing(np.asarray(y), idx)
         if self.metric == "neg_log_loss":
             proba = estimator.predict_proba(X_t)

@@ -84,6 +84,32 @@ def test_stage1_sees_only_untrusted_rows(flip_data):
     np.testing.assert_array_equal(seen, X[~trusted])
 
 
+class _Inputs(torch.utils.data.Dataset):
+    """A Dataset of inputs only (data larger than memory is passed like this)."""
+
+    def __init__(self, X):
+        self.X = torch.as_tensor(X)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i]
+
+
+def test_dataset_and_memmap_inputs_give_the_same_model(flip_data, tmp_path):
+    X, y, _, trusted = (a[:200] for a in flip_data[:4])
+    params = {"max_epochs": 3}
+    ref = _glc(**params).fit(X, y, trusted=trusted)
+    lazy = _glc(**params).fit(_Inputs(X), y, trusted=trusted)
+    mm = np.memmap(tmp_path / "x.dat", dtype=np.float32, mode="w+", shape=X.shape)
+    mm[:] = X
+    mapped = _glc(**params).fit(mm, y, trusted=trusted)
+    for other in (lazy, mapped):
+        np.testing.assert_allclose(other.transition_matrix_, ref.transition_matrix_, atol=1e-6)
+        np.testing.assert_allclose(other.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+
+
 def test_missing_trusted_class_warns_and_trains_without_nan(flip_data):
     X, y, _, trusted, _ = flip_data
     labels = np.array(["ant", "bee", "cat"])[y]
@@ -280,6 +306,7 @@ def test_sklearn_compatible_estimator(estimator, check):
         check(estimator)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_trains_on_cuda(flip_data):
     X, y, _, trusted, _ = flip_data

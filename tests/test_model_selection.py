@@ -188,6 +188,27 @@ def test_trusted_scorer_works_on_dataframes(fitted_lr, noisy):
     assert score == pytest.approx(accuracy_score(y[trusted], clf.predict(pd.DataFrame(X[trusted]))))
 
 
+def test_trusted_scorer_on_a_torch_dataset(noisy):
+    import torch
+
+    from sknoisy.base import CrossEntropyClassifier
+
+    class Inputs(torch.utils.data.Dataset):
+        def __init__(self, X):
+            self.X = torch.as_tensor(X)
+
+        def __len__(self):
+            return len(self.X)
+
+        def __getitem__(self, i):
+            return self.X[i]
+
+    X, y, trusted, _ = noisy
+    clf = CrossEntropyClassifier(MLP, **{**FAST, "max_epochs": 2}).fit(X, y)
+    score = trusted_scorer()(clf, Inputs(X), y, trusted=trusted)
+    assert score == pytest.approx(accuracy_score(y[trusted], clf.predict(X[trusted])))
+
+
 def test_trusted_scorer_errors(fitted_lr, noisy):
     X, y, trusted, _ = noisy
     with pytest.raises(ValueError, match="Unknown metric 'recall'"):
