@@ -417,6 +417,32 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         # scikit-learn's meta-estimators attach) must not be passed to clone.
         return [name for name in super()._get_param_names() if not name.startswith("_")]
 
+    def set_params(self, **params):
+        """Set parameters, including those of nested scikit-learn estimators.
+
+        skorch stores every ``a__b`` key as an attribute of the net; a key
+        whose prefix names a parameter holding a scikit-learn estimator (such
+        as ``transition_matrix__method`` when ``transition_matrix`` is a
+        :class:`~sknoisy.TransitionMatrixEstimator`) is set on that estimator
+        instead, as scikit-learn's grid searches expect.
+        """
+        nested = {}
+        for key in list(params):
+            name, sep, sub = key.partition("__")
+            if sep and name in self._correction_params:
+                nested.setdefault(name, {})[sub] = params.pop(key)
+        if params:
+            super().set_params(**params)
+        for name, sub_params in nested.items():
+            value = getattr(self, name)
+            if not hasattr(value, "set_params"):
+                raise ValueError(
+                    f"Cannot set {', '.join(name + '__' + k for k in sub_params)}: {name}={value!r} is not an "
+                    "estimator with parameters."
+                )
+            value.set_params(**sub_params)
+        return self
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False

@@ -79,6 +79,7 @@ __all__ = [
     "BackwardCorrectedCrossEntropy",
     "DEFAULT_LOSS_PARAMS",
     "ForwardCorrectedCrossEntropy",
+    "GoldCorrectedCrossEntropy",
     "GeneralizedCrossEntropy",
     "LOSSES",
     "LOSS_NAMES",
@@ -1449,3 +1450,69 @@ def make_loss(name, **params):
                 f"loss {name!r} fixes {' and '.join(fixed)}; use ActivePassiveLoss directly to choose them."
             )
     return LOSSES[name](**params)
+
+
+class GoldCorrectedCrossEntropy(nn.Module):
+    """GLC's joint loss: cross-entropy on trusted rows, forward correction on the others.
+
+    For a batch of ``n`` rows the loss is ``(sum over trusted rows of
+    CE(logits, y) + sum over untrusted rows of -log((softmax(logits) @ T)[y]))
+    / n`` (Hendrycks et al., 2018): the trusted labels are clean and need no
+    correction, the untrusted ones are pushed through the noise model.
+
+    Parameters
+    ----------
+    transition_matrix : array-like or torch.Tensor of shape (n_classes, n_classes)
+        Row-stochastic ``T[i, j] = p(noisy = j | clean = i)``; validated once
+        and stored as the float32 buffer ``T`` (it follows ``.to(device)``).
+    eps : float, default=1e-7
+        Floor on the noisy probability before the log (forward part only).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknoisy.losses import GoldCorrectedCrossEntropy
+    >>> loss = GoldCorrectedCrossEntropy([[0.8, 0.2], [0.3, 0.7]])
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    >>> target = torch.tensor([0, 1])
+    >>> round(loss(logits, target, torch.tensor([True, True])).item(), 4)
+    0.2201
+    >>> round(loss(logits, target, torch.tensor([False, False])).item(), 4)
+    0.4353
+    """
+
+    def __init__(self, transition_matrix, eps=1e-7):
+        super().__init__()
+        if isinstance(transition_matrix, torch.Tensor):
+            transition_matrix = transition_matrix.detach().cpu().double().numpy()
+        T = check_transition_matrix(transition_matrix)
+        if not 0.0 < float(eps) < 1.0:
+            raise ValueError(f"eps must be in (0, 1), got {eps!r}.")
+        self.eps = float(eps)
+        self.n_classes = T.shape[0]
+        self.register_buffer("T", torch.as_tensor(T, dtype=torch.float32))
+
+    def set_transition_matrix(self, transition_matrix):
+        """Validate a new transition matrix and copy it into the buffer in place.
+
+        Parameters
+        ----------
+        transition_matrix : array-like of shape (n_classes, n_classes)
+
+        Returns
+        -------
+        None
+        """
+        T = check_transition_matrix(transition_matrix, self.n_classes)
+        with torch.no_grad():
+            self.T.copy_(torch.as_tensor(T))
+
+    def forward(self, logits, target, trusted):
+        """Joint loss of ``logits`` against ``target``; ``trusted`` is a boolean tensor."""
+        clean = F.cross_entropy(logits, target, reduction="none")
+        corrected = forward_corrected_cross_entropy(logits, target, self.T, eps=self.eps, reduction="none")
+        # One vectorised selection: no Python loop and no host synchronisation.
+        return torch.where(trusted, clean, corrected).mean()
+
+    def extra_repr(self):
+        return f"n_classes={self.n_classes}, eps={self.eps!r}"

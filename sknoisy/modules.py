@@ -8,7 +8,6 @@ them, so ``ForwardCorrectedClassifier(MLP)`` needs no sizes.
 
 import math
 
-import torch
 from torch import nn
 
 __all__ = ["MLP", "SmallCNN"]
