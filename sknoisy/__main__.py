@@ -1,0 +1,8 @@
+"""``python -m sknoisy``: the same as the ``sknoisy`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
