@@ -1,0 +1,260 @@
+"""Noise-robust losses as a classifier: the Active Passive Loss family.
+
+``RobustLossClassifier`` trains a skorch network with a loss chosen by name
+(Ma et al., "Normalized Loss Functions for Deep Learning with Noisy Labels",
+ICML 2020, and the robust losses they compare with). It needs neither a
+transition matrix nor trusted rows.
+"""
+
+import math
+import numbers
+
+from skorch.callbacks import GradientNormClipping
+
+from .base import CrossEntropyClassifier
+from .losses import DEFAULT_LOSS_PARAMS, LOSS_NAMES, make_loss
+
+__all__ = ["RobustLossClassifier"]
+
+#: The loss parameters exposed as constructor arguments.
+_LOSS_ARGS = ("alpha", "beta", "q", "gamma")
+
+_LOSS_DESCRIPTIONS = {
+    "ce": "plain cross-entropy (no robustness)",
+    "gce": "generalized cross-entropy (Zhang & Sabuncu 2018)",
+    "sce": "symmetric cross-entropy, alpha CE + beta RCE (Wang et al. 2019)",
+    "nce": "normalized cross-entropy (active only)",
+    "nfl": "normalized focal loss (active only)",
+    "ngce": "normalized generalized cross-entropy (active only)",
+    "rce": "reverse cross-entropy (passive only)",
+    "mae": "mean absolute error, 1 - p_y (passive only)",
+}
+
+
+def _applicable(loss):
+    """The constructor loss parameters that ``loss`` takes."""
+    return tuple(name for name in _LOSS_ARGS if name in DEFAULT_LOSS_PARAMS[loss])
+
+
+def _defaults_table():
+    """An RST table of the per-loss defaults, built from DEFAULT_LOSS_PARAMS."""
+    rows = []
+    for name in LOSS_NAMES:
+        params = DEFAULT_LOSS_PARAMS[name]
+        shown = ", ".join(f"{key}={params[key]!r}" for key in _LOSS_ARGS if key in params) or "(none)"
+        if "+" in name:
+            active, passive = name.split("+")
+            what = f"APL: alpha {active.upper()} + beta {passive.upper()}"
+        else:
+            what = _LOSS_DESCRIPTIONS[name]
+        rows.append((f"``'{name}'``", shown, what))
+    widths = [max(len(row[i]) for row in rows + [("loss", "defaults", "what")]) for i in range(3)]
+    rule = "  ".join("=" * w for w in widths)
+    header = "  ".join(h.ljust(w) for h, w in zip(("loss", "defaults", "what"), widths)).rstrip()
+    lines = [rule, header, rule]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.append(rule)
+    return "\n        ".join(lines)
+
+
+class RobustLossClassifier(CrossEntropyClassifier):
+    __doc__ = f"""Neural network trained with a noise-robust loss chosen by name.
+
+    The default, ``'nce+rce'``, is the Active Passive Loss of Ma et al.
+    (ICML 2020): ``alpha * NCE + beta * RCE``, a normalised (hence robust)
+    *active* loss that pushes up the probability of the labelled class,
+    plus a robust *passive* loss that pushes down the others, which keeps
+    the normalised loss from underfitting. The baselines GCE and SCE and
+    plain cross-entropy are available too, so ``GridSearchCV`` can search
+    ``loss`` alongside ``alpha`` and ``beta``. No transition matrix and no
+    trusted rows are needed.
+
+    ``predict_proba`` returns the softmax of the logits, whatever the loss.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        Returns logits; ``n_features`` and ``n_classes`` are injected.
+    loss : str, default='nce+rce'
+        One of {", ".join(f"``'{name}'``" for name in LOSS_NAMES)}.
+    alpha, beta : float >= 0 or None, default=None
+        Weights of the active and passive parts (APL) or of CE and RCE
+        (SCE); not both 0. None takes the loss's default below.
+    q : float in (0, 1] or None, default=None
+        Exponent of GCE and NGCE. None takes the loss's default.
+    gamma : float >= 0 or None, default=None
+        Focusing parameter of NFL. None takes the loss's default.
+    clip_grad_norm : float > 0 or None, default=5.0
+        Clip the L2 norm of all gradients to this value before each step,
+        as the APL authors did in every run (skorch's
+        ``GradientNormClipping`` callback, named ``'grad_norm_clipping'``).
+        None disables clipping.
+    criterion : None
+        Reserved: the criterion is built from ``loss``. Any
+        ``criterion__*`` parameter (e.g. ``criterion__label_min``,
+        ``criterion__detach_denominator``) is handed to the loss.
+    **kwargs
+        Every parameter of :class:`~sknoisy.CrossEntropyClassifier` and of
+        skorch's ``NeuralNetClassifier``.
+
+    Attributes
+    ----------
+    loss_params_ : dict
+        The parameters the criterion was built with (defaults filled in).
+    criterion_ : torch.nn.Module
+        The loss module.
+    classes_, n_features_in_, module_, history_
+        As in :class:`~sknoisy.CrossEntropyClassifier`.
+
+    See Also
+    --------
+    sknoisy.losses.make_loss : The loss registry behind ``loss``.
+    sknoisy.losses.ActivePassiveLoss : The APL criterion itself.
+
+    Notes
+    -----
+    A parameter left as None takes the chosen loss's default
+    (``sknoisy.losses.DEFAULT_LOSS_PARAMS``: the authors' released CIFAR-10
+    settings; their MNIST settings, APL ``beta=10`` and SCE ``alpha=0.01``,
+    are in ``sknoisy.losses.PUBLISHED_LOSS_PARAMS``):
+
+        {_defaults_table()}
+
+    Setting a parameter that the chosen loss does not take (``q`` with
+    ``'nce+rce'``, say) is an error rather than silently ignored; to search
+    such parameters give ``GridSearchCV`` a list of grids, one per loss.
+
+    References
+    ----------
+    X. Ma, H. Huang, Y. Wang, S. Romano, S. Erfani, J. Bailey. Normalized
+    Loss Functions for Deep Learning with Noisy Labels. ICML 2020.
+
+    Examples
+    --------
+    >>> from sknoisy import RobustLossClassifier, make_noisy_classification
+    >>> from sknoisy.modules import MLP
+    >>> X, y_noisy, y_clean, T = make_noisy_classification(
+    ...     400, n_classes=4, noise="symmetric", rate=0.4, random_state=0)
+    >>> clf = RobustLossClassifier(MLP, loss="nce+rce", beta=10.0, max_epochs=5,
+    ...                            random_state=0).fit(X, y_noisy)
+    >>> clf.loss_params_
+    {{'alpha': 1.0, 'beta': 10.0}}
+    >>> clf.predict_proba(X[:2]).sum(axis=1).round(4)
+    array([1., 1.], dtype=float32)
+
+    Searching over losses, with one grid per set of parameters a loss takes
+    (``beta`` would be an error for ``'ce'`` and ``'gce'``):
+
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> base = RobustLossClassifier(MLP, max_epochs=5, random_state=0)
+    >>> grids = [{{"loss": ["ce", "gce"]}}, {{"loss": ["nce+rce"], "beta": [1.0, 10.0]}}]
+    >>> search = GridSearchCV(base, grids, cv=2, error_score="raise").fit(X, y_noisy)
+    >>> len(search.cv_results_["params"])
+    4
+    """
+
+    _correction_params = ("loss", "alpha", "beta", "q", "gamma", "clip_grad_norm")
+
+    def __init__(
+        self,
+        module,
+        *args,
+        loss="nce+rce",
+        alpha=None,
+        beta=None,
+        q=None,
+        gamma=None,
+        clip_grad_norm=5.0,
+        criterion=None,
+        **kwargs,
+    ):
+        super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.loss = loss
+        self.alpha = alpha
+        self.beta = beta
+        self.q = q
+        self.gamma = gamma
+        self.clip_grad_norm = clip_grad_norm
+
+    # ----------------------------------------------------------- parameters
+    def _loss_params(self):
+        """Validate ``loss`` and its parameters; return the criterion's kwargs."""
+        name = type(self).__name__
+        if not isinstance(self.loss, str) or self.loss not in LOSS_NAMES:
+            raise ValueError(
+                f"{name}: unknown loss {self.loss!r}; valid names are {', '.join(map(repr, LOSS_NAMES))}."
+            )
+        if self.criterion is not None:
+            raise ValueError(
+                f"{name} builds its criterion from loss={self.loss!r}; leave criterion=None "
+                f"(got {self.criterion!r}). For a custom criterion use CrossEntropyClassifier(criterion=...)."
+            )
+        takes = _applicable(self.loss)
+        given = {arg: getattr(self, arg) for arg in _LOSS_ARGS if getattr(self, arg) is not None}
+        unused = [arg for arg in given if arg not in takes]
+        if unused:
+            takes_text = ", ".join(takes) if takes else "none of alpha, beta, q, gamma"
+            raise ValueError(
+                f"{name}: loss={self.loss!r} does not use {', '.join(f'{a}={given[a]!r}' for a in unused)} "
+                f"(it takes {takes_text}); leave {' and '.join(unused)} as None. To search parameters "
+                "that only some losses take, give GridSearchCV a list of grids, one per loss."
+            )
+        extra = self.get_params_for("criterion")
+        clash = sorted(set(extra) & set(_LOSS_ARGS))
+        if clash:
+            raise ValueError(
+                f"{name}: set {', '.join(clash)} with the {name} parameter of the same name, "
+                f"not criterion__{clash[0]}."
+            )
+        params = {key: DEFAULT_LOSS_PARAMS[self.loss][key] for key in takes}
+        params.update(given)
+        for arg, value in params.items():
+            # Integers are fine; bool, strings and the like are not numbers here.
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name}: {arg} must be a real number or None, got {value!r}.")
+            params[arg] = float(value)
+        return params, extra
+
+    def _checked_clip_grad_norm(self):
+        value = self.clip_grad_norm
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"{type(self).__name__}: clip_grad_norm must be a positive number or None, got {value!r}."
+            )
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(
+                f"{type(self).__name__}: clip_grad_norm must be a positive finite number or None "
+                f"(None disables clipping), got {value!r}."
+            )
+        return float(value)
+
+    # --------------------------------------------------------------- skorch
+    @property
+    def _default_callbacks(self):
+        # skorch's get_params reads this property, so it must not raise:
+        # clip_grad_norm is validated in initialize_callbacks instead.
+        callbacks = list(super()._default_callbacks)
+        if self.clip_grad_norm is not None:
+            clipping = GradientNormClipping(gradient_clip_value=self.clip_grad_norm)
+            callbacks.insert(-1, ("grad_norm_clipping", clipping))
+        return callbacks
+
+    def initialize_callbacks(self):
+        self._checked_clip_grad_norm()
+        return super().initialize_callbacks()
+
+    def initialize_criterion(self):
+        params, extra = self._loss_params()
+        try:
+            self.criterion_ = make_loss(self.loss, **params, **extra)
+        except TypeError as exc:
+            if not extra:
+                raise
+            raise TypeError(
+                f"{type(self).__name__}: a criterion__* parameter ({', '.join(sorted(extra))}) "
+                f"is not a parameter of loss {self.loss!r}: {exc}"
+            ) from exc
+        self.loss_params_ = params
+        return self
