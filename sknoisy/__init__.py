@@ -3,7 +3,10 @@
 Convention everywhere: ``T[i, j] = p(noisy = j | clean = i)`` (rows sum to 1).
 """
 
+from ._glc import GLCClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
+from ._meta import MetaLossCorrectionClassifier
+from ._robust import RobustLossClassifier
 from .base import CrossEntropyClassifier, TrustedValidSplit
 from .datasets import (
     CIFAR10_CLASSES,
@@ -26,6 +29,7 @@ from .noise import (
     to_cleanlab_noise_matrix,
     transition_matrix_error,
 )
+from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
 from .transition import TransitionMatrixEstimator
 from .utils._validation import check_transition_matrix
 
@@ -36,6 +40,9 @@ __all__ = [
     "CrossEntropyClassifier",
     "ForwardCorrectedClassifier",
     "BackwardCorrectedClassifier",
+    "GLCClassifier",
+    "MetaLossCorrectionClassifier",
+    "RobustLossClassifier",
     # transition matrices
     "TransitionMatrixEstimator",
     "check_transition_matrix",
@@ -58,6 +65,9 @@ __all__ = [
     "make_mnist1d",
     "load_mnist_idx",
     "load_cifar10_batches",
-    # model selection helpers living in base
+    # model selection
+    "TrustedKFold",
     "TrustedValidSplit",
+    "trusted_scorer",
+    "forward_corrected_log_loss_scorer",
 ]
