@@ -11,7 +11,8 @@ Two levels are offered:
   estimate ``T_hat`` of shape ``(n_classes, n_classes)``:
   :func:`estimate_anchor` (Patrini et al. 2017), :func:`estimate_gold`
   (GLC, Hendrycks et al. 2018), :func:`estimate_confusion` (GLC's baseline),
-  :func:`estimate_dual_t` (Yao et al. 2020); and :func:`denoise_proba`, the
+  :func:`estimate_dual_t` (Yao et al. 2020), :func:`estimate_confident_joint`
+  (Northcutt et al. 2021); and :func:`denoise_proba`, the
   plug-in inverse of the forward model;
 * :class:`TransitionMatrixEstimator`, a scikit-learn transformer that
   computes the out-of-fold probabilities itself, estimates ``T`` and
@@ -45,6 +46,7 @@ __all__ = [
     "estimate_gold",
     "estimate_confusion",
     "estimate_dual_t",
+    "estimate_confident_joint",
     "denoise_proba",
     "TransitionMatrixEstimator",
 ]
@@ -59,7 +61,7 @@ _NEG_TOL = 1e-8
 # Work buffers hold at most this many elements (about 64 MB in float64).
 _BLOCK_ELEMENTS = 1 << 23
 
-_METHODS = ("anchor", "gold", "confusion", "dual_t")
+_METHODS = ("anchor", "gold", "confusion", "dual_t", "confident_joint")
 
 
 # ---------------------------------------------------------------------------
@@ -443,6 +445,111 @@ def estimate_dual_t(proba_noisy, y_noisy, *, quantile=None):
     return T / T.sum(axis=1, keepdims=True)
 
 
+def estimate_confident_joint(proba_noisy, y_noisy, *, calibrate=True):
+    """Confident-joint estimate of the transition matrix (Northcutt et al., JAIR 2021).
+
+    Every class ``j`` gets a threshold ``t_j``, the mean of
+    ``p(noisy = j | x)`` over the samples whose noisy label is ``j`` (the
+    model's average self-confidence on that class). A sample with noisy label
+    ``i`` is counted as "clean class ``j``, noisy label ``i``" for the class
+    ``j`` with the largest probability among the classes whose probability
+    reaches their threshold; samples that reach no threshold are not counted.
+    The resulting count matrix (the confident joint) is row-normalised over
+    the noisy labels to give ``T``. Counting with per-class thresholds is
+    robust to the over- or under-confidence of the model, which makes this
+    estimator much less sensitive than anchor points to the few most extreme
+    probabilities.
+
+    Parameters
+    ----------
+    proba_noisy : array-like of shape (n_samples, n_classes)
+        Out-of-fold (or held-out) ``p(noisy | x)``. Rows that do not sum to
+        one are renormalised (into a copy); the input is never modified.
+    y_noisy : array-like of shape (n_samples,)
+        The noisy labels of the same rows, as class indices in
+        ``[0, n_classes)``.
+    calibrate : bool, default=True
+        Rescale the counts of every noisy label ``i`` so that they add up to
+        the number of samples labelled ``i`` (samples reaching no threshold
+        are thus spread over the clean classes in proportion to the counted
+        ones) before the rows are normalised. A noisy label none of whose
+        samples was counted keeps a zero column.
+
+    Returns
+    -------
+    T_hat : ndarray of shape (n_classes, n_classes)
+        Row-stochastic estimate, ``T_hat[i, j] ~ p(noisy = j | clean = i)``
+        (rows are clean classes: the transpose of cleanlab's
+        ``noise_matrix``). A clean class without counted samples gets the
+        identity row and a ``UserWarning`` naming it.
+
+    Raises
+    ------
+    ValueError
+        If ``proba_noisy`` is not a valid 2-D probability array, or
+        ``y_noisy`` has the wrong length or values outside
+        ``[0, n_classes)``.
+    TypeError
+        If ``calibrate`` is not a bool.
+
+    Notes
+    -----
+    Memory: ``O(n_samples + n_classes**2)`` plus bounded row blocks, so
+    ``n_samples = 10**6`` and ``n_classes = 1000`` are fine. When several
+    classes reach their threshold, cleanlab takes the overall argmax of the
+    row (which may be a class below its own threshold); this function takes
+    the most probable class among those reaching their threshold, as the
+    paper describes. The two differ only on such rare rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.transition import estimate_confident_joint
+    >>> proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.85, 0.15], [0.2, 0.8], [0.1, 0.9]])
+    >>> estimate_confident_joint(proba, [0, 0, 1, 1, 1])
+    array([[0.66666667, 0.33333333],
+           [0.        , 1.        ]])
+    """
+    if not isinstance(calibrate, (bool, np.bool_)):
+        raise TypeError(f"calibrate must be a bool, got {calibrate!r}.")
+    proba_noisy = _check_proba(proba_noisy, "proba_noisy")
+    n_samples, n_classes = proba_noisy.shape
+    y = _check_labels(y_noisy, n_samples, n_classes, "y_noisy")
+    label_counts = np.bincount(y, minlength=n_classes)
+    self_conf = np.bincount(
+        y, weights=np.asarray(proba_noisy[np.arange(n_samples), y], dtype=np.float64), minlength=n_classes
+    )
+    # A class nobody is labelled with has no self-confidence to average; an
+    # infinite threshold means no sample is ever counted as its clean class.
+    thresholds = np.full(n_classes, np.inf)
+    present = label_counts > 0
+    thresholds[present] = self_conf[present] / label_counts[present]
+    # Float32 probabilities averaged in float64 can land a hair above the
+    # very value they average (e.g. all rows equal); the slack keeps such
+    # rows counted.
+    thresholds -= 1e-6
+
+    guess = np.empty(n_samples, dtype=np.int64)
+    counted = np.empty(n_samples, dtype=bool)
+    height = max(1, _BLOCK_ELEMENTS // n_classes)
+    for start in range(0, n_samples, height):
+        block = proba_noisy[start : start + height]
+        reached = block >= thresholds
+        # -1 lies below every probability, so argmax only sees reached classes.
+        guess[start : start + height] = np.argmax(np.where(reached, block, -1.0), axis=1)
+        counted[start : start + height] = reached.any(axis=1)
+    joint = _counts(guess[counted], y[counted], n_classes).astype(np.float64)
+
+    if calibrate:
+        column = joint.sum(axis=0)
+        scale = np.divide(label_counts, column, out=np.zeros(n_classes), where=column > 0)
+        joint *= scale
+    totals = joint.sum(axis=1)
+    T = joint / np.where(totals > 0, totals, 1.0)[:, None]
+    T = _fill_empty_rows(T, totals <= 0, "No sample is confidently counted")
+    return T / T.sum(axis=1, keepdims=True)
+
+
 def denoise_proba(proba_noisy, transition_matrix):
     """Plug-in clean probabilities from noisy ones: solve ``p_noisy = p_clean @ T``.
 
@@ -540,19 +647,24 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         trained on the *encoded* labels ``0..n_classes-1``. ``None`` uses
         ``MLPClassifier(hidden_layer_sizes=(64,), max_iter=200,
         early_stopping=False)`` seeded from ``random_state``.
-    method : {'anchor', 'gold', 'confusion', 'dual_t'}, default='anchor'
+    method : {'anchor', 'gold', 'confusion', 'dual_t', 'confident_joint'}, \
+            default='anchor'
         * ``'anchor'``: :func:`estimate_anchor` on the out-of-fold
           probabilities of all rows (trusted rows, if any, enter with their
           label as given).
         * ``'dual_t'``: :func:`estimate_dual_t`, same probabilities, with
           ``y`` as the noisy labels.
+        * ``'confident_joint'``: :func:`estimate_confident_joint` (cleanlab's
+          confident joint, calibrated), same probabilities and labels as
+          ``'dual_t'``; ``quantile`` is not used.
         * ``'gold'``: needs trusted rows (``y`` is then their clean label).
           The estimator is trained on the untrusted rows only and
           :func:`estimate_gold` averages its probabilities on the trusted
           rows (GLC).
         * ``'confusion'``: as ``'gold'`` with :func:`estimate_confusion`.
     quantile : float in (0, 1] or None, default=0.97
-        Outlier filter of the anchor search ('anchor' and 'dual_t'), see
+        Outlier filter of the anchor search ('anchor' and 'dual_t'; ignored
+        by the other methods), see
         :func:`estimate_anchor`; ``None`` takes the maximum.
     cv : int or cross-validation splitter, default=3
         Folds for the out-of-fold probabilities. An int gives a shuffled
@@ -566,10 +678,11 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         Seeds the folds and the default estimator. The global RNG is never
         touched.
     refit : bool, default=True
-        Refit ``estimator`` for ``transform``. With False, 'anchor' and
-        'dual_t' skip that fit and 'gold'/'confusion' skip the ``cv``
-        out-of-fold fits that ``T`` does not need (``oof_proba_`` is then
-        None); ``transform`` is unavailable for 'anchor'/'dual_t'. The
+        Refit ``estimator`` for ``transform``. With False, 'anchor',
+        'dual_t' and 'confident_joint' skip that fit and 'gold'/'confusion'
+        skip the ``cv`` out-of-fold fits that ``T`` does not need
+        (``oof_proba_`` is then None); ``transform`` is unavailable for
+        'anchor'/'dual_t'/'confident_joint'. The
         classifiers that nest this estimator set it to False: they only
         read ``transition_matrix_``.
     n_jobs : int, default=None
@@ -587,7 +700,8 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         Names of the features seen in ``fit``, when ``X`` has string column
         names.
     estimator_ : classifier
-        The estimator refitted on all rows ('anchor', 'dual_t') or on the
+        The estimator refitted on all rows ('anchor', 'dual_t',
+        'confident_joint') or on the
         untrusted rows ('gold', 'confusion'), with encoded labels; used by
         ``transform``.
     oof_proba_ : ndarray of shape (n_samples, n_classes)
@@ -601,7 +715,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
     See Also
     --------
     estimate_anchor, estimate_gold, estimate_confusion, estimate_dual_t,
-    denoise_proba
+    estimate_confident_joint, denoise_proba
 
     Notes
     -----
@@ -787,6 +901,8 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
             oof = oof_fit
             if self.method == "anchor":
                 T = estimate_anchor(oof, quantile=quantile)
+            elif self.method == "confident_joint":
+                T = estimate_confident_joint(oof, y_enc)
             else:
                 T = estimate_dual_t(oof, y_enc, quantile=quantile)
         self.oof_proba_ = oof if oof_fit is not None else None

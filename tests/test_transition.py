@@ -17,6 +17,7 @@ from sknoisy.transition import (
     TransitionMatrixEstimator,
     denoise_proba,
     estimate_anchor,
+    estimate_confident_joint,
     estimate_confusion,
     estimate_dual_t,
     estimate_gold,
@@ -643,3 +644,156 @@ def test_refit_false_skips_the_fits_that_serve_transform():
     gold = TransitionMatrixEstimator(LogisticRegression(), method="gold", cv=2, refit=False, random_state=0)
     gold.fit(X, y, trusted=trusted)
     assert gold.oof_proba_ is None and gold.transition_matrix_.shape == (3, 3)
+
+
+# ---------------------------------------------------------------------------
+# estimate_confident_joint
+# ---------------------------------------------------------------------------
+
+
+def _cj_synthetic(T, n_samples=20000, sharpness=0.8, random_state=0):
+    """Near one-hot clean probabilities pushed through T, noisy labels drawn from T."""
+    rng = np.random.RandomState(random_state)
+    n_classes = T.shape[0]
+    y_clean = rng.randint(n_classes, size=n_samples)
+    p_clean = sharpness * np.eye(n_classes)[y_clean] + (1 - sharpness) * rng.dirichlet(np.ones(n_classes), n_samples)
+    y_noisy = corrupt_labels(y_clean, T, random_state=rng)
+    return p_clean @ T, y_noisy, y_clean
+
+
+def test_confident_joint_recovers_T():
+    from sknoisy.noise import empirical_transition_matrix
+
+    proba, y_noisy, y_clean = _cj_synthetic(T4)
+    T_hat = estimate_confident_joint(proba, y_noisy)
+    np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+    assert transition_matrix_error(T_hat, T4) < 0.05
+    # as good as the sample allows: every clean row reaches its own threshold only
+    empirical = empirical_transition_matrix(y_clean, y_noisy, classes=np.arange(4))
+    assert transition_matrix_error(T_hat, empirical) < 1e-9
+    # When classes receive different amounts of flips, the per-column calibration
+    # leaves a bias (the method's, shared with cleanlab), but counting still beats
+    # the anchors on blurred probabilities.
+    T = make_transition_matrix("asymmetric", 10, 0.4, preset="mnist")
+    proba, y_noisy, _ = _cj_synthetic(T, sharpness=0.7)
+    error = transition_matrix_error(estimate_confident_joint(proba, y_noisy), T)
+    assert error < 0.1
+    assert error < transition_matrix_error(estimate_anchor(proba), T) / 2
+
+
+def test_confident_joint_orientation_hand_case():
+    # clean 0 -> noisy 1 once; class 1 never flips: T[0, 1] = 1/4, T[1, 0] = 0.
+    proba = np.array([[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 4)
+    y_noisy = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    T_hat = estimate_confident_joint(proba, y_noisy)
+    np.testing.assert_allclose(T_hat, [[0.75, 0.25], [0.0, 1.0]])
+
+
+def test_confident_joint_calibration():
+    # Thresholds t = (0.85, 0.617): rows 1 (label 0) reaches none and is only
+    # counted through the calibration of the label-0 column.
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.85, 0.15], [0.2, 0.8], [0.1, 0.9]])
+    y_noisy = [0, 0, 1, 1, 1]
+    np.testing.assert_allclose(estimate_confident_joint(proba, y_noisy), [[2 / 3, 1 / 3], [0.0, 1.0]])
+    np.testing.assert_allclose(estimate_confident_joint(proba, y_noisy, calibrate=False), [[0.5, 0.5], [0.0, 1.0]])
+
+
+def test_confident_joint_largest_reached_class_wins():
+    proba = np.array(
+        [
+            [0.4, 0.0, 0.6],  # label 0, reaches t0 and t2: the larger (class 2) wins
+            [0.3, 0.7, 0.0],  # label 0, reaches nothing: not counted
+            [0.5, 0.5, 0.0],  # label 0, reaches t0 only
+            [0.0, 1.0, 0.0],  # label 1
+            [0.0, 0.9, 0.1],  # label 2, reaches nothing
+            [0.0, 0.0, 1.0],  # label 2
+        ]
+    )
+    # thresholds t = (0.4, 1.0, 0.55)
+    T_hat = estimate_confident_joint(proba, [0, 0, 0, 1, 2, 2], calibrate=False)
+    np.testing.assert_allclose(T_hat, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+
+
+def test_confident_joint_agrees_with_cleanlab():
+    count = pytest.importorskip("cleanlab.count")
+    from sknoisy.noise import from_cleanlab_noise_matrix
+
+    T = make_transition_matrix("asymmetric", 10, 0.4, preset="mnist")
+    proba, y_noisy, _ = _cj_synthetic(T, n_samples=20000, sharpness=0.7, random_state=1)
+    _, noise_matrix, _, _ = count.estimate_py_and_noise_matrices_from_probabilities(labels=y_noisy, pred_probs=proba)
+    ours = estimate_confident_joint(proba, y_noisy)
+    np.testing.assert_allclose(ours, from_cleanlab_noise_matrix(noise_matrix), atol=0.02)
+
+
+def test_confident_joint_blocks_and_float32(monkeypatch):
+    import sknoisy.transition as transition
+
+    proba, y_noisy, _ = _cj_synthetic(T4, n_samples=3000)
+    expected = estimate_confident_joint(proba, y_noisy)
+    monkeypatch.setattr(transition, "_BLOCK_ELEMENTS", 37)
+    np.testing.assert_allclose(estimate_confident_joint(proba, y_noisy), expected)
+    np.testing.assert_allclose(estimate_confident_joint(proba.astype(np.float32), y_noisy), expected, atol=1e-6)
+    # unnormalised rows are renormalised into a copy
+    scaled = proba * 3.0
+    np.testing.assert_allclose(estimate_confident_joint(scaled, y_noisy), expected)
+    np.testing.assert_allclose(scaled, proba * 3.0)
+
+
+def test_confident_joint_missing_class_warns_identity_row():
+    proba = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.2, 0.7, 0.1]])
+    with pytest.warns(UserWarning, match=r"No sample is confidently counted for class\(es\) \[2\]"):
+        T_hat = estimate_confident_joint(proba, [0, 1, 0, 1])
+    np.testing.assert_allclose(T_hat[2], [0.0, 0.0, 1.0])
+    assert not np.any(np.isnan(T_hat))
+
+
+def test_confident_joint_large_C_runs():
+    rng = np.random.RandomState(0)
+    n_classes = 1000
+    proba = rng.dirichlet(np.full(n_classes, 0.05), size=4000).astype(np.float32)
+    y_noisy = rng.randint(n_classes, size=4000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        T_hat = estimate_confident_joint(proba, y_noisy)
+    assert T_hat.shape == (n_classes, n_classes)
+    np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        ([0, 1, 2], "y_noisy has length 3 but the probabilities have 4 rows"),
+        ([0, 1, 2, 3], r"y_noisy must hold class indices in \[0, 3\), got values in \[0, 3\]"),
+        ([0, 1, -1, 0], r"y_noisy must hold class indices in \[0, 3\)"),
+        (np.zeros((4, 1), int), "y_noisy must be a 1-D array"),
+        (["a", "b", "c", "a"], "y_noisy must hold integer class indices"),
+    ],
+)
+def test_confident_joint_bad_labels(y, match):
+    proba = np.full((4, 3), 1 / 3)
+    with pytest.raises(ValueError, match=match):
+        estimate_confident_joint(proba, y)
+
+
+def test_confident_joint_bad_proba_and_calibrate():
+    with pytest.raises(ValueError, match="proba_noisy must be a 2-D array"):
+        estimate_confident_joint(np.ones(4), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="proba_noisy has negative entries"):
+        estimate_confident_joint(np.array([[2.0, -1.0], [0.5, 0.5]]), [0, 1])
+    with pytest.raises(TypeError, match="calibrate must be a bool"):
+        estimate_confident_joint(np.full((2, 2), 0.5), [0, 1], calibrate="yes")
+
+
+def test_estimator_confident_joint_end_to_end(noisy_data):
+    X, _, y_noisy, _, T = noisy_data
+    tme = _fast(method="confident_joint", random_state=0).fit(X, y_noisy)
+    np.testing.assert_allclose(tme.transition_matrix_, estimate_confident_joint(tme.oof_proba_, y_noisy))
+    assert transition_matrix_error(tme.transition_matrix_, T) < transition_matrix_error(np.eye(3), T)
+    # the same out-of-fold probabilities as 'anchor'
+    anchor = _fast(random_state=0).fit(X, y_noisy)
+    np.testing.assert_allclose(tme.oof_proba_, anchor.oof_proba_)
+    assert tme.transform(X[:5]).shape == (5, 3)
+    lean = _fast(method="confident_joint", refit=False, random_state=0).fit(X, y_noisy)
+    np.testing.assert_allclose(lean.transition_matrix_, tme.transition_matrix_)
+    with pytest.raises(ValueError, match="'confident_joint'"):
+        _fast(method="confident-joint").fit(X, y_noisy)
