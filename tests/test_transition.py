@@ -726,7 +726,7 @@ def test_confident_joint_agrees_with_cleanlab():
 
 
 def test_confident_joint_blocks_and_float32(monkeypatch):
-    import sknoisy.transition as transition
+    from sknoisy import transition
 
     proba, y_noisy, _ = _cj_synthetic(T4, n_samples=3000)
     expected = estimate_confident_joint(proba, y_noisy)
