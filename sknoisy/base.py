@@ -28,7 +28,7 @@ import numbers
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Subset, default_collate
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
@@ -65,6 +65,22 @@ def _table_accuracy(net, X, y_table):
         y_true = y_true[:, LABEL]
     y_pred = net.predict_proba(X).argmax(axis=1)
     return float(np.mean(y_pred == y_true))
+
+
+def _stack_collate(batch):
+    """Collate (input, target) rows of numpy arrays with one ``np.stack`` each.
+
+    torch's default collate converts every row to a tensor first, which made
+    small networks about 25% slower per epoch than plain skorch once the
+    target table doubled the number of arrays per row. Anything that is not
+    a pair of numpy arrays or numbers goes to the default collate.
+    """
+    first = batch[0]
+    if isinstance(first, tuple) and len(first) == 2:
+        Xb, yb = zip(*batch)
+        if isinstance(first[0], np.ndarray) and isinstance(first[1], (np.ndarray, np.generic, numbers.Number)):
+            return torch.from_numpy(np.stack(Xb)), torch.from_numpy(np.asarray(np.stack(yb)))
+    return default_collate(batch)
 
 
 def _seed_from(random_state):
@@ -395,6 +411,8 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
+        if iterator is DataLoader and "collate_fn" not in kwargs:
+            kwargs["collate_fn"] = _stack_collate
         if iterator is DataLoader and "generator" not in kwargs:
             # A DataLoader without a generator draws a seed from the global
             # torch RNG every time it is iterated, even to predict. Give it its
