@@ -30,7 +30,7 @@ from torch.func import functional_call
 from torch.utils.data import Subset
 
 from ._loss_correction import _TransitionMatrixMixin
-from .base import LABEL, TRUSTED, CrossEntropyClassifier
+from .base import LABEL, TRUSTED, CrossEntropyClassifier, _is_lazy, _TableDataset
 from .losses import ForwardCorrectedCrossEntropy, forward_corrected_cross_entropy
 from .noise import transition_matrix_error
 
@@ -389,14 +389,14 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         state = getattr(self, "_meta_state", None)
-        if state is not None and y is not None:
-            self._start_meta_training(X, y, dataset_train)
+        inputs, table = (X.inputs, X.table) if isinstance(X, _TableDataset) else (X, y)
+        if state is not None and table is not None:
+            self._start_meta_training(inputs, table, dataset_train)
         return dataset_train, dataset_valid
 
     def _start_meta_training(self, X, table, dataset_train):
         """Put the trusted training rows, the initial T and the generator on the device."""
         table = np.asarray(to_numpy(table))
-        X = np.asarray(X)
         train_idx = _subset_indices(dataset_train, len(table))
         if train_idx is None:
             warnings.warn(
@@ -418,7 +418,13 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
         generator = torch.Generator(device=device)
         generator.manual_seed(seed)
         state = self._meta_state
-        state["X"] = torch.as_tensor(X[meta_mask], device=device)
+        meta_idx = np.flatnonzero(meta_mask)
+        if _is_lazy(X):
+            # only the (small) trusted set is read into memory, item by item
+            meta_X = np.stack([np.asarray(X[i]) for i in meta_idx]) if meta_idx.size else np.empty((0,))
+        else:
+            meta_X = np.asarray(X[meta_idx])
+        state["X"] = torch.as_tensor(meta_X, device=device)
         state["y"] = torch.as_tensor(table[meta_mask, LABEL], dtype=torch.int64, device=device)
         state["generator"] = generator
         state["device"] = device

@@ -36,10 +36,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
-from skorch.helper import SliceDataset
-from skorch.utils import is_dataset, to_numpy
+from skorch.utils import to_numpy
 
-from .utils._validation import check_transition_matrix, check_trusted_mask
+from .utils._validation import check_transition_matrix, check_trusted_mask, is_lazy_dataset
 
 __all__ = ["CrossEntropyClassifier", "FiniteLossGuard", "TrustedValidSplit", "LABEL", "TRUSTED"]
 
@@ -76,10 +75,12 @@ def _stack_collate(batch):
     a pair of numpy arrays or numbers goes to the default collate.
     """
     first = batch[0]
-    if isinstance(first, tuple) and len(first) == 2:
-        Xb, yb = zip(*batch)
-        if isinstance(first[0], np.ndarray) and isinstance(first[1], (np.ndarray, np.generic, numbers.Number)):
-            return torch.from_numpy(np.stack(Xb)), torch.from_numpy(np.asarray(np.stack(yb)))
+    if isinstance(first, (tuple, list)) and len(first) == 2 and isinstance(first[0], np.ndarray):
+        Xb = torch.from_numpy(np.stack([row[0] for row in batch]))
+        targets = [row[1] for row in batch]
+        if isinstance(first[1], (np.ndarray, np.generic, numbers.Number)):
+            return Xb, torch.from_numpy(np.asarray(np.stack(targets)))
+        return Xb, default_collate(targets)
     return default_collate(batch)
 
 
@@ -186,9 +187,7 @@ class _InputsDataset(torch.utils.data.Dataset):
         return self.inputs[i], 0
 
 
-def _is_lazy(X):
-    """A torch Dataset or skorch SliceDataset: read item by item, never materialised."""
-    return is_dataset(X) or isinstance(X, SliceDataset)
+_is_lazy = is_lazy_dataset
 
 
 def _yields_pairs(dataset):
@@ -553,7 +552,7 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         """
         self.check_is_fitted()
         if not _is_lazy(X):
-            X = np.require(validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False), requirements="W")
+            X = validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False)
         elif not _yields_pairs(X):
             X = _InputsDataset(X)
         return super().predict_proba(X)
@@ -590,9 +589,9 @@ class CrossEntropyClassifier(NeuralNetClassifier):
             elif shape != self.input_shape_:
                 raise ValueError(f"X has items of shape {shape}, but the model was fitted on {self.input_shape_}.")
         else:
+            # Read-only arrays (np.load(mmap_mode='r'), pandas' copy-on-write) are not copied:
+            # the stacking collate builds each batch as a fresh, writable array.
             X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, reset=reset)
-            # torch warns on read-only arrays (pandas' copy-on-write); copy only then.
-            X = np.require(X, requirements="W")
             if reset:
                 self.input_shape_ = X.shape[1:]
         check_classification_targets(y)

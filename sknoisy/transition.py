@@ -37,9 +37,15 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
-from .utils._validation import check_rate, check_transition_matrix, check_trusted_mask
+from .utils._validation import check_rate, check_transition_matrix, check_trusted_mask, is_lazy_dataset
 
 __all__ = [
     "estimate_anchor",
@@ -604,10 +610,10 @@ def _predict_proba_full(estimator, X, n_classes):
     whose module always outputs ``n_classes`` units is taken as is.
     """
     proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    if proba.ndim != 2 or proba.shape[0] != X.shape[0]:
+    if proba.ndim != 2 or proba.shape[0] != _n_rows(X):
         raise ValueError(
             f"estimator.predict_proba returned an array of shape {proba.shape}; "
-            f"expected ({X.shape[0]}, n_classes)."
+            f"expected ({_n_rows(X)}, n_classes)."
         )
     classes = getattr(estimator, "classes_", None)
     if classes is not None and len(classes) == proba.shape[1]:
@@ -625,10 +631,24 @@ def _predict_proba_full(estimator, X, n_classes):
     )
 
 
+def _n_rows(X):
+    return len(X) if is_lazy_dataset(X) else X.shape[0]
+
+
+def _take(X, idx):
+    """Rows ``idx`` of X; a torch Dataset gives a Subset view, never a copy."""
+    if is_lazy_dataset(X):
+        from skorch.helper import SliceDataset
+        from torch.utils.data import Subset
+
+        return X[idx] if isinstance(X, SliceDataset) else Subset(X, idx)
+    return X[idx]
+
+
 def _fit_predict_fold(estimator, X, y, train, test, n_classes):
     estimator = clone(estimator)
-    estimator.fit(X[train], y[train])
-    return test, _predict_proba_full(estimator, X[test], n_classes)
+    estimator.fit(_take(X, train), y[train])
+    return test, _predict_proba_full(estimator, _take(X, test), n_classes)
 
 
 class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
@@ -792,12 +812,12 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         return check_cv(self.cv, y, classifier=True)
 
     def _out_of_fold(self, estimator, X, y, splitter, n_classes):
-        n_samples = X.shape[0]
+        n_samples = _n_rows(X)
         oof = np.zeros((n_samples, n_classes))
         seen = np.zeros(n_samples, dtype=np.int64)
         jobs = (
             delayed(_fit_predict_fold)(estimator, X, y, train, test, n_classes)
-            for train, test in splitter.split(X, y)
+            for train, test in splitter.split(np.zeros((n_samples, 1)), y)
         )
         for test, proba in Parallel(n_jobs=self.n_jobs)(jobs):
             oof[test] = proba
@@ -833,12 +853,18 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         if self.method not in _METHODS:
             raise ValueError(f"method must be one of {list(_METHODS)}, got {self.method!r}.")
         quantile = _check_quantile(self.quantile)
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], allow_nd=True)
+        if is_lazy_dataset(X):
+            # a Dataset larger than memory: folds are index views, never copies
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(X, y)
+            self.n_features_in_ = int(np.shape(X[0])[0]) if np.ndim(X[0]) else 1
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], allow_nd=True)
         check_classification_targets(y)
         encoder = LabelEncoder()
         y_enc = encoder.fit_transform(y).astype(np.int64)
         self.classes_ = encoder.classes_
-        n_samples, n_classes = X.shape[0], len(self.classes_)
+        n_samples, n_classes = _n_rows(X), len(self.classes_)
         if n_classes < 2:
             raise ValueError(
                 f"TransitionMatrixEstimator needs at least 2 classes; got 1 class ({self.classes_[0]!r})."
@@ -864,7 +890,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
                     "marked trusted."
                 )
             fit_rows = np.flatnonzero(~mask)
-            X_fit, y_fit = X[fit_rows], y_enc[fit_rows]
+            X_fit, y_fit = _take(X, fit_rows), y_enc[fit_rows]
             missing = np.setdiff1d(np.arange(n_classes), y_fit)
             if missing.size:
                 warnings.warn(
@@ -892,7 +918,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
             if oof_fit is not None:
                 oof[fit_rows] = oof_fit
             trusted_rows = np.flatnonzero(mask)
-            oof[trusted_rows] = _predict_proba_full(self.estimator_, X[trusted_rows], n_classes)
+            oof[trusted_rows] = _predict_proba_full(self.estimator_, _take(X, trusted_rows), n_classes)
             if self.method == "gold":
                 T = estimate_gold(oof[trusted_rows], y_enc[trusted_rows])
             else:
@@ -932,7 +958,8 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
                 "This TransitionMatrixEstimator was fitted with refit=False, so it has no estimator_ "
                 "to transform with; fit it with refit=True."
             )
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], allow_nd=True)
+        if not is_lazy_dataset(X):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], allow_nd=True)
         proba = _predict_proba_full(self.estimator_, X, len(self.classes_))
         return denoise_proba(proba, self.transition_matrix_)
 

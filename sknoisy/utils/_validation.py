@@ -8,7 +8,15 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_transition_matrix", "check_trusted_mask", "check_rate"]
+__all__ = ["check_transition_matrix", "check_trusted_mask", "check_rate", "is_lazy_dataset"]
+
+
+def is_lazy_dataset(X):
+    """Whether X is read item by item (a torch Dataset or skorch SliceDataset), never materialised."""
+    from skorch.helper import SliceDataset
+    from torch.utils.data import Dataset
+
+    return isinstance(X, (Dataset, SliceDataset))
 
 
 def check_rate(rate, name="rate"):
