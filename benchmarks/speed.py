@@ -1,0 +1,631 @@
+"""Speed and memory: per-epoch time of every sknoisy estimator against plain skorch.
+
+Command of the committed results (about 3 minutes on 2 CPU cores)::
+
+    python benchmarks/speed.py
+
+Quick check (seconds; what the test suite runs)::
+
+    python benchmarks/speed.py --quick --out /tmp/speed
+
+Protocol (one process, one torch thread unless ``--threads``):
+
+* data: scikit-learn's ``load_digits`` (1,797 x 64, 10 classes, pixels / 16)
+  and ``make_classification`` (20,000 x 50, 20 informative, 10 classes,
+  standardised); labels corrupted with 30% symmetric noise (known T); 10% of
+  the rows marked trusted (with clean labels) for GLC and MLC, passed to every
+  sknoisy estimator (they ignore it where unused).
+* reference: plain skorch ``NeuralNetClassifier(MLP, criterion=
+  torch.nn.CrossEntropyLoss, train_split=None)``; every run uses the same
+  module (``sknoisy.modules.MLP``, 128 hidden units), Adam, lr 1e-3, batch
+  128, the same epochs (10 on digits, 5 on the tabular set), no validation
+  split, a CPU-time epoch timer callback on every net.
+* runs are interleaved round-robin (the starting estimator rotates each
+  round) after one untimed warm-up round; ``--repeats`` timed rounds (>= 5).
+  Per fit: per-epoch time is the median over the epochs after the first of
+  skorch's own ``dur`` (wall) and of the CPU-time timer; it covers only the
+  training epochs of the final network, never the one-time stage-1 work
+  (GLC's stage 1, T estimation), which the full-fit columns include.
+  A ratio is computed per round (estimator / plain skorch of the same round)
+  and the median over rounds reported, with its min-max. CPU time (one
+  torch thread) is the work done whatever else the machine runs, so the
+  goals are judged on it; wall time is shown beside it.
+* peak memory: each estimator is fitted once more in a fresh subprocess
+  (after an untimed warm-up fit of plain skorch, so that lazily imported
+  torch modules count for no one); the increase of the process's peak
+  resident set size (``ru_maxrss``) during that fit is reported.
+* diagnostic rows (in italics) attribute the differences: plain skorch with
+  the batch collate sknoisy's base uses, the sknoisy losses inside plain
+  skorch, RobustLossClassifier without gradient clipping, and a proposed
+  NCE+RCE with a hand-written gradient, measured under the same protocol.
+* the losses alone: forward + backward on one batch of 128 logits for
+  C = 10, 100 and 1000.
+
+Goals (issue 5): forward / backward / APL <= 1.05x and MLC <= 3.0x plain
+skorch per epoch.
+"""
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import _common
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skorch.callbacks import Callback
+from torch import nn
+
+GOALS = {"forward": 1.05, "backward": 1.05, "apl": 1.05, "mlc": 3.0}
+REF = "plain skorch NeuralNetClassifier (reference)"
+#: plain skorch with the batch collate sknoisy's base uses: the like-for-like reference
+STRICT_REF = "plain skorch + stack collate (as sknoisy's base)"
+
+
+# ------------------------------------------------------------------ data
+def load_data(name, quick=False):
+    """X (float32), clean y, noisy y, trusted mask and the true T of a data set."""
+    from sklearn.datasets import load_digits, make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    from sknoisy import corrupt_labels, make_transition_matrix
+
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+    else:
+        n = 2000 if quick else 20000
+        X, y = make_classification(
+            n, 50, n_informative=20, n_redundant=10, n_classes=10, flip_y=0.0, random_state=0
+        )
+        X = StandardScaler().fit_transform(X)
+    X = X.astype(np.float32)
+    n_classes = int(y.max()) + 1
+    T = make_transition_matrix("symmetric", n_classes, 0.3)
+    y_noisy = corrupt_labels(y, T, random_state=0)
+    rng = np.random.default_rng(0)
+    trusted = np.zeros(len(y), dtype=bool)
+    trusted[rng.choice(len(y), len(y) // 10, replace=False)] = True
+    y_train = np.where(trusted, y, y_noisy).astype(np.int64)
+    return X, y_train, trusted, T
+
+
+# ------------------------------------------------- diagnostic components
+def batch_collate(batch):
+    """Collate (row, label) samples with one ``np.stack`` per field and batch.
+
+    sknoisy's base does the same (torch's default collate makes one tensor
+    per row first); giving it to plain skorch too separates that gain from
+    the cost of sknoisy's losses and hooks.
+    """
+    from torch.utils.data import default_collate
+
+    first = batch[0]
+    if isinstance(first, tuple) and all(isinstance(part, (np.ndarray, np.generic)) for part in first):
+        return tuple(torch.from_numpy(np.asarray(np.stack(parts))) for parts in zip(*batch))
+    return default_collate(batch)
+
+
+class _NCERCEFunction(torch.autograd.Function):
+    """alpha * NCE + beta * RCE (mean over the batch) with a hand-written gradient.
+
+    With ``l = log_softmax(z)``, ``S = sum_k l_k`` and ``A = -log(label_min)``
+    the per-row loss is ``alpha * l_y / S + beta * A * (1 - p_y)`` (RCE's
+    closed form) and its gradient ``(e_y - p) * (alpha / S - beta * A * p_y)
+    - alpha * l_y / S^2 * (1 - C p)``: a handful of tensor ops instead of an
+    autograd graph of about ten nodes.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, alpha, beta, scale):
+        log_p = F.log_softmax(logits, dim=1)
+        log_py = log_p.gather(1, target.unsqueeze(1)).squeeze(1)
+        total = log_p.sum(dim=1)
+        p_y = log_py.exp()
+        ctx.save_for_backward(log_p, target, log_py, total, p_y)
+        ctx.constants = (alpha, beta, scale)
+        return (alpha * log_py / total + beta * scale * (1.0 - p_y)).mean()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        log_p, target, log_py, total, p_y = ctx.saved_tensors
+        alpha, beta, scale = ctx.constants
+        n_samples, n_classes = log_p.shape
+        p = log_p.exp()
+        a = (alpha / total - beta * scale * p_y).unsqueeze(1)  # coefficient of (e_y - p)
+        b = (alpha * log_py / total.square()).unsqueeze(1)  # coefficient of (1 - C p)
+        grad = p.mul(-a).sub_(b).addcmul_(p, b, value=float(n_classes))
+        grad.scatter_add_(1, target.unsqueeze(1), a)
+        return grad.mul_(grad_output / n_samples), None, None, None, None
+
+
+class FunctionNCERCE(nn.Module):
+    """NCE+RCE through :class:`_NCERCEFunction` (proposed for sknoisy.losses)."""
+
+    def __init__(self, alpha=1.0, beta=1.0, label_min=1e-4):
+        super().__init__()
+        self.alpha, self.beta, self.scale = float(alpha), float(beta), -math.log(label_min)
+
+    def forward(self, logits, target):
+        return _NCERCEFunction.apply(logits, target.long(), self.alpha, self.beta, self.scale)
+
+
+def check_diagnostic_losses():
+    """The proposed loss equals the library's, value and gradient (else the diagnostic means nothing)."""
+    from sknoisy.losses import make_loss
+
+    gen = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(64, 10, generator=gen)
+    target = torch.randint(0, 10, (64,), generator=gen)
+    z = logits.double().requires_grad_()
+    ref = make_loss("nce+rce", alpha=1.0, beta=10.0)(z, target)
+    new = FunctionNCERCE(alpha=1.0, beta=10.0)(z, target)
+    assert torch.allclose(ref, new), (ref, new)
+    grads = [torch.autograd.grad(loss, z)[0] for loss in (ref, new)]
+    assert torch.allclose(*grads), "hand-written NCE+RCE gradient differs from autograd's"
+
+
+# --------------------------------------------------------- the estimators
+class CpuEpochTimer(Callback):
+    """skorch callback: CPU time of each epoch in the history as 'cpu_dur'."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.start_ = time.process_time()
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("cpu_dur", time.process_time() - self.start_)
+
+
+def estimator_specs(X, y, T, epochs):
+    """name -> (factory, fit kwargs, goal key or None, diagnostic?) in table order."""
+    from skorch import NeuralNetClassifier
+    from skorch.callbacks import GradientNormClipping
+
+    from sknoisy import (
+        BackwardCorrectedClassifier,
+        CrossEntropyClassifier,
+        ForwardCorrectedClassifier,
+    )
+    from sknoisy.losses import ForwardCorrectedCrossEntropy, make_loss
+    from sknoisy.modules import MLP
+
+    try:
+        from sknoisy import GLCClassifier
+    except ImportError:
+        from sknoisy._glc import GLCClassifier
+    try:
+        from sknoisy import MetaLossCorrectionClassifier
+    except ImportError:
+        from sknoisy._meta import MetaLossCorrectionClassifier
+    try:
+        from sknoisy import RobustLossClassifier
+    except ImportError:
+        from sknoisy._robust import RobustLossClassifier
+
+    n_classes = int(y.max()) + 1
+    common = {
+        "module__hidden_units": (128,),
+        "optimizer": torch.optim.Adam,
+        "lr": 1e-3,
+        "batch_size": 128,
+        "max_epochs": epochs,
+        "train_split": None,
+        "verbose": 0,
+    }
+    collate = {"iterator_train__collate_fn": batch_collate}
+
+    def plain(**extra):
+        callbacks = [("cpu_timer", CpuEpochTimer())] + extra.pop("callbacks", [])
+        params = {"criterion": torch.nn.CrossEntropyLoss, **common, **extra}
+        return lambda: NeuralNetClassifier(
+            MLP, module__n_features=X.shape[1], module__n_classes=n_classes, callbacks=callbacks, **params
+        )
+
+    def ours(cls, **extra):
+        callbacks = [("cpu_timer", CpuEpochTimer())] + extra.pop("callbacks", [])
+        return lambda: cls(MLP, random_state=0, callbacks=callbacks, **common, **extra)
+
+    from sknoisy import TransitionMatrixEstimator
+
+    specs = {
+        REF: (plain(), "plain", None, False),
+        "CrossEntropyClassifier": (ours(CrossEntropyClassifier), "sknoisy", None, False),
+        "ForwardCorrectedClassifier (given T)": (
+            ours(ForwardCorrectedClassifier, transition_matrix=T), "sknoisy", "forward", False),
+        "ForwardCorrectedClassifier (estimated T, anchor-97, cv=3)": (
+            ours(ForwardCorrectedClassifier, transition_matrix=TransitionMatrixEstimator(method="anchor", cv=3)),
+            "sknoisy", "forward", False),
+        "BackwardCorrectedClassifier (given T)": (
+            ours(BackwardCorrectedClassifier, transition_matrix=T), "sknoisy", "backward", False),
+        "GLCClassifier": (ours(GLCClassifier), "sknoisy", None, False),
+        "MetaLossCorrectionClassifier": (ours(MetaLossCorrectionClassifier), "sknoisy", "mlc", False),
+        "RobustLossClassifier (nce+rce, clip 5)": (ours(RobustLossClassifier, loss="nce+rce"), "sknoisy", "apl", False),
+        # diagnostics: where the time goes, and what the proposed fixes give
+        STRICT_REF: (plain(**collate), "plain", None, True),
+        "plain skorch + stack collate + ForwardCorrectedCrossEntropy": (
+            plain(criterion=ForwardCorrectedCrossEntropy, criterion__transition_matrix=T, **collate),
+            "plain", None, True),
+        "plain skorch + stack collate + NCE+RCE + clip 5": (
+            plain(criterion=make_loss("nce+rce"), callbacks=[("clip", GradientNormClipping(5.0))], **collate),
+            "plain", None, True),
+        "RobustLossClassifier (nce+rce, no clipping)": (
+            ours(RobustLossClassifier, loss="nce+rce", clip_grad_norm=None), "sknoisy", None, True),
+        "CE base + NCE+RCE as one autograd.Function + clip 5": (
+            ours(CrossEntropyClassifier, criterion=FunctionNCERCE, callbacks=[("clip", GradientNormClipping(5.0))]),
+            "sknoisy", None, True),
+        "CE base + NCE+RCE as one autograd.Function, no clipping": (
+            ours(CrossEntropyClassifier, criterion=FunctionNCERCE), "sknoisy", None, True),
+    }
+    return specs
+
+
+def fit_once(factory, kind, X, y, trusted):
+    net = factory()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wall, cpu = time.perf_counter(), time.process_time()
+        if kind == "plain":
+            net.fit(X, y)
+        else:
+            net.fit(X, y, trusted=trusted)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    durs = net.history[:, "dur"]
+    cpus = net.history[:, "cpu_dur"]
+    skip = 1 if len(durs) > 1 else 0  # the first epoch pays one-time costs
+    return {
+        "epoch_wall": statistics.median(durs[skip:]),
+        "epoch_cpu": statistics.median(cpus[skip:]),
+        "fit_wall": wall,
+        "fit_cpu": cpu,
+    }
+
+
+def run_timing(specs, X, y, trusted, repeats):
+    names = list(specs)
+    records = {name: [] for name in names}
+    for round_ in range(repeats + 1):  # round 0 is the untimed warm-up
+        offset = round_ % len(names)
+        for name in names[offset:] + names[:offset]:
+            factory, kind, _, _ = specs[name]
+            result = fit_once(factory, kind, X, y, trusted)
+            if round_ > 0:
+                records[name].append(result)
+    return records
+
+
+# ------------------------------------------------------- loss per batch
+def loss_microbenchmark(classes, batch_size, rounds):
+    """Forward + backward time of each loss on one (batch_size, C) batch of logits, in microseconds."""
+    from sknoisy import make_transition_matrix
+    from sknoisy.losses import (
+        BackwardCorrectedCrossEntropy,
+        ForwardCorrectedCrossEntropy,
+        make_loss,
+    )
+
+    results = {}
+    for n_classes in classes:
+        T = make_transition_matrix("symmetric", n_classes, 0.3)
+        losses = {
+            "torch CrossEntropyLoss (reference)": torch.nn.CrossEntropyLoss(),
+            "ForwardCorrectedCrossEntropy": ForwardCorrectedCrossEntropy(T),
+            "BackwardCorrectedCrossEntropy": BackwardCorrectedCrossEntropy(T),
+            "make_loss('nce+rce')": make_loss("nce+rce"),
+            "*nce+rce as one autograd.Function (proposed)*": FunctionNCERCE(),
+        }
+        gen = torch.Generator().manual_seed(0)
+        logits = torch.randn(batch_size, n_classes, generator=gen)
+        target = torch.randint(0, n_classes, (batch_size,), generator=gen)
+
+        def call(loss, logits=logits, target=target):
+            z = logits.clone().requires_grad_()
+            loss(z, target).backward()
+
+        calls = {}
+        for name, loss in losses.items():  # calls per measurement: about 20 ms each
+            start = time.perf_counter()
+            call(loss)
+            calls[name] = max(3, int(0.02 / max(time.perf_counter() - start, 1e-6)))
+        times = {name: [] for name in losses}
+        for _ in range(rounds):
+            for name, loss in losses.items():
+                start = time.perf_counter()
+                for _ in range(calls[name]):
+                    call(loss)
+                times[name].append((time.perf_counter() - start) / calls[name] * 1e6)
+        results[n_classes] = {name: statistics.median(values) for name, values in times.items()}
+    return results
+
+
+def loss_table(results):
+    classes = list(results)
+    names = list(results[classes[0]])
+    ref = names[0]
+    rows = []
+    for name in names:
+        rows.append([name] + [
+            f"{results[c][name]:.0f} ({results[c][name] / results[c][ref]:.1f}x)" for c in classes
+        ])
+    return _common.markdown_table(["loss"] + [f"C = {c}: us (x CE)" for c in classes], rows)
+
+
+# ------------------------------------------------------------- peak memory
+def memory_child(dataset, name, threads, quick):
+    """Run in a subprocess: the peak-RSS increase (MB) of one fit."""
+    torch.set_num_threads(threads)
+    X, y, trusted, T = load_data(dataset, quick)
+    specs = estimator_specs(X, y, T, epochs=2)
+    # warm-up: lazily imported torch/skorch modules count for no one
+    fit_once(specs[REF][0], "plain", X[:256], y[:256], trusted[:256])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    factory, kind, _, _ = specs[name]
+    fit_once(factory, kind, X, y, trusted)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # numpy and Python allocations only (torch's allocator is invisible to
+    # tracemalloc): shows copies of X or of probability arrays
+    tracemalloc.start()
+    fit_once(factory, kind, X, y, trusted)
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # ru_maxrss is in KiB on Linux
+    return {"delta_mb": (after - before) / 1024.0, "peak_mb": after / 1024.0, "traced_mb": traced / 1e6}
+
+
+def run_memory(dataset, names, threads, quick):
+    results = {}
+    for name in names:
+        cmd = [sys.executable, __file__, "--_memory-child", dataset, name, "--threads", str(threads)]
+        if quick:
+            cmd.append("--quick")
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"memory run of {name!r} failed:\n{proc.stderr[-2000:]}")
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
+
+
+# ------------------------------------------------------------------ report
+def summarise(records, specs):
+    rows = {}
+    for name, values in records.items():
+        row = {}
+        for key in ("epoch_wall", "epoch_cpu", "fit_wall", "fit_cpu"):
+            own = [v[key] for v in values]
+            ratios = [v[key] / r[key] for v, r in zip(values, records[REF])]
+            row[key] = statistics.median(own)
+            row[key + "_ratio"] = statistics.median(ratios)
+            row[key + "_range"] = (min(ratios), max(ratios))
+        if STRICT_REF in records:
+            strict = [v["epoch_cpu"] / r["epoch_cpu"] for v, r in zip(values, records[STRICT_REF])]
+            row["epoch_cpu_strict"] = statistics.median(strict)
+        rows[name] = row
+    return rows
+
+
+def verdict(name, row, goal_key):
+    if goal_key is None:
+        return "-"
+    goal = GOALS[goal_key]
+    ok = row["epoch_cpu_ratio"] <= goal
+    return f"{'met' if ok else '**missed**'} (<= {goal:.2f}x)"
+
+
+def dataset_table(rows, specs, memory):
+    headers = [
+        "estimator", "epoch CPU (ms)", "ratio CPU [min-max]", "epoch wall (ms)", "ratio wall",
+        "goal (CPU ratio)", "ratio CPU vs plain + stack collate", "full fit wall (s)", "full fit / plain",
+        "peak RSS +MB", "numpy/Python peak MB",
+    ]
+    out = []
+    for name, row in rows.items():
+        _, _, goal_key, diagnostic = specs[name]
+        label = f"*{name}*" if diagnostic else name
+        lo, hi = row["epoch_cpu_range"]
+        mem = memory.get(name)
+        out.append([
+            label,
+            f"{1000 * row['epoch_cpu']:.1f}",
+            f"{row['epoch_cpu_ratio']:.3f}x [{lo:.2f}-{hi:.2f}]",
+            f"{1000 * row['epoch_wall']:.1f}",
+            f"{row['epoch_wall_ratio']:.3f}x",
+            verdict(name, row, goal_key),
+            f"{row['epoch_cpu_strict']:.3f}x" if "epoch_cpu_strict" in row else "-",
+            f"{row['fit_wall']:.2f}",
+            f"{row['fit_wall_ratio']:.2f}x",
+            f"{mem['delta_mb']:.1f}" if mem else "-",
+            f"{mem['traced_mb']:.1f}" if mem else "-",
+        ])
+    return _common.markdown_table(headers, out)
+
+
+def attribution(dataset, rows):
+    """Markdown bullets splitting the per-epoch CPU cost (needs the diagnostic rows)."""
+
+    def cpu(name):
+        return rows[name]["epoch_cpu"] if name in rows else None
+
+    needed = [
+        REF, STRICT_REF, "CrossEntropyClassifier", "ForwardCorrectedClassifier (given T)",
+        "RobustLossClassifier (nce+rce, clip 5)", "RobustLossClassifier (nce+rce, no clipping)",
+        "plain skorch + stack collate + ForwardCorrectedCrossEntropy",
+        "plain skorch + stack collate + NCE+RCE + clip 5",
+        "CE base + NCE+RCE as one autograd.Function + clip 5",
+        "CE base + NCE+RCE as one autograd.Function, no clipping",
+    ]
+    if any(cpu(name) is None for name in needed):
+        return []
+    plain, strict = cpu(REF), cpu(STRICT_REF)
+    robust, robust_noclip = cpu(needed[4]), cpu(needed[5])
+    return [
+        (f"- {dataset}: skorch's per-row default collate costs plain skorch {plain / strict:.2f}x against one "
+        f"`np.stack` per batch (what sknoisy's base does); with the same collate, sknoisy's base "
+        f"(CrossEntropyClassifier) runs at {cpu(needed[2]) / strict:.3f}x plain skorch: the cost of the "
+        f"target table, hooks and callbacks{' is within noise' if cpu(needed[2]) / strict <= 1.05 else ''}."),
+        (f"- {dataset}: the forward-corrected loss itself costs {cpu(needed[6]) / strict:.2f}x in plain skorch "
+        f"with the same collate (ForwardCorrectedClassifier: {cpu(needed[3]) / strict:.2f}x): on a network "
+        "this small the loss is a visible share of each step (see the loss table)."),
+        (f"- {dataset}: RobustLossClassifier(nce+rce) = {robust / plain:.3f}x plain skorch; the same loss and "
+        f"clipping inside plain skorch (same collate): {cpu(needed[7]) / plain:.3f}x, so sknoisy adds "
+        f"{robust / cpu(needed[7]):.3f}x; gradient clipping (the APL authors' clip at 5, sknoisy's default) "
+        f"accounts for {robust / robust_noclip:.3f}x; the loss computed as one autograd.Function gives "
+        f"{cpu(needed[8]) / plain:.3f}x with clipping and {cpu(needed[9]) / plain:.3f}x without."),
+    ]
+
+
+def plot(all_rows, all_specs, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(all_rows)
+    names = [n for n in all_rows[datasets[0]] if not all_specs[datasets[0]][n][3] and n != REF]
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(names) + 1.8))
+    height = 0.8 / len(datasets)
+    ypos = np.arange(len(names))
+    for k, dataset in enumerate(datasets):
+        ratios = [all_rows[dataset][n]["epoch_cpu_ratio"] for n in names]
+        lows = [all_rows[dataset][n]["epoch_cpu_range"][0] for n in names]
+        highs = [all_rows[dataset][n]["epoch_cpu_range"][1] for n in names]
+        err = np.array([np.subtract(ratios, lows), np.subtract(highs, ratios)])
+        ax.barh(ypos + k * height, ratios, height, xerr=err, capsize=2, label=dataset)
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.axvline(1.05, color="tab:green", ls="--", lw=1, label="goal 1.05x (forward/backward/APL)")
+    ax.axvline(3.0, color="tab:red", ls="--", lw=1, label="goal 3.0x (MLC)")
+    ax.set_yticks(ypos + height * (len(datasets) - 1) / 2)
+    ax.set_yticklabels([n.replace(" (", "\n(") for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("CPU time per epoch / plain skorch NeuralNetClassifier (median of paired rounds, min-max)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("sknoisy per-epoch cost relative to plain skorch")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="tiny run (seconds) to check that the script works")
+    p.add_argument("--datasets", nargs="+", choices=("digits", "tabular"), default=["digits", "tabular"])
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds (>= 5 for the committed results)")
+    p.add_argument("--epochs-digits", type=int, default=10)
+    p.add_argument("--epochs-tabular", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: CPU time = work done)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--no-diagnostics", action="store_true", help="skip the diagnostic rows")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for speed.md and speed.png (default: benchmarks/results)")
+    p.add_argument("--_memory-child", nargs=2, metavar=("DATASET", "NAME"), help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args._memory_child:
+        print(json.dumps(memory_child(*args._memory_child, args.threads, args.quick)))
+        return
+    torch.set_num_threads(args.threads)
+    check_diagnostic_losses()
+    out = args.out or _common.RESULTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    if args.quick:
+        args.repeats, args.epochs_digits, args.epochs_tabular = 1, 2, 2
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    all_rows, all_specs, sections = {}, {}, []
+    for dataset in args.datasets:
+        X, y, trusted, T = load_data(dataset, args.quick)
+        epochs = args.epochs_digits if dataset == "digits" else args.epochs_tabular
+        specs = estimator_specs(X, y, T, epochs)
+        if args.no_diagnostics or args.quick:
+            specs = {name: spec for name, spec in specs.items() if not spec[3]}
+        if args.quick:
+            specs = {name: specs[name] for name in list(specs)[:3]}
+        print(f"[{dataset}] timing {len(specs)} estimators x {args.repeats} rounds ...", flush=True)
+        records = run_timing(specs, X, y, trusted, args.repeats)
+        rows = summarise(records, specs)
+        memory = {}
+        if not args.no_memory:
+            print(f"[{dataset}] peak memory ...", flush=True)
+            names = [n for n in specs if not specs[n][3]]
+            if args.quick:
+                names = names[:2]
+            memory = run_memory(dataset, names, args.threads, args.quick)
+        all_rows[dataset], all_specs[dataset] = rows, specs
+        title = (
+            f"{dataset}: {X.shape[0]} x {X.shape[1]}, {int(y.max()) + 1} classes, {epochs} epochs per fit, "
+            f"{args.repeats} timed rounds"
+        )
+        sections.append((title, dataset_table(rows, specs, memory), rows, specs))
+    print("loss per batch ...", flush=True)
+    loss_classes = (10, 100) if args.quick else (10, 100, 1000)
+    loss_results = loss_microbenchmark(loss_classes, 128, 1 if args.quick else 7)
+    load_after = os.getloadavg()
+    elapsed = time.perf_counter() - started
+
+    png = out / "speed.png"
+    plot(all_rows, all_specs, png)
+    facts = _common.machine_facts("cpu")
+    facts["load average (1 min) at start / end"] = f"{load_before[0]:.2f} / {load_after[0]:.2f}"
+    lines = [
+        _common.header_markdown("Speed and memory against plain skorch", facts, _common.command_line()),
+        f"Total run time: {elapsed / 60:.1f} min.",
+        "",
+        ("Per-epoch time is the median over the epochs after the first (final network only: stage 1 and T "
+        "estimation are one-time costs, in the full-fit columns). Ratios are medians over rounds of "
+        "estimator / plain skorch in the same round; goals are judged on CPU time (one torch thread), "
+        "the steadier measure on a shared machine; wall time is shown beside it. sknoisy's base stacks "
+        "each batch with one `np.stack` where skorch's default collate makes a tensor per row, which "
+        "makes it faster than plain skorch on small networks; the column 'vs plain + stack collate' "
+        "compares with plain skorch given the same collate (like for like). Rows in italics are "
+        "diagnostics: the sknoisy losses inside plain skorch, and proposed library changes measured "
+        "under the same protocol. Peak RSS +MB: increase of the process's peak resident memory during "
+        "one fit in a fresh subprocess (after a warm-up fit, so 0 means the fit needed no more memory than "
+        "the warm-up had already touched); numpy/Python peak MB: tracemalloc's peak over a second fit "
+        "(numpy and Python objects: copies of X, probability arrays; torch tensors are not traced). "
+        "Data: X is float32; GLC and MLC use the 10% trusted rows."),
+        "",
+    ]
+    for title, table, rows, specs in sections:
+        lines += [f"## {title}", "", table, ""]
+    lines += [
+        "## Loss alone: forward + backward on one batch of 128 logits",
+        "",
+        ("Median over rounds (interleaved) of the time of `loss(logits, target).backward()`; in parentheses "
+        "the multiple of torch's fused cross-entropy (one kernel). The forward-corrected loss gathers the "
+        "target's column of T, O(batch x C) (the full softmax @ T product it computed before cost 42x CE "
+        "at C = 1000); the proposed row is checked equal to the library's loss (value and gradient) before "
+        "this table is made."),
+        "",
+        loss_table(loss_results),
+        "",
+    ]
+    lines += ["## Where the time goes", ""]
+    for title, table, rows, specs in sections:
+        lines += attribution(title.split(":")[0], rows)
+    lines += ["", "## Goals", ""]
+    for title, table, rows, specs in sections:
+        for name, row in rows.items():
+            goal_key = specs[name][2]
+            if goal_key and not specs[name][3]:
+                lines.append(f"- {title.split(':')[0]}: {name}: {row['epoch_cpu_ratio']:.3f}x CPU "
+                             f"({row['epoch_wall_ratio']:.3f}x wall) per epoch -> {verdict(name, row, goal_key)}")
+    lines += ["", f"![per-epoch ratios]({png.name})", ""]
+    md = out / "speed.md"
+    md.write_text("\n".join(lines), encoding="utf-8")
+    print(md.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()
