@@ -34,7 +34,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
-from skorch import NeuralNetClassifier
+from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import to_numpy
 
@@ -656,6 +656,10 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         skorch's ``EarlyStopping(load_best=True)``.
         """
         params = self._plain_net_params()
+        # A mixin's own parameters (e.g. skorch's AccelerateMixin.accelerator)
+        # mean nothing to the plain net; skorch would refuse them.
+        accepted = _PLAIN_NET_PARAMS
+        params = {key: value for key, value in params.items() if "__" in key or key in accepted}
         params["random_state"] = random_state
         if early_stopping:
             params["train_split"] = _NoisyHoldout(0.2, random_state=random_state)
@@ -667,6 +671,14 @@ class CrossEntropyClassifier(NeuralNetClassifier):
 
     def _check_transition_matrix(self, T):
         return check_transition_matrix(T, len(self.classes_))
+
+
+_PLAIN_NET_PARAMS = frozenset(
+    name
+    for cls in (CrossEntropyClassifier, NeuralNetClassifier, NeuralNet)
+    for name in inspect.signature(cls.__init__).parameters
+    if name not in ("self", "args", "kwargs")
+)
 
 
 def _softmax(logits):

@@ -545,15 +545,6 @@ if GLCClassifier is not None:
     _TWO_STAGE.append(("glc", GLCClassifier, {}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason=(
-        "base.py _make_plain_net builds CrossEntropyClassifier(module, **params) with every parameter "
-        "of the subclass, so a mixin's own parameters (AccelerateMixin's accelerator, "
-        "unwrap_after_train) make skorch's _validate_params refuse the stage-1 net"
-    ),
-)
 @pytest.mark.parametrize("cls, kwargs", [s[1:] for s in _TWO_STAGE], ids=[s[0] for s in _TWO_STAGE])
 def test_accelerate_mixin_two_stage_estimators(cls, kwargs):
     pytest.importorskip("accelerate")
