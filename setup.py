@@ -15,7 +15,19 @@ for line in (HERE / "sknoisy" / "__init__.py").read_text().splitlines():
         exec(line, version)
 
 EXTRAS = {
-    "test": ["pytest>=7", "hypothesis>=6", "pandas>=1.5", "matplotlib>=3.5", "tqdm>=4.60"],
+    # the test extra also installs what the benchmark scripts and the AccelerateMixin test import,
+    # so CI runs every benchmark in --quick mode instead of skipping it
+    "test": [
+        "pytest>=7",
+        "hypothesis>=6",
+        "pandas>=1.5",
+        "matplotlib>=3.5",
+        "tqdm>=4.60",
+        "cleanlab>=2.5",
+        "mlxtend>=0.22",
+        "mnist1d>=0.0.2",
+        "accelerate>=0.25",
+    ],
     "plot": ["matplotlib>=3.5"],
     "benchmarks": ["cleanlab>=2.5", "matplotlib>=3.5", "pandas>=1.5", "mlxtend>=0.22", "mnist1d>=0.0.2"],
     "dask": ["dask[distributed]>=2023.1"],
