@@ -9,13 +9,17 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sknoisy._glc import (
+    GLCClassifier,
+    GoldCorrectedCrossEntropy,
+    _gold_transition_matrix,
+)
 from sknoisy.base import CrossEntropyClassifier
-from sknoisy._glc import GLCClassifier, GoldCorrectedCrossEntropy, _gold_transition_matrix
 from sknoisy.losses import forward_corrected_cross_entropy
 from sknoisy.modules import MLP
 from sknoisy.noise import make_noisy_classification, transition_matrix_error
 from sknoisy.transition import estimate_anchor
-from sknoisy.utils._testing import FAST_NET_PARAMS
+from sknoisy.utils._testing import CHECKS_THAT_FIT_WITHOUT_TRUSTED, FAST_NET_PARAMS
 
 
 def _glc(**overrides):
@@ -246,37 +250,7 @@ def test_skorch_params_reach_the_criterion(flip_data):
 # to estimate T without trusted rows, so it refuses with its clear ValueError;
 # every check below fits the estimator and so fails *for that reason only*,
 # which the test asserts (stricter than an xfail).
-NEEDS_TRUSTED_CHECKS = frozenset(
-    {
-        "check_classifier_data_not_an_array",
-        "check_classifiers_classes",
-        "check_classifiers_one_label_sample_weights",
-        "check_classifiers_train",
-        "check_dict_unchanged",
-        "check_dont_overwrite_parameters",
-        "check_dtype_object",
-        "check_estimators_dtypes",
-        "check_estimators_fit_returns_self",
-        "check_estimators_nan_inf",
-        "check_estimators_overwrite_params",
-        "check_estimators_partial_fit_n_features",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_fit2d_1feature",
-        "check_fit2d_predict1d",
-        "check_fit_check_is_fitted",
-        "check_fit_idempotent",
-        "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_n_features_in",
-        "check_n_features_in_after_fitting",
-        "check_pipeline_consistency",
-        "check_positive_only_tag_during_fit",
-        "check_readonly_memmap_input",
-        "check_supervised_y_2d",
-    }
-)
+NEEDS_TRUSTED_CHECKS = CHECKS_THAT_FIT_WITHOUT_TRUSTED
 _SKORCH_INIT = "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_ (skorch design, not ours)"
 
 

@@ -9,7 +9,43 @@ import inspect
 
 from sklearn.base import BaseEstimator
 
-__all__ = ["all_estimators", "FAST_NET_PARAMS", "fast_params", "make_fast_estimator"]
+__all__ = [
+    "CHECKS_THAT_FIT_WITHOUT_TRUSTED",
+    "all_estimators", "FAST_NET_PARAMS", "fast_params", "make_fast_estimator"]
+
+#: scikit-learn estimator checks that fit without a trusted mask, so an
+#: estimator that needs trusted rows (GLC, MLC) fails them with its clear error.
+CHECKS_THAT_FIT_WITHOUT_TRUSTED = frozenset(
+    {
+        "check_classifier_data_not_an_array",
+        "check_classifiers_classes",
+        "check_classifiers_one_label_sample_weights",
+        "check_classifiers_train",
+        "check_dict_unchanged",
+        "check_dont_overwrite_parameters",
+        "check_dtype_object",
+        "check_estimators_dtypes",
+        "check_estimators_fit_returns_self",
+        "check_estimators_nan_inf",
+        "check_estimators_overwrite_params",
+        "check_estimators_partial_fit_n_features",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature",
+        "check_fit2d_predict1d",
+        "check_fit_check_is_fitted",
+        "check_fit_idempotent",
+        "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_n_features_in",
+        "check_n_features_in_after_fitting",
+        "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input",
+        "check_supervised_y_2d",
+    }
+)
 
 #: skorch settings small enough for the test suite on two CPU cores.
 FAST_NET_PARAMS = {
