@@ -74,7 +74,10 @@ class _TransitionMatrixMixin:
         return criterion(**kwargs)
 
     def initialize_criterion(self):
-        self.criterion_ = self._build_criterion()
+        # a criterion already built (and checked) for this fit is used as is,
+        # so T is validated and, for backward correction, inverted only once
+        prebuilt = self.__dict__.pop("_criterion_for_fit", ())
+        self.criterion_ = prebuilt[0] if prebuilt else self._build_criterion()
         return self
 
     def _prepare_training(self, X, y_enc, mask):
@@ -189,5 +192,7 @@ class BackwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier
 
     def _prepare_training(self, X, y_enc, mask):
         super()._prepare_training(X, y_enc, mask)
-        # Refuse a singular T now, before any epoch runs, with the loss's own check.
-        self._build_criterion()
+        # Refuse a singular T now, before any epoch runs, with the loss's own
+        # check; initialize_criterion then uses this criterion (one SVD per fit).
+        # (held in a tuple: skorch only lets initialize_* set torch modules)
+        self._criterion_for_fit = (self._build_criterion(),)
