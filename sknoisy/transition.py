@@ -25,6 +25,8 @@ extra memory is ``O(n_samples + n_classes**2)`` plus bounded work buffers.
 """
 
 import numbers
+import types
+import typing
 import warnings
 
 import numpy as np
@@ -55,6 +57,8 @@ __all__ = [
     "estimate_confident_joint",
     "denoise_proba",
     "TransitionMatrixEstimator",
+    "TransitionMethod",
+    "TRANSITION_METHODS",
 ]
 
 # Entries below this are treated as estimation noise and set to zero (as in
@@ -67,7 +71,6 @@ _NEG_TOL = 1e-8
 # Work buffers hold at most this many elements (about 64 MB in float64).
 _BLOCK_ELEMENTS = 1 << 23
 
-_METHODS = ("anchor", "gold", "confusion", "dual_t", "confident_joint")
 
 
 # ---------------------------------------------------------------------------
@@ -595,6 +598,57 @@ def denoise_proba(proba_noisy, transition_matrix):
         clean[empty] = proba_noisy[empty]
         sums[empty] = clean[empty].sum(axis=1, keepdims=True)
     return clean / sums
+
+
+# ---------------------------------------------------------------------------
+# the registry of methods: one entry feeds the transformer, the docs and the CLI
+# ---------------------------------------------------------------------------
+
+
+class TransitionMethod(typing.NamedTuple):
+    """One way of estimating ``T`` from probabilities of the noisy labels.
+
+    ``estimate(proba, labels, quantile)`` returns ``T``. For a method that
+    ``needs_trusted``, ``proba`` are the probabilities of the *trusted* rows
+    from a model trained on the untrusted rows and ``labels`` their clean
+    labels; otherwise ``proba`` are out-of-fold probabilities of every row
+    and ``labels`` the (noisy) labels as given.
+    """
+
+    name: str
+    needs_trusted: bool
+    summary: str
+    estimate: typing.Callable
+
+
+TRANSITION_METHODS = types.MappingProxyType(
+    {
+        m.name: m
+        for m in (
+            TransitionMethod(
+                "anchor", False, "anchor points at the 97th percentile (Patrini et al. 2017)",
+                lambda proba, labels, quantile: estimate_anchor(proba, quantile=quantile),
+            ),
+            TransitionMethod(
+                "dual_t", False, "anchor T times the count T of predicted vs noisy labels (Yao et al. 2020)",
+                lambda proba, labels, quantile: estimate_dual_t(proba, labels, quantile=quantile),
+            ),
+            TransitionMethod(
+                "confident_joint", False, "calibrated confident joint, as cleanlab's (Northcutt et al. 2021)",
+                lambda proba, labels, quantile: estimate_confident_joint(proba, labels),
+            ),
+            TransitionMethod(
+                "gold", True, "mean noisy-label probabilities of trusted rows (GLC, Hendrycks et al. 2018)",
+                lambda proba, labels, quantile: estimate_gold(proba, labels),
+            ),
+            TransitionMethod(
+                "confusion", True, "smoothed confusion matrix on the trusted rows (GLC's baseline)",
+                lambda proba, labels, quantile: estimate_confusion(proba, labels),
+            ),
+        )
+    }
+)
+_METHODS = tuple(TRANSITION_METHODS)
 
 
 # ---------------------------------------------------------------------------
