@@ -20,9 +20,12 @@ Protocol (fixed a priori; nothing is selected on the test split):
   classes, the true one included: add_noisy_copies' default, as in Rolnick et
   al.) and ``structured`` with delta in {0, 0.5, 1}
   (``make_transition_matrix('structured', 10, delta)`` passed as
-  ``transition_matrix``: the true class keeps probability 2/(C+2) = 1/6 and
-  delta moves the rest from flat to concentrated on the next classes, so at
-  delta = 1 the most confusable wrong label is as likely as the true one).
+  ``transition_matrix``): as in the paper, delta interpolates linearly between
+  uniform noise (delta = 0: every label 1/C, the same noise as the uniform
+  column) and noise so structured that the most common false label is as
+  likely as the correct one (delta = 1: the correct label 2/(C+2) = 1/6, the
+  false labels a ramp down from it); the correct label has probability
+  (1 - delta)/C + 2 delta/(C+2): 10%, 13.3% and 16.7% for delta = 0, 0.5, 1.
 * network: plain cross-entropy ``CrossEntropyClassifier(MLP(hidden_units=(128,)))``
   (Rolnick et al. train ordinary networks), Adam, 20 epochs over the
   augmented data, lr 1e-3 and batch 128 for the alpha sweep.
@@ -150,7 +153,8 @@ def write_outputs(sweep, grid, args, elapsed, alphas, noises, batches, lrs, grid
         n = [r["n_train"] for r in sweep if r["alpha"] == alpha][0]
         rows.append([str(alpha), str(n), *[cell(sweep, noise=noise, alpha=alpha) for noise, _ in noises]])
     md.append(_common.markdown_table(["alpha", "training rows", *[n for n, _ in noises]], rows))
-    md.append("\nShare of correct labels among the copies: uniform 10%, structured 1/6 (17%) for every δ; "
+    md.append("\nShare of correct labels among the copies: uniform 10%; structured (1 - δ)/C + 2δ/(C+2), i.e. 10% at "
+              "δ = 0 (exactly the uniform noise), 13.3% at δ = 0.5 and 1/6 (16.7%) at δ = 1; "
               "at alpha = 50 the clean rows are 2% of the training set.\n")
     md.append(f"## Batch size and learning rate, uniform noise, alpha = {grid_alpha}\n")
     rows = [[str(b), *[cell(grid, batch=b, lr=lr) for lr in lrs]] for b in batches]

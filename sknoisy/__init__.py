@@ -1,21 +1,21 @@
 """sknoisy: neural-network classifiers robust to noisy labels, the scikit-learn way.
 
 Convention everywhere: ``T[i, j] = p(noisy = j | clean = i)`` (rows sum to 1).
+
+The data-set loaders and the optional submodules (``datasets``, ``plotting``,
+``cli``) are imported on first use, so ``import sknoisy`` costs little more
+than importing skorch; ``from sknoisy import load_digits_images`` works as usual.
 """
 
+import importlib
+import types
+
+from ._auto import AutoNoisyClassifier
 from ._glc import GLCClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
 from .base import CrossEntropyClassifier, TrustedValidSplit
-from .datasets import (
-    CIFAR10_CLASSES,
-    load_cifar10_batches,
-    load_digits_images,
-    load_mnist_idx,
-    load_mnist_subset,
-    make_mnist1d,
-)
 from .noise import (
     CIFAR10_ASYMMETRIC,
     MNIST_ASYMMETRIC,
@@ -23,51 +23,52 @@ from .noise import (
     add_noisy_copies,
     corrupt_labels,
     empirical_transition_matrix,
-    from_cleanlab_noise_matrix,
     make_noisy_classification,
     make_transition_matrix,
+)
+from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
+from .transition import (
+    TransitionMatrixEstimator,
+    from_cleanlab_noise_matrix,
     to_cleanlab_noise_matrix,
     transition_matrix_error,
 )
-from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
-from .transition import TransitionMatrixEstimator
+from .label_issues import (
+    find_label_issues,
+    label_issue_scores,
+    label_issue_scores_from_noisy,
+    out_of_fold_label_issues,
+    rank_label_issues,
+)
+from .persistence import load_model, save_model
 from .utils._validation import check_transition_matrix
 
 __version__ = "0.1.0.dev0"
 
+# name -> submodule that defines it, imported on first access (PEP 562)
+_LAZY = dict.fromkeys(
+    ["CIFAR10_CLASSES", "load_digits_images", "load_mnist_subset", "make_mnist1d", "load_mnist_idx",
+     "load_cifar10_batches"],
+    "datasets",
+)
+_LAZY_SUBMODULES = ("datasets", "plotting", "cli")
+
+# The public API is every name imported above plus the lazy ones: the import
+# lines are the one list to keep up to date.
 __all__ = [
-    # classifiers
-    "CrossEntropyClassifier",
-    "ForwardCorrectedClassifier",
-    "BackwardCorrectedClassifier",
-    "GLCClassifier",
-    "MetaLossCorrectionClassifier",
-    "RobustLossClassifier",
-    # transition matrices
-    "TransitionMatrixEstimator",
-    "check_transition_matrix",
-    "transition_matrix_error",
-    "to_cleanlab_noise_matrix",
-    "from_cleanlab_noise_matrix",
-    "empirical_transition_matrix",
-    # noise
-    "NOISE_KINDS",
-    "MNIST_ASYMMETRIC",
-    "CIFAR10_ASYMMETRIC",
-    "make_transition_matrix",
-    "corrupt_labels",
-    "add_noisy_copies",
-    "make_noisy_classification",
-    # data
-    "CIFAR10_CLASSES",
-    "load_digits_images",
-    "load_mnist_subset",
-    "make_mnist1d",
-    "load_mnist_idx",
-    "load_cifar10_batches",
-    # model selection
-    "TrustedKFold",
-    "TrustedValidSplit",
-    "trusted_scorer",
-    "forward_corrected_log_loss_scorer",
-]
+    name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, types.ModuleType)
+] + list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value  # later look-ups are plain attribute reads
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__, *_LAZY_SUBMODULES})

@@ -3,18 +3,24 @@
 The transition matrix ``T`` of a forward-corrected loss is *learned* from a
 small trusted (clean) subset by meta-gradient descent. Per training step:
 
-1. **Virtual-Train**: a differentiable SGD step of the weights on the noisy
-   (untrusted) rows of the mini-batch with the current ``T``,
-   ``theta_hat = theta - alpha * grad_theta FCE(f(x; theta), y~; T)``;
-2. **Meta-Train**: the cross-entropy of a trusted mini-batch under
+1. **Virtual-Train**: a differentiable look-ahead step of the weights on the
+   noisy (untrusted) rows of the mini-batch with the current ``T``,
+   ``theta_hat = theta - alpha * grad_theta FCE(f(x; theta), y~; T)`` (or the
+   update the real optimizer would take);
+2. **Meta-Train**: the cross-entropy of the trusted rows under
    ``theta_hat`` is differentiated with respect to ``T`` through that step,
-   and ``T <- rownormalise(max(T - beta * grad_T, 0))``;
+   and ``T`` takes a projected gradient step;
 3. **Actual-Train**: the weights take an ordinary optimizer step on the
    forward-corrected loss with the updated ``T``.
 
-The paper's algorithm is implemented (persistent, row-stochastic ``T``
-applied to probabilities, mean losses); the authors' code differs (see
-``ALGORITHMS.md`` and the class documentation).
+Steps 1 and 2 run inside the net's ``get_loss`` (skorch calls it with the
+logits of the mini-batch, whose graph reaches the weights), which returns
+the loss of step 3: skorch's own training step, and any mixin that replaces
+it (``AccelerateMixin``), back-propagate it as for any other criterion.
+
+The paper's algorithm is implemented (persistent ``T`` applied to
+probabilities, mean losses); the authors' code differs (see ``ALGORITHMS.md``
+and the class documentation).
 """
 
 import math
@@ -24,17 +30,32 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
-from skorch.dataset import unpack_data
-from skorch.utils import to_numpy, to_tensor
+from skorch.utils import to_numpy
 from torch.func import functional_call
 from torch.utils.data import Subset
 
-from ._loss_correction import _TransitionMatrixMixin
-from .base import LABEL, TRUSTED, CrossEntropyClassifier, _is_lazy, _TableDataset
-from .losses import ForwardCorrectedCrossEntropy, forward_corrected_cross_entropy
-from .noise import transition_matrix_error
+from ._data import inputs_and_table
+from ._loss_correction import _transition_method_names, _TransitionMatrixMixin
+from ._targets import split_target_table
+from .base import CrossEntropyClassifier
+from .losses import ForwardCorrectedCrossEntropy, forward_corrected_cross_entropy, gold_corrected_cross_entropy
+from .transition import transition_matrix_error
+from .utils._rows import take_rows
+from .utils._validation import check_transition_matrix
 
 __all__ = ["MetaLossCorrectionClassifier"]
+
+#: How ``T`` is brought back to a valid matrix after each meta step.
+NORMALIZATIONS = ("simplex", "row", "column")
+#: The virtual (look-ahead) step of the weights.
+LOOK_AHEADS = ("sgd", "optimizer")
+
+# The defaults (measured in benchmarks/mlc_options.py; see the class documentation).
+DEFAULT_T = "identity"
+DEFAULT_META_LR = 1.0
+DEFAULT_NORMALIZATION = "simplex"
+DEFAULT_LOOK_AHEAD = "sgd"
+DEFAULT_TRAIN_ON_TRUSTED = False
 
 
 # --------------------------------------------------------------------------
@@ -42,66 +63,218 @@ __all__ = ["MetaLossCorrectionClassifier"]
 # --------------------------------------------------------------------------
 
 
-def _noisy_loss(logits, labels, weights, transition_matrix, eps):
-    """Mean forward-corrected loss over the rows with weight 1.
+def _noisy_loss(logits, labels, weights, transition_matrix, eps, clean=None):
+    """Mean forward-corrected loss over the rows with weight 1 (the actual step's loss).
 
     Rows are masked by weight instead of being indexed out, so that no
     device-to-host synchronisation is needed to learn how many there are; a
     batch without any weighted row gives 0 (and zero gradients), not NaN.
+    With ``clean`` (a 0/1 weight of the trusted rows), those rows add their
+    plain cross-entropy and the mean is over both: GLC's joint loss.
     """
     per_row = forward_corrected_cross_entropy(logits, labels, transition_matrix, eps=eps, reduction="none")
+    if clean is not None:
+        per_row = torch.where(clean > 0, F.cross_entropy(logits, labels, reduction="none"), per_row)
+        weights = weights + clean
     return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
 
 
-def _virtual_meta_loss(module, logits, labels, weights, transition_matrix, X_meta, y_meta, virtual_lr, eps):
-    """Cross-entropy of the trusted batch after one virtual SGD step.
+def _sgd_look_ahead(lr):
+    """The virtual step of the paper: ``theta - lr * grad``."""
 
-    ``L(T) = CE(f(X_meta; theta - virtual_lr * grad_theta L_noisy(theta, T)), y_meta)``
-    where ``logits = f(x; theta)`` were computed by ``module`` with its own
-    parameters (so the graph from ``logits`` to ``theta`` exists). The result
-    is differentiable with respect to ``transition_matrix``.
+    def step(named, grads):
+        return {name: p - lr * g for (name, p), g in zip(named, grads)}
+
+    return step
+
+
+def _optimizer_look_ahead(optimizer):
+    """The virtual step that the real ``optimizer`` would take with these gradients.
+
+    Differentiable in the gradients; reads the optimizer's state (momentum,
+    moment estimates, step count) and never changes it. Supports
+    ``torch.optim.SGD`` (momentum, dampening, Nesterov, weight decay),
+    ``Adam`` and ``AdamW`` (weight decay, AMSGrad). Adam's ``sqrt`` is taken
+    of ``v_hat`` plus the smallest positive float of its dtype, so that its
+    derivative stays finite where a gradient is exactly 0 (the step there is
+    0 either way).
+    """
+    if not isinstance(optimizer, (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW)):
+        raise TypeError(
+            "look_ahead='optimizer' follows the update of torch.optim.SGD, Adam or AdamW; got "
+            f"{type(optimizer).__name__}. Use look_ahead='sgd' with this optimizer."
+        )
+    adam = isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW))
+    decoupled = isinstance(optimizer, torch.optim.AdamW)
+
+    def step(named, grads):
+        groups = {id(p): group for group in optimizer.param_groups for p in group["params"]}
+        virtual = {}
+        for (name, p), g in zip(named, grads):
+            group = groups.get(id(p))
+            if group is None:
+                raise ValueError(f"parameter {name!r} of the module is not handled by the optimizer.")
+            state = optimizer.state.get(p, {})
+            lr, wd = group["lr"], group.get("weight_decay", 0.0)
+            d = -g if group.get("maximize", False) else g
+            if adam:
+                virtual[name] = _adam_step(p, d, state, group, lr, wd, decoupled or group.get("decoupled_weight_decay", False))
+            else:
+                if wd:
+                    d = d + wd * p
+                momentum = group.get("momentum", 0.0)
+                if momentum:
+                    buf = state.get("momentum_buffer")
+                    buf = d if buf is None else momentum * buf + (1.0 - group.get("dampening", 0.0)) * d
+                    d = d + momentum * buf if group.get("nesterov", False) else buf
+                virtual[name] = p - lr * d
+        return virtual
+
+    return step
+
+
+def _adam_step(p, d, state, group, lr, wd, decoupled):
+    beta1, beta2 = group["betas"]
+    eps = group["eps"]
+    if wd and decoupled:
+        p = p * (1.0 - lr * wd)
+    elif wd:
+        d = d + wd * p
+    t = float(state["step"]) + 1.0 if "step" in state else 1.0
+    m = state.get("exp_avg")
+    v = state.get("exp_avg_sq")
+    m = (1.0 - beta1) * d if m is None else beta1 * m + (1.0 - beta1) * d
+    v = (1.0 - beta2) * d * d if v is None else beta2 * v + (1.0 - beta2) * d * d
+    if group.get("amsgrad", False) and state.get("max_exp_avg_sq") is not None:
+        v = torch.maximum(state["max_exp_avg_sq"], v)
+    v_hat = v / (1.0 - beta2**t) + torch.finfo(v.dtype).tiny
+    return p - lr * (m / (1.0 - beta1**t)) / (v_hat.sqrt() + eps)
+
+
+def _as_look_ahead(look_ahead):
+    """A look-ahead callable; a number is the step size of the SGD look-ahead."""
+    return look_ahead if callable(look_ahead) else _sgd_look_ahead(float(look_ahead))
+
+
+def _virtual_parameters(module, logits, labels, weights, transition_matrix, look_ahead, eps, clean=None):
+    """``theta_hat``: the trainable parameters after the look-ahead step, by name.
+
+    ``logits = f(x; theta)`` were computed by ``module`` with its own
+    parameters, so the graph from ``logits`` to ``theta`` exists; the result
+    is differentiable with respect to ``transition_matrix``. The look-ahead
+    differentiates the actual step's loss (:func:`_noisy_loss`, with
+    ``clean`` when the trusted rows are trained on too).
     """
     named = [(name, p) for name, p in module.named_parameters() if p.requires_grad]
-    noisy = _noisy_loss(logits, labels, weights, transition_matrix, eps)
+    noisy = _noisy_loss(logits, labels, weights, transition_matrix, eps, clean)
     grads = torch.autograd.grad(
         noisy, [p for _, p in named], create_graph=True, allow_unused=True, materialize_grads=True
     )
-    virtual = {name: p - virtual_lr * g for (name, p), g in zip(named, grads)}
+    return _as_look_ahead(look_ahead)(named, grads)
+
+
+def _module_buffers(module):
     # Copies of the buffers absorb the in-place running-statistics updates of
     # batch-norm layers, so the look-ahead forward leaves the module as it was.
-    for name, buffer in module.named_buffers():
-        virtual[name] = buffer.clone()
-    meta_logits = functional_call(module, virtual, (X_meta,))
+    return {name: buffer.clone() for name, buffer in module.named_buffers()}
+
+
+def _virtual_meta_loss(module, logits, labels, weights, transition_matrix, X_meta, y_meta, look_ahead, eps, clean=None):
+    """Cross-entropy of the trusted rows after the look-ahead step (one graph).
+
+    ``L(T) = CE(f(X_meta; theta_hat(T)), y_meta)``; ``look_ahead`` is the
+    SGD step size or a look-ahead callable. :func:`_meta_gradient` computes
+    the gradient of the same quantity in bounded memory.
+    """
+    virtual = _virtual_parameters(module, logits, labels, weights, transition_matrix, look_ahead, eps, clean)
+    meta_logits = functional_call(module, {**virtual, **_module_buffers(module)}, (X_meta,))
     return F.cross_entropy(meta_logits, y_meta)
 
 
-def _meta_gradient(module, logits, labels, weights, transition_matrix, X_meta, y_meta, virtual_lr, eps):
+def _meta_gradient(
+    module, logits, labels, weights, transition_matrix, X_meta, y_meta, look_ahead, eps, chunk_size=None, clean=None
+):
     """Gradient of the look-ahead trusted loss with respect to ``T``.
+
+    The trusted rows go through the network in chunks of ``chunk_size`` rows
+    (None: all at once): the gradient of their mean cross-entropy with
+    respect to ``theta_hat`` is accumulated chunk by chunk, then carried back
+    to ``T`` through the look-ahead step in one vector-Jacobian product, so
+    the memory is that of one chunk whatever the size of the trusted set.
 
     Returns ``(grad_T, meta_loss)``, both detached. ``logits``' graph is
     kept, so the caller can still back-propagate another loss through it.
     """
     T = transition_matrix.detach().clone().requires_grad_(True)
-    meta_loss = _virtual_meta_loss(module, logits, labels, weights, T, X_meta, y_meta, virtual_lr, eps)
-    (grad,) = torch.autograd.grad(meta_loss, T, retain_graph=True, allow_unused=True, materialize_grads=True)
-    return grad, meta_loss.detach()
+    virtual = _virtual_parameters(module, logits, labels, weights, T, look_ahead, eps, clean)
+    leaves = {name: value.detach().requires_grad_(True) for name, value in virtual.items()}
+    buffers = _module_buffers(module)
+    n_meta = y_meta.shape[0]
+    chunk = n_meta if chunk_size is None else max(1, int(chunk_size))
+    total, meta_loss = None, torch.zeros((), dtype=logits.dtype, device=logits.device)
+    for start in range(0, n_meta, chunk):
+        out = functional_call(module, {**leaves, **buffers}, (X_meta[start : start + chunk],))
+        loss = F.cross_entropy(out, y_meta[start : start + chunk], reduction="sum") / n_meta
+        grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True, materialize_grads=True)
+        total = list(grads) if total is None else [a + g for a, g in zip(total, grads)]
+        meta_loss = meta_loss + loss.detach()
+    (grad,) = torch.autograd.grad(
+        list(virtual.values()), T, grad_outputs=total, retain_graph=True, allow_unused=True, materialize_grads=True
+    )
+    return grad, meta_loss
 
 
-def _update_transition_matrix(transition_matrix, grad, meta_lr):
-    """One projected meta step: ``rownormalise(max(T - meta_lr * grad, 0))``.
+def _project_rows_onto_simplex(V):
+    """Euclidean projection of every row of ``V`` onto the probability simplex.
 
-    A row whose entries all become 0 (or non-finite) cannot be normalised;
-    it keeps its previous value. Everything stays on the device: returns the
-    new matrix and the number of such rows as a 0-d tensor, which the caller
-    reads once per epoch rather than once per step.
+    The closest (in L2) row-stochastic matrix: ``max(V - theta_i, 0)`` with
+    the threshold ``theta_i`` of each row found from its sorted entries
+    (Held, Wolfe and Crowder, 1974). Vectorised, on the device of ``V``.
     """
-    candidate = (transition_matrix - meta_lr * grad).clamp(min=0.0)
-    sums = candidate.sum(dim=1, keepdim=True)
+    n_classes = V.shape[1]
+    U = torch.sort(V, dim=1, descending=True).values
+    shifted = U.cumsum(dim=1) - 1.0
+    k = torch.arange(1, n_classes + 1, dtype=V.dtype, device=V.device)
+    # the condition holds for a prefix of the sorted entries; rho is its length
+    rho = (U - shifted / k > 0).sum(dim=1, keepdim=True).clamp(min=1)
+    theta = shifted.gather(1, rho - 1) / rho.to(V.dtype)
+    return (V - theta).clamp(min=0.0)
+
+
+def _update_transition_matrix(transition_matrix, grad, meta_lr, normalization="row"):
+    """One projected meta step from ``T`` along ``-meta_lr * grad``.
+
+    ``normalization``:
+
+    * ``'simplex'``: each row of ``T - meta_lr * grad`` is projected onto the
+      probability simplex (the nearest row-stochastic matrix);
+    * ``'row'``: ``max(., 0)`` then each row divided by its sum;
+    * ``'column'``: ``max(., 0)`` then each column divided by its sum (the
+      paper's Eq. 10 and the authors' code; the result is column-stochastic).
+
+    A row (a column for ``'column'``) that cannot be normalised (all zeros,
+    or non-finite) keeps its previous value. Everything stays on the device:
+    returns the new matrix and the number of such rows or columns as a 0-d
+    tensor, which the caller reads once per epoch rather than once per step.
+    """
+    candidate = transition_matrix - meta_lr * grad
+    if normalization == "simplex":
+        updated = _project_rows_onto_simplex(candidate)
+        dead = ~torch.isfinite(updated).all(dim=1, keepdim=True)
+        return torch.where(dead, transition_matrix, updated), dead.sum()
+    dim = 0 if normalization == "column" else 1
+    candidate = candidate.clamp(min=0.0)
+    sums = candidate.sum(dim=dim, keepdim=True)
     # `not > 0` also catches NaN sums.
     dead = ~(sums > 0)
     safe = torch.where(dead, torch.ones_like(sums), sums)
-    updated = torch.where(dead, transition_matrix, candidate / safe)
-    return updated, dead.sum()
+    return torch.where(dead, transition_matrix, candidate / safe), dead.sum()
+
+
+def _row_stochastic(T):
+    """``T`` with its rows divided by their sums (what sknoisy reports for a column-normalised T)."""
+    sums = T.sum(axis=1, keepdims=True)
+    return T / np.where(sums > 0, sums, 1.0)
 
 
 def _check_positive(value, name):
@@ -129,7 +302,7 @@ def _subset_indices(dataset, n_rows):
 
 
 class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifier):
-    """Neural network with a transition matrix learned by Meta Loss Correction (MLC).
+    __doc__ = f"""Neural network with a transition matrix learned by Meta Loss Correction (MLC).
 
     MLC (Wang, Hu and Hu, CVPR 2020) trains the network with the
     forward-corrected loss ``-log((softmax(f(x)) @ T)[y~])`` on the noisy
@@ -137,19 +310,23 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
     training step:
 
     1. *Virtual-Train*: ``theta_hat = theta - virtual_lr * grad_theta L_noisy(theta, T)``,
-       a differentiable look-ahead SGD step on the untrusted rows of the
+       a differentiable look-ahead step on the untrusted rows of the
        mini-batch (``torch.func.functional_call``, ``create_graph=True``);
-    2. *Meta-Train*: ``g = grad_T CE(f(x_v; theta_hat), y_v)`` on a random
-       batch of ``meta_batch_size`` trusted rows, then
-       ``T <- rownormalise(max(T - meta_lr * g, 0))``;
+       with ``look_ahead='optimizer'`` the step the real optimizer would take;
+    2. *Meta-Train*: ``g = grad_T CE(f(x_v; theta_hat), y_v)`` on the trusted
+       rows (all of them by default), then ``T <- P(T - meta_lr * g)`` where
+       ``P`` is the ``normalization``;
     3. *Actual-Train*: the forward-corrected loss with the new ``T`` is
        back-propagated into the weights and the skorch optimizer (any
        optimizer) takes its step.
 
-    The logits of step 1 are reused in step 3 (only ``T`` changed), so a step
-    costs one forward pass of the mini-batch, the double backward of the
-    look-ahead, one forward and backward of the trusted batch and one
-    ordinary backward: about three forward-backward passes.
+    Steps 1 and 2 run in ``get_loss`` (skorch hands it the logits of the
+    mini-batch, whose graph reaches the weights), which returns the loss of
+    step 3; skorch's training step, or a mixin's such as
+    ``skorch.hf.AccelerateMixin``, back-propagates it as any loss. The logits
+    of step 1 are reused in step 3 (only ``T`` changed), so a step costs one
+    forward pass of the mini-batch, the double backward of the look-ahead,
+    one forward and backward of the trusted rows and one ordinary backward.
 
     ``T`` persists across steps and epochs (the paper's algorithm) and stays
     on the training device; ``transition_matrix_`` holds the learned matrix
@@ -159,30 +336,59 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
     ----------
     module : torch.nn.Module class or instance
         Returns logits; ``n_features`` and ``n_classes`` are injected.
-    transition_matrix : 'identity', array-like of shape (n_classes, n_classes), str, estimator or None, default='identity'
+    transition_matrix : 'identity', array-like of shape (n_classes, n_classes), str, estimator or None, default={DEFAULT_T!r}
         The *initial* ``T``. 'identity' (or None) starts from the identity,
-        as the paper does. An array is used as given; another string names a
-        method of :class:`~sknoisy.TransitionMatrixEstimator` ('anchor',
-        'gold', 'confusion', 'dual_t') and an estimator is cloned and fitted
-        before training, as in :class:`~sknoisy.ForwardCorrectedClassifier`.
+        as the authors' code does. 'gold' starts from GLC's estimate on the
+        same trusted rows (a plain network trained on the untrusted rows
+        first, see :class:`~sknoisy.GLCClassifier`). An array is used as
+        given; another string names a method of
+        :class:`~sknoisy.TransitionMatrixEstimator`:
+        {_transition_method_names()};
+        an estimator is cloned and fitted before training, as in
+        :class:`~sknoisy.ForwardCorrectedClassifier`.
     virtual_lr : float > 0, default=0.01
-        ``alpha``: step size of the virtual SGD step. The meta-gradient is
-        proportional to it.
-    meta_lr : float > 0, default=5.0
+        ``alpha``: step size of the SGD look-ahead (``look_ahead='sgd'``).
+        The meta-gradient is proportional to it.
+    meta_lr : float > 0, default={DEFAULT_META_LR!r}
         ``beta``: step size of the update of ``T``. sknoisy's losses are
-        means over the batch (the authors' code sums them), so the change of
-        ``T`` per step scales with ``virtual_lr * meta_lr`` and not with the
-        batch size; the paper's MNIST setting is ``alpha=1e-2, beta=1``. In
-        sknoisy's runs (digits and synthetic data, 10-25 trusted rows per
-        class, Adam) values from 2 to 10 worked best: larger ones make ``T``
-        oscillate from step to step, smaller ones learn it slowly. It is
-        worth a grid search on trusted scores.
-    meta_batch_size : int >= 1, default=64
-        Trusted rows drawn (without replacement, all of them when there are
-        fewer) for each meta step.
+        means over the batch, as in the paper (the authors' code sums them),
+        so the change of ``T`` per step scales with ``virtual_lr * meta_lr``
+        and not with the batch size.
+    meta_batch_size : int >= 1 or None, default=None
+        None: every trusted row at every step, as in the paper (m = 500 for
+        MNIST), fed through the network in chunks of ``batch_size`` rows so
+        the memory stays that of a training batch. An int: a random draw of
+        that many trusted rows per step (all of them when there are fewer).
+    normalization : {{'simplex', 'row', 'column'}}, default={DEFAULT_NORMALIZATION!r}
+        How ``T - meta_lr * g`` is made a transition matrix again:
+
+        * 'simplex': the Euclidean projection of each row onto the
+          probability simplex (the nearest row-stochastic matrix);
+        * 'row': ``max(., 0)`` and each row divided by its sum (the paper's
+          Section 3.1 defines ``T`` row-stochastic);
+        * 'column': ``max(., 0)`` and each column divided by its sum, as the
+          paper's Eq. 10 and the authors' code do. ``T`` is then
+          column-stochastic during training; ``transition_matrix_`` and the
+          history hold its row-normalised version.
+    look_ahead : {{'sgd', 'optimizer'}}, default={DEFAULT_LOOK_AHEAD!r}
+        'sgd': the paper's virtual step ``theta - virtual_lr * grad``.
+        'optimizer': the step the net's optimizer would take with that
+        gradient (its learning rate, momentum, moment estimates; SGD, Adam
+        and AdamW), so the look-ahead follows the real update;
+        ``virtual_lr`` is then unused.
     reset_each_step : bool, default=False
         Start every step from the initial ``T`` instead of the last learned
         one, as the authors' public code does (the paper keeps ``T``).
+    train_on_trusted : bool, default={DEFAULT_TRAIN_ON_TRUSTED!r}
+        False (the paper): the network learns from the untrusted rows only,
+        and the trusted rows only steer ``T``. True: the trusted rows of each
+        mini-batch add their plain cross-entropy to the actual step, as in
+        GLC's joint loss (the sum over the rows of the batch divided by its
+        size), and the look-ahead differentiates that same loss.
+    true_transition_matrix : array-like of shape (n_classes, n_classes) or None, default=None
+        For monitoring only (never used to train): when given, every epoch
+        records ``transition_matrix_error``, the mean row-L1 distance of the
+        learned ``T`` to it, in ``history_``.
     criterion : class, default=ForwardCorrectedCrossEntropy
         Must be :class:`~sknoisy.losses.ForwardCorrectedCrossEntropy` (or a
         subclass); its ``eps`` (``criterion__eps``) is used in every loss,
@@ -205,54 +411,73 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
         (``T`` at the end of the epoch, as nested lists),
         ``transition_matrix_change`` (mean row-L1 distance between ``T`` at
         the end and at the start of the epoch), ``meta_loss`` (mean trusted
-        cross-entropy after the virtual step) and
+        cross-entropy after the virtual step),
         ``transition_matrix_frozen_rows`` (meta steps in which a row was
-        kept because it would have become all zeros).
+        kept because it could not be normalised) and, with
+        ``true_transition_matrix``, ``transition_matrix_error``.
     classes_, n_features_in_, module_
         As in :class:`~sknoisy.CrossEntropyClassifier`.
 
     Notes
     -----
     *Trusted rows are required* (``fit(X, y, trusted=mask)``), of at least
-    two classes. They form the meta set and are **not** trained on with a
-    loss of their own in the actual step, as in the paper, where the network
-    learns from the noisy set only and the clean set only steers ``T``
-    (training on them too would let the network memorise the very rows that
-    judge ``T``). Trusted rows of a mini-batch are therefore masked out of
-    the training loss, a batch with no untrusted rows gives a zero loss, and
-    data whose rows are all trusted is refused (use
-    :class:`~sknoisy.CrossEntropyClassifier`).
+    two classes. They form the meta set. With ``train_on_trusted=False``
+    they are **not** trained on with a loss of their own in the actual step,
+    as in the paper, where the network learns from the noisy set only and
+    the clean set only steers ``T``: trusted rows of a mini-batch are masked
+    out of the training loss, and a batch with no untrusted rows gives a zero
+    loss. With ``train_on_trusted=True`` the network also fits the very rows
+    that judge ``T``, so the meta objective sees them through a network that
+    has learned them. Data whose rows are all trusted is refused (use
+    :class:`~sknoisy.CrossEntropyClassifier`). A class without any trusted
+    row gets a ``UserWarning`` naming it: the meta objective has no clean
+    example of it, so its row of ``T`` starts from the initial ``T`` (the
+    identity row, or with ``transition_matrix='gold'`` the anchor-point row
+    of the gold estimator's fallback) and moves only through its effect on
+    the other classes.
     With a ``train_split`` such as :class:`~sknoisy.base.TrustedValidSplit`,
     the trusted rows held out for validation are kept out of the meta set.
-    The validation loss is the cross-entropy on trusted rows and the
-    forward-corrected loss with the current ``T`` on untrusted ones.
+    The validation loss is GLC's joint loss with the current ``T``
+    (:func:`~sknoisy.losses.gold_corrected_cross_entropy`): the
+    cross-entropy on trusted rows, the forward-corrected loss on untrusted
+    ones.
 
     The trusted rows are copied to the training device once per ``fit`` (so
     data larger than memory is out of scope for MLC: the trusted subset must
     fit on the device; the untrusted rows stream through skorch's loaders as
-    usual). The trusted batches are drawn with a ``torch.Generator`` on that
+    usual). A random meta batch (``meta_batch_size`` an int) is drawn on that
     device, seeded from ``random_state``. The per-step work (meta-gradient,
-    update of ``T``, count of frozen rows) stays on the device; the host reads
-    ``T`` once per epoch.
+    update of ``T``, count of frozen rows) stays on the device; the host
+    reads ``T`` once per epoch.
 
-    The meta objective is greedy (the trusted loss one virtual step ahead),
-    so the learned ``T`` is the matrix that helps the trusted loss most, not
-    a consistent estimate of the noise: it fluctuates from epoch to epoch
-    and can be far from the true ``T`` on some problems (the history's
-    ``transition_matrix`` shows its path).
+    DEFAULTS_NOTE
 
-    A row of ``T`` that the projected update would set to all zeros keeps its
-    previous value (the paper divides by a small constant instead and leaves
-    a zero row); a single warning per ``fit`` reports how often it happened.
+    Where sknoisy follows the paper and where not:
+
+    * Algorithm 1 of the paper initialises ``T`` *randomly*; the identity
+      start comes from the authors' public code, which also resets ``T`` to
+      the identity at every step (``reset_each_step=True`` here).
+    * The normalisation of ``T`` is ambiguous in the paper itself: its
+      Section 3.1 defines ``T`` row-stochastic, while its Eq. 10 normalises,
+      for each noisy class, over the clean classes (columns in sknoisy's
+      orientation), as the authors' code does. Rescaling a column of ``T``
+      leaves the forward loss's weight gradient unchanged, so at ``T = I``
+      the meta-gradient's diagonal is exactly 0 and renormalising rows moves
+      ``T`` where the meta objective never asked; the projection onto the
+      simplex does not.
+    * The authors' code also multiplies logits rather than probabilities by
+      ``T``, sums the losses over the batch, pre-trains the network with
+      cross-entropy, and runs MLC at a learning rate of 1e-4 with a meta
+      learning rate of 0.11. sknoisy applies ``T`` to probabilities with
+      mean losses, as the paper writes, and trains from scratch.
+
+    A row of ``T`` that the update cannot normalise (all zeros after
+    ``max(., 0)``, or non-finite) keeps its previous value (the paper divides
+    by a small constant instead and leaves a zero row); a single warning per
+    ``fit`` reports how often it happened.
 
     ``fit`` restarts ``T`` from the initial matrix; ``partial_fit`` continues
     from the learned one.
-
-    Differences of the authors' public code from the paper (sknoisy follows
-    the paper): ``T`` is reset to the identity at every step (available here
-    as ``reset_each_step=True``), it multiplies logits rather than
-    probabilities, it is column-normalised, and the losses are summed over
-    the batch.
 
     References
     ----------
@@ -269,25 +494,41 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
     >>> trusted = np.zeros(300, dtype=bool)
     >>> trusted[:45] = True
     >>> y = np.where(trusted, y_clean, y_noisy)
-    >>> clf = MetaLossCorrectionClassifier(MLP, max_epochs=3, random_state=0)
+    >>> clf = MetaLossCorrectionClassifier(MLP, max_epochs=3, true_transition_matrix=T, random_state=0)
     >>> clf = clf.fit(X, y, trusted=trusted)
     >>> clf.transition_matrix_.shape
     (3, 3)
     >>> bool(np.allclose(clf.transition_matrix_.sum(axis=1), 1.0))
     True
+    >>> len(clf.history[:, "transition_matrix_error"])
+    3
     """
 
-    _correction_params = ("transition_matrix", "virtual_lr", "meta_lr", "meta_batch_size", "reset_each_step")
+    _correction_params = (
+        "transition_matrix",
+        "virtual_lr",
+        "meta_lr",
+        "meta_batch_size",
+        "normalization",
+        "look_ahead",
+        "reset_each_step",
+        "train_on_trusted",
+        "true_transition_matrix",
+    )
 
     def __init__(
         self,
         module,
         *args,
-        transition_matrix="identity",
+        transition_matrix=DEFAULT_T,
         virtual_lr=0.01,
-        meta_lr=5.0,
-        meta_batch_size=64,
+        meta_lr=DEFAULT_META_LR,
+        meta_batch_size=None,
+        normalization=DEFAULT_NORMALIZATION,
+        look_ahead=DEFAULT_LOOK_AHEAD,
         reset_each_step=False,
+        train_on_trusted=DEFAULT_TRAIN_ON_TRUSTED,
+        true_transition_matrix=None,
         criterion=ForwardCorrectedCrossEntropy,
         **kwargs,
     ):
@@ -296,48 +537,65 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
         self.virtual_lr = virtual_lr
         self.meta_lr = meta_lr
         self.meta_batch_size = meta_batch_size
+        self.normalization = normalization
+        self.look_ahead = look_ahead
         self.reset_each_step = reset_each_step
+        self.train_on_trusted = train_on_trusted
+        self.true_transition_matrix = true_transition_matrix
 
     # ----------------------------------------------------------- parameters
     def _check_meta_params(self):
         _check_positive(self.virtual_lr, "virtual_lr")
         _check_positive(self.meta_lr, "meta_lr")
         size = self.meta_batch_size
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f"meta_batch_size must be an integer >= 1, got {size!r}.")
-        if not isinstance(self.reset_each_step, (bool, np.bool_)):
-            raise TypeError(f"reset_each_step must be True or False, got {self.reset_each_step!r}.")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1):
+            raise ValueError(f"meta_batch_size must be None (every trusted row) or an integer >= 1, got {size!r}.")
+        for name, valid in (("normalization", NORMALIZATIONS), ("look_ahead", LOOK_AHEADS)):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in valid:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}; got {value!r}.")
+        for name in ("reset_each_step", "train_on_trusted"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}.")
 
-    def _check_trusted(self, y_enc, mask, where="the training data"):
-        name = type(self).__name__
-        if not mask.any():
+    def _check_trusted(self, y_enc, mask, where=None):
+        self._check_trusted_rows(y_enc, mask, purpose="learn the transition matrix", where=where)
+
+    def _check_untrusted(self, mask):
+        if mask.all():
             raise ValueError(
-                f"{name} needs trusted (clean) rows to learn the transition matrix, but {where} has "
-                "none: pass fit(X, y, trusted=mask) with a boolean mask of the rows whose labels "
-                "are known to be correct (through GridSearchCV, enable metadata routing)."
+                f"{type(self).__name__} trains the network on the untrusted rows (the trusted ones "
+                "only steer the transition matrix), but every row is trusted: with clean labels "
+                "only, use CrossEntropyClassifier."
             )
-        classes = np.unique(y_enc[mask])
-        if classes.size < 2:
-            label = self.classes_[classes[0]].tolist()
-            raise ValueError(
-                f"{name} needs trusted rows of at least 2 classes, but all trusted rows of {where} "
-                f"have the label {label!r}: the meta loss could not tell the classes apart."
-            )
+
+    def _check_inputs(self, y_enc, mask):
+        self._check_meta_params()
+        self._check_trusted(y_enc, mask)
+        self._check_untrusted(mask)
+
+    def _true_transition_matrix(self):
+        if self.true_transition_matrix is None:
+            return None
+        return check_transition_matrix(
+            _as_numpy(self.true_transition_matrix), len(self.classes_), name="true_transition_matrix"
+        )
 
     # --------------------------------------------------------- T resolution
-    def _resolve_transition_matrix(self, X, y_enc, mask):
+    def _starts_from_identity(self):
         spec = self.transition_matrix
-        if spec is None or (isinstance(spec, str) and spec == "identity"):
+        return spec is None or (isinstance(spec, str) and spec == "identity")
+
+    def _resolve_transition_matrix(self, X, y_enc, mask):
+        if self._starts_from_identity():
             self.transition_matrix_estimator_ = None
             return np.eye(len(self.classes_))
         return super()._resolve_transition_matrix(X, y_enc, mask)
 
     def _criterion_transition_matrix(self):
         T = getattr(self, "transition_matrix_", None)
-        if T is None and hasattr(self, "classes_inferred_"):
-            spec = self.transition_matrix
-            if spec is None or (isinstance(spec, str) and spec == "identity"):
-                return np.eye(len(self.classes_inferred_))
+        if T is None and hasattr(self, "classes_inferred_") and self._starts_from_identity():
+            return np.eye(len(self.classes_inferred_))
         return super()._criterion_transition_matrix()
 
     def initialize_criterion(self):
@@ -351,51 +609,42 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
             )
         return super().initialize_criterion()
 
-    def _check_untrusted(self, mask):
-        if mask.all():
-            raise ValueError(
-                f"{type(self).__name__} trains the network on the untrusted rows (the trusted ones "
-                "only steer the transition matrix), but every row is trusted: with clean labels "
-                "only, use CrossEntropyClassifier."
-            )
-
     def _prepare_training(self, X, y_enc, mask):
-        self._check_meta_params()
-        self._check_trusted(y_enc, mask)
-        self._check_untrusted(mask)
-        # A learned T starts from here; it is re-resolved at every fit.
+        self._check_inputs(y_enc, mask)
+        self._true_transition_matrix()
+        # A learned T starts from here: every fit resolves it again and the
+        # mixin hands it to a criterion kept by warm_start.
         super()._prepare_training(X, y_enc, mask)
         self.initial_transition_matrix_ = self.transition_matrix_.copy()
 
+    def _learned_transition_matrix(self):
+        """The criterion's current T as float64 numpy, row-stochastic as sknoisy reports every T."""
+        T = self.criterion_.T.detach().to(torch.float64).cpu().numpy()
+        return _row_stochastic(T) if self.normalization == "column" else T
+
     # ----------------------------------------------------- training state
     def _train(self, X, y_enc, mask, routing_method, **fit_params):
-        self._check_meta_params()
-        self._check_trusted(y_enc, mask)
-        self._check_untrusted(mask)
-        if routing_method == "fit":
-            # with warm_start the criterion is not rebuilt; fit still restarts T.
-            self.criterion_.set_transition_matrix(self.initial_transition_matrix_)
-        self._meta_state = {}
+        self._check_inputs(y_enc, mask)
+        # Lives while training only: the trusted rows on the device and the
+        # per-epoch counters. Plain tensors and numbers, so a net pickled by
+        # a callback mid-training pickles as any other.
+        self._meta_state = {"true_T": self._true_transition_matrix()}
         try:
             super()._train(X, y_enc, mask, routing_method, **fit_params)
         finally:
-            self.transition_matrix_ = self._check_transition_matrix(
-                self.criterion_.T.detach().cpu().to(torch.float64).numpy()
-            )
-            # Tensors on the device and a torch.Generator (not picklable) only
-            # live while training.
+            self.transition_matrix_ = self._check_transition_matrix(self._learned_transition_matrix())
             self._meta_state = None
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         state = getattr(self, "_meta_state", None)
-        inputs, table = (X.inputs, X.table) if isinstance(X, _TableDataset) else (X, y)
+        inputs, table = inputs_and_table(X, y)
         if state is not None and table is not None:
             self._start_meta_training(inputs, table, dataset_train)
         return dataset_train, dataset_valid
 
     def _start_meta_training(self, X, table, dataset_train):
-        """Put the trusted training rows, the initial T and the generator on the device."""
+        """Put the trusted training rows and the initial T on the device."""
         table = np.asarray(to_numpy(table))
         train_idx = _subset_indices(dataset_train, len(table))
         if train_idx is None:
@@ -408,96 +657,108 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
             train_idx = np.arange(len(table))
         train_mask = np.zeros(len(table), dtype=bool)
         train_mask[train_idx] = True
-        meta_mask = train_mask & (table[:, TRUSTED] == 1)
-        self._check_trusted(table[:, LABEL], meta_mask, where="the training part of the train_split")
+        labels, trusted = split_target_table(table)
+        meta_mask = train_mask & trusted
+        where = "the training part of the train_split" if not train_mask.all() else None
+        self._check_trusted(labels, meta_mask, where=where)
+        self._warn_classes_without_trusted_rows(labels[meta_mask], where)
         first = next(iter(self.module_.parameters()), None)
         device = first.device if first is not None else torch.device(self.device or "cpu")
         dtype = first.dtype if first is not None else torch.float32
-        # seeded from the forked torch RNG of fit, so random_state decides it.
-        seed = int(torch.randint(0, 2**62, (1,)).item())
-        generator = torch.Generator(device=device)
-        generator.manual_seed(seed)
         state = self._meta_state
-        meta_idx = np.flatnonzero(meta_mask)
-        if _is_lazy(X):
-            # only the (small) trusted set is read into memory, item by item
-            meta_X = np.stack([np.asarray(X[i]) for i in meta_idx]) if meta_idx.size else np.empty((0,))
-        else:
-            meta_X = np.asarray(X[meta_idx])
-        state["X"] = torch.as_tensor(meta_X, device=device)
-        state["y"] = torch.as_tensor(table[meta_mask, LABEL], dtype=torch.int64, device=device)
-        state["generator"] = generator
+        rows = take_rows(X, meta_mask)
+        if not isinstance(rows, np.ndarray):
+            # a view of data larger than memory: only the (small) trusted set
+            # is read into memory, item by item
+            rows = np.stack([np.asarray(rows[i]) for i in range(len(rows))])
+        state["X"] = torch.as_tensor(rows, device=device)
+        state["y"] = torch.as_tensor(labels[meta_mask], dtype=torch.int64, device=device)
         state["device"] = device
+        # seeded from the forked torch RNG of fit, so random_state decides
+        # the meta batches; each draw seeds a fresh generator from it.
+        state["seed"] = int(torch.randint(0, 2**62, (1,)).item())
+        state["draws"] = 0
         state["initial_T"] = torch.as_tensor(self.initial_transition_matrix_, dtype=dtype, device=device)
         state["frozen_rows"] = torch.zeros((), dtype=torch.int64, device=device)
         state["meta_loss"] = torch.zeros((), dtype=dtype, device=device)
         state["steps"] = 0
         state["warned"] = False
 
-    def _draw_meta_batch(self, state):
+    def _warn_classes_without_trusted_rows(self, meta_labels, where):
+        missing = np.setdiff1d(np.arange(len(self.classes_)), meta_labels)
+        if missing.size:
+            warnings.warn(
+                f"{type(self).__name__}: class(es) {self.classes_[missing].tolist()} have no trusted row"
+                + (f" in {where}" if where else "")
+                + "; the meta objective has no clean example of them, so their rows of the transition "
+                "matrix start from the initial T (the identity row by default; transition_matrix='gold' "
+                "starts them from an anchor-point estimate) and move only through their effect on the "
+                "other classes.",
+                UserWarning,
+                stacklevel=5,
+            )
+
+    def _meta_batch(self, state):
+        """The trusted rows of this meta step: all of them, or a random draw of ``meta_batch_size``."""
         n_trusted = state["y"].shape[0]
-        size = min(int(self.meta_batch_size), n_trusted)
+        size = n_trusted if self.meta_batch_size is None else min(int(self.meta_batch_size), n_trusted)
         if size == n_trusted:
             return state["X"], state["y"]
-        idx = torch.randperm(n_trusted, generator=state["generator"], device=state["device"])[:size]
+        generator = torch.Generator(device=state["device"])
+        generator.manual_seed(state["seed"] + state["draws"])
+        state["draws"] += 1
+        idx = torch.randperm(n_trusted, generator=generator, device=state["device"])[:size]
         return state["X"][idx], state["y"][idx]
 
-    def __getstate__(self):
-        # A net pickled mid-training (a checkpoint callback) leaves the
-        # transient meta state behind: the generator cannot be pickled.
-        state = super().__getstate__()
-        state["_meta_state"] = None
-        return state
+    def _look_ahead_step(self):
+        if self.look_ahead == "optimizer":
+            optimizer = self.optimizer_
+            # a wrapper (accelerate's AcceleratedOptimizer) holds the real one
+            while not isinstance(optimizer, (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW)) and hasattr(optimizer, "optimizer"):
+                optimizer = optimizer.optimizer
+            return _optimizer_look_ahead(optimizer)
+        return _sgd_look_ahead(float(self.virtual_lr))
+
+    def _meta_step(self, state, logits, labels, weights, clean):
+        """Steps 1 and 2: learn T from this mini-batch; returns the new T (on the device)."""
+        buffer = self.criterion_.T
+        start = state["initial_T"] if self.reset_each_step else buffer.to(logits.dtype)
+        X_meta, y_meta = self._meta_batch(state)
+        chunk = None if self.batch_size in (None, -1) else int(self.batch_size)
+        grad, meta_loss = _meta_gradient(
+            self.module_, logits, labels, weights, start, X_meta, y_meta, self._look_ahead_step(),
+            self.criterion_.eps, chunk_size=chunk, clean=clean,
+        )
+        T, frozen = _update_transition_matrix(start.detach(), grad, float(self.meta_lr), self.normalization)
+        with torch.no_grad():
+            buffer.copy_(T)
+        state["frozen_rows"] += frozen
+        state["meta_loss"] += meta_loss
+        state["steps"] += 1
+        return T
 
     # --------------------------------------------------------------- skorch
-    def train_step_single(self, batch, **fit_params):
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        labels, trusted = split_target_table(torch.as_tensor(y_true, device=y_pred.device))
+        if not training:
+            # GLC's joint loss with the current T (labels alone count as untrusted)
+            return gold_corrected_cross_entropy(y_pred, labels, trusted, self.criterion_.T, eps=self.criterion_.eps)
         state = getattr(self, "_meta_state", None)
         if not state or "X" not in state:
             raise RuntimeError(
                 f"{type(self).__name__} trains through fit or partial_fit, which set up the trusted "
                 "meta set; skorch's fit_loop cannot be called on its own."
             )
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        logits = self.infer(Xi, **fit_params)
-        table = to_tensor(yi, device=logits.device)
-        labels = table[:, LABEL]
-        weights = (table[:, TRUSTED] == 0).to(logits.dtype)
-        eps = self.criterion_.eps
-        buffer = self.criterion_.T
-        start = state["initial_T"] if self.reset_each_step else buffer.to(logits.dtype)
-
-        X_meta, y_meta = self._draw_meta_batch(state)
-        grad, meta_loss = _meta_gradient(
-            self.module_, logits, labels, weights, start, X_meta, y_meta, float(self.virtual_lr), eps
-        )
-        T, frozen = _update_transition_matrix(start.detach(), grad, float(self.meta_lr))
-        with torch.no_grad():
-            buffer.copy_(T)
-        state["frozen_rows"] += frozen
-        state["meta_loss"] += meta_loss
-        state["steps"] += 1
-
-        loss = _noisy_loss(logits, labels, weights, T, eps)
-        loss.backward()
-        return {"loss": loss, "y_pred": logits}
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = torch.as_tensor(y_true, device=y_pred.device)
-        T = self.criterion_.T
-        eps = self.criterion_.eps
-        if y_true.ndim == 1:
-            return forward_corrected_cross_entropy(y_pred, y_true, T, eps=eps)
-        labels = y_true[:, LABEL]
-        corrected = forward_corrected_cross_entropy(y_pred, labels, T, eps=eps, reduction="none")
-        clean = F.cross_entropy(y_pred, labels, reduction="none")
-        return torch.where(y_true[:, TRUSTED] == 1, clean, corrected).mean()
+        weights = (~trusted).to(y_pred.dtype)
+        clean = trusted.to(y_pred.dtype) if self.train_on_trusted else None
+        T = self._meta_step(state, y_pred, labels, weights, clean)
+        return _noisy_loss(y_pred, labels, weights, T, self.criterion_.eps, clean)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
         state = getattr(self, "_meta_state", None)
         if state:
-            state["epoch_start_T"] = self.criterion_.T.detach().clone()
+            state["epoch_start_T"] = self._learned_transition_matrix()
             state["frozen_rows"].zero_()
             state["meta_loss"].zero_()
             state["steps"] = 0
@@ -508,23 +769,30 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
         if not state or "epoch_start_T" not in state:
             return
         # The one host read of the epoch.
-        T = self.criterion_.T.detach().to(torch.float64).cpu().numpy()
-        start = state["epoch_start_T"].to(torch.float64).cpu().numpy()
+        T = self._learned_transition_matrix()
         frozen = int(state["frozen_rows"].item())
         steps = state["steps"]
         meta_loss = float(state["meta_loss"].item()) / steps if steps else float("nan")
         self.history.record("transition_matrix", T.tolist())
-        self.history.record("transition_matrix_change", transition_matrix_error(T, start))
+        self.history.record("transition_matrix_change", transition_matrix_error(T, state["epoch_start_T"]))
+        if state["true_T"] is not None:
+            self.history.record("transition_matrix_error", transition_matrix_error(T, state["true_T"]))
         self.history.record("meta_loss", meta_loss)
         self.history.record("transition_matrix_frozen_rows", frozen)
         if frozen and not state["warned"]:
             state["warned"] = True
             warnings.warn(
                 f"{type(self).__name__}: in {frozen} meta step(s) of epoch {len(self.history)} a row of "
-                "the transition matrix would have become all zeros after max(T - meta_lr * grad, 0); "
-                "those rows kept their previous values. meta_lr (or virtual_lr) is probably too large. "
-                "This warning is given once per fit; the history's 'transition_matrix_frozen_rows' "
-                "counts every epoch.",
+                "the transition matrix could not be normalised after the step T - meta_lr * grad (all "
+                "zeros, or not finite) and kept its previous value. meta_lr (or virtual_lr) is probably "
+                "too large. This warning is given once per fit; the history's "
+                "'transition_matrix_frozen_rows' counts every epoch.",
                 UserWarning,
                 stacklevel=2,
             )
+
+
+def _as_numpy(matrix):
+    if isinstance(matrix, torch.Tensor):
+        return matrix.detach().cpu().to(torch.float64).numpy()
+    return matrix

@@ -91,8 +91,9 @@ class RobustLossClassifier(CrossEntropyClassifier):
         None disables clipping.
     criterion : None
         Reserved: the criterion is built from ``loss``. Any
-        ``criterion__*`` parameter (e.g. ``criterion__label_min``,
-        ``criterion__detach_denominator``) is handed to the loss.
+        ``criterion__*`` parameter (e.g. ``criterion__label_min``, or
+        ``criterion__detach_focal_weights=True`` for the gradient of the APL
+        authors' NFL) is handed to the loss.
     **kwargs
         Every parameter of :class:`~sknoisy.CrossEntropyClassifier` and of
         skorch's ``NeuralNetClassifier``.
@@ -154,6 +155,8 @@ class RobustLossClassifier(CrossEntropyClassifier):
     """
 
     _correction_params = ("loss", "alpha", "beta", "q", "gamma", "clip_grad_norm")
+    # every loss of the registry reads its reduction, so the base's weighted reduction applies
+    _supports_sample_weight = True
 
     def __init__(
         self,

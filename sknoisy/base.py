@@ -1,4 +1,4 @@
-"""The shared skorch base classifier of sknoisy.
+"""The no-correction baseline, and the base of every sknoisy classifier.
 
 :class:`CrossEntropyClassifier` adds to skorch's ``NeuralNetClassifier`` what
 scikit-learn users expect and what learning with noisy labels needs:
@@ -11,41 +11,175 @@ scikit-learn users expect and what learning with noisy labels needs:
 * ``random_state``: the same seed gives the same model on CPU, and the global
   torch RNG is left as it was;
 * the ``trusted`` mask, requested through metadata routing and carried with
-  every mini-batch: skorch batches ``y`` but not fit parameters, so the net
-  trains on a *target table* ``y_table[:, 0] = encoded label`` and
-  ``y_table[:, 1] = trusted flag`` (see :data:`LABEL` and :data:`TRUSTED`);
+  every mini-batch inside the *target table* (see :mod:`sknoisy._targets`);
+* nested parameters (``transition_matrix__method``) set on the nested
+  estimator, as scikit-learn's grid searches expect;
 * ``predict_proba`` returns softmax probabilities of the clean class, whatever
-  the criterion.
+  the criterion;
+* ``sample_weight``, a weight column of the target table applied by
+  :func:`weighted_criterion_loss`;
+* clear errors for bad parameters, a module of the wrong output width and
+  training that diverges (see :mod:`sknoisy.callbacks`), and a whole-fit stop
+  on Ctrl-C in a stage-1 net.
 
 Subclasses change the loss through skorch's hooks (``initialize_criterion``,
 ``get_loss``, ``train_step_single``) and run extra stages before training
-through :meth:`CrossEntropyClassifier._prepare_training`.
+through :meth:`CrossEntropyClassifier._prepare_training`; two-stage recipes
+build their plain stage-1 net with
+:meth:`CrossEntropyClassifier._make_plain_net`. A subclass that overrides one
+of those hooks weights rows by ``sample_weight`` once it declares
+``_supports_sample_weight = True`` (its loss reduces the batch through
+:meth:`CrossEntropyClassifier._criterion_loss` or
+:func:`weighted_criterion_loss`); until then ``fit`` refuses non-uniform
+weights rather than ignore them.
+
+The pieces it is built from live in their own modules: the data plumbing in
+:mod:`sknoisy._data`, the callbacks in :mod:`sknoisy.callbacks`, the skorch
+validation splits in :mod:`sknoisy.model_selection`.
 """
 
-import contextlib
 import inspect
+import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset, default_collate
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 from skorch import NeuralNet, NeuralNetClassifier
-from skorch.callbacks import Callback, EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import to_numpy
+from torch.utils.data import DataLoader
 
-from .utils._validation import check_transition_matrix, check_trusted_mask, is_lazy_dataset
+from ._data import as_prediction_data, as_training_data, inputs_and_table, sample_shape, stack_collate
+from ._targets import target_labels, target_weights
+from .callbacks import DivergenceGuard, FiniteLossGuard, InterruptGuard, _BestValidLoss, _table_accuracy
+from .model_selection._split import NoisyHoldout, TrustedValidSplit
+from .transition import check_informative
+from .utils._random import seed_from, torch_seeded
+from .utils._validation import (
+    check_device,
+    check_label_values,
+    check_sample_weight,
+    check_transition_matrix,
+    check_trusted_mask,
+    is_lazy_dataset,
+)
 
-__all__ = ["CrossEntropyClassifier", "FiniteLossGuard", "TrustedValidSplit", "LABEL", "TRUSTED"]
+# FiniteLossGuard and TrustedValidSplit are re-exported: they were first
+# published here.
+__all__ = ["CrossEntropyClassifier", "FiniteLossGuard", "TrustedValidSplit", "weighted_criterion_loss"]
 
-#: Column of the target table holding the encoded (possibly noisy) label.
-LABEL = 0
-#: Column of the target table holding the trusted flag (1 = clean row).
-TRUSTED = 1
+#: skorch's own components: ``module__*``, ``criterion__*`` and
+#: ``optimizer__*`` configure them (skorch adds them to ``prefixes_`` only
+#: once the net is initialised), never a nested scikit-learn estimator.
+_SKORCH_COMPONENTS = ("module", "criterion", "optimizer")
+
+#: Inputs larger than this in magnitude get a warning at fit: a network's
+#: first logits are of the same scale, and training on them diverges or
+#: crawls. Standardized data, pixels (0-255) and counts stay far below.
+_MAX_ABS_INPUT = 1e6
+
+#: The hooks through which a subclass changes the loss or adds a training
+#: stage. A subclass overriding one of them weights rows by ``sample_weight``
+#: only once it says so (``_supports_sample_weight = True`` in its body).
+_LOSS_HOOKS = ("get_loss", "train_step", "train_step_single", "initialize_criterion", "_prepare_training", "_train")
+
+
+def _base_callbacks():
+    """The callbacks every sknoisy net starts with, by name (``callbacks__<name>__*`` reaches them)."""
+    # skorch's valid_acc would compare predictions with the whole target
+    # table; score the label column instead.
+    return [
+        ("epoch_timer", EpochTimer()),
+        ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+        ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ("valid_acc", EpochScoring(_table_accuracy, name="valid_acc", lower_is_better=False, use_caching=True)),
+        ("finite_loss", FiniteLossGuard()),
+        ("divergence", DivergenceGuard()),
+        ("interrupt", InterruptGuard()),
+        ("print_log", PrintLog()),
+    ]
+
+
+#: Names of the base callbacks: a stage-1 net keeps the user's settings of these only.
+_BASE_CALLBACK_NAMES = frozenset(name for name, _ in _base_callbacks())
+
+
+def weighted_criterion_loss(criterion, weight, *args):
+    """``criterion(*args)`` with each row's loss weighted by ``weight``: the one weighted reduction.
+
+    The criterion is called with ``reduction='none'`` (every torch and
+    sknoisy loss reads its ``reduction`` attribute when called) and must
+    return one loss per row; its own reduction is then applied to
+    ``weight * losses``: ``'mean'`` gives ``(weight * losses).mean()``,
+    ``'sum'`` gives ``(weight * losses).sum()``. The weights of a target
+    table have mean 1 over the rows ``fit`` was given, so an unweighted batch
+    and a batch of weights 1 give the same loss.
+
+    Parameters
+    ----------
+    criterion : torch.nn.Module
+        A loss with a ``reduction`` attribute of 'mean' or 'sum'.
+    weight : torch.Tensor of shape (batch_size,)
+        The rows' weights (:func:`sknoisy._targets.target_weights`).
+    *args
+        What the criterion is called with (logits, labels, ...).
+
+    Returns
+    -------
+    loss : torch.Tensor, a scalar
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknoisy.base import weighted_criterion_loss
+    >>> logits, labels = torch.zeros(2, 3), torch.tensor([0, 1])
+    >>> loss = weighted_criterion_loss(torch.nn.CrossEntropyLoss(), torch.tensor([0.0, 2.0]), logits, labels)
+    >>> round(float(loss), 4)  # ln 3, the loss of the one row that counts
+    1.0986
+    """
+    reduction = getattr(criterion, "reduction", None)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(
+            f"sample_weight needs a criterion with reduction='mean' or 'sum' (to weight each row's loss), "
+            f"but {type(criterion).__name__} has reduction={reduction!r}."
+        )
+    criterion.reduction = "none"
+    try:
+        rows = criterion(*args)
+    finally:
+        criterion.reduction = reduction
+    if rows.shape != weight.shape:
+        raise ValueError(
+            f"sample_weight needs one loss per row from {type(criterion).__name__} called with reduction='none', "
+            f"but it returned shape {tuple(rows.shape)} for {weight.shape[0]} rows."
+        )
+    rows = rows * weight.to(rows.dtype)
+    return rows.mean() if reduction == "mean" else rows.sum()
+
+
+class _SampleWeightNotSupported(NotImplementedError, ValueError):
+    """sample_weight given to an estimator whose loss does not read it yet.
+
+    A NotImplementedError (the feature is missing) that is also the
+    ValueError scikit-learn expects for an input an estimator cannot take.
+    """
+
+
+def _check_positive_int(value, name, *, allow=()):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in allow:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        also = f" (or {', '.join(map(str, allow))})" if allow else ""
+        raise ValueError(f"{name} must be a positive integer{also}, got {value!r}.")
+
+
+def _check_positive_real(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
 
 
 def _takes_argument(fn, name):
@@ -57,204 +191,39 @@ def _takes_argument(fn, name):
     return name in params
 
 
-def _table_accuracy(net, X, y_table):
-    """Accuracy on the label column of a target table (skorch's valid_acc)."""
-    y_true = np.asarray(to_numpy(y_table))
-    if y_true.ndim == 2:
-        y_true = y_true[:, LABEL]
-    y_pred = net.predict_proba(X).argmax(axis=1)
-    return float(np.mean(y_pred == y_true))
+def _takes_keyword(fn, name):
+    """Whether ``fn`` accepts the keyword ``name`` (explicitly or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True  # cannot tell: let the call decide
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def _stack_collate(batch):
-    """Collate (input, target) rows of numpy arrays with one ``np.stack`` each.
-
-    torch's default collate converts every row to a tensor first, which made
-    small networks about 25% slower per epoch than plain skorch once the
-    target table doubled the number of arrays per row. Anything that is not
-    a pair of numpy arrays or numbers goes to the default collate.
-    """
-    first = batch[0]
-    if isinstance(first, (tuple, list)) and len(first) == 2 and isinstance(first[0], np.ndarray):
-        Xb = torch.from_numpy(np.stack([row[0] for row in batch]))
-        targets = [row[1] for row in batch]
-        if isinstance(first[1], (np.ndarray, np.generic, numbers.Number)):
-            return Xb, torch.from_numpy(np.asarray(np.stack(targets)))
-        return Xb, default_collate(targets)
-    return default_collate(batch)
+def _weight_kwargs(weight):
+    """``{'sample_weight': weight}`` when there are weights: hooks that predate them keep working."""
+    return {} if weight is None else {"sample_weight": weight}
 
 
-def _seed_from(random_state):
-    """An integer seed from an int, a RandomState or None (None -> None)."""
-    if random_state is None:
-        return None
-    if isinstance(random_state, numbers.Integral):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+def _about_fitted_shape(exc):
+    """Whether a validation error says X or y does not fit what the model was fitted on."""
+    text = str(exc)
+    return "features" in text or "items of shape" in text or "not in classes_" in text
 
 
-class TrustedValidSplit:
-    """skorch ``train_split`` that validates on trusted rows only.
-
-    Holds out a stratified ``fraction`` of the trusted rows (at least one
-    per class that has two or more trusted rows) for skorch's internal
-    validation, so ``valid_loss`` and ``valid_acc`` are measured on clean
-    labels, never on noisy ones. With no trusted rows there is no
-    validation set at all (rather than a noisy one).
-
-    Parameters
-    ----------
-    fraction : float in (0, 1), default=0.2
-        Share of each class's trusted rows held out.
-    random_state : int or None, default=None
-        Seed of the split; None draws from torch's RNG, which the net seeds
-        with its own ``random_state`` during ``fit``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sknoisy import CrossEntropyClassifier
-    >>> from sknoisy.base import TrustedValidSplit
-    >>> from sknoisy.modules import MLP
-    >>> X = np.random.RandomState(0).randn(100, 4)
-    >>> y = (X[:, 0] > 0).astype(int)
-    >>> trusted = np.arange(100) < 40
-    >>> clf = CrossEntropyClassifier(MLP, train_split=TrustedValidSplit(0.25),
-    ...                              max_epochs=2, random_state=0).fit(X, y, trusted=trusted)
-    >>> len(clf.history[:, "valid_acc"])
-    2
-    """
-
-    #: The net hands this split the whole target table, not only the labels.
-    uses_target_table = True
-
-    def __init__(self, fraction=0.2, *, random_state=None):
-        self.fraction = fraction
-        self.random_state = random_state
-
-    def __call__(self, dataset, y=None, **fit_params):
-        if not 0.0 < self.fraction < 1.0:
-            raise ValueError(f"TrustedValidSplit fraction must be in (0, 1), got {self.fraction!r}.")
-        table = np.asarray(to_numpy(y))
-        trusted_idx = np.flatnonzero(table[:, TRUSTED] == 1)
-        if trusted_idx.size == 0:
-            return dataset, None
-        if self.random_state is None:
-            order = trusted_idx[torch.randperm(trusted_idx.size).numpy()]
-        else:
-            order = check_random_state(self.random_state).permutation(trusted_idx)
-        labels = table[order, LABEL]
-        valid = []
-        for label in np.unique(labels):
-            members = order[labels == label]
-            if members.size >= 2:
-                n_valid = min(max(1, int(round(self.fraction * members.size))), members.size - 1)
-                valid.append(members[:n_valid])
-        if not valid:
-            return dataset, None
-        valid_idx = np.sort(np.concatenate(valid))
-        train_idx = np.setdiff1d(np.arange(len(table)), valid_idx)
-        return Subset(dataset, train_idx), Subset(dataset, valid_idx)
-
-    def __repr__(self):
-        return f"TrustedValidSplit(fraction={self.fraction!r}, random_state={self.random_state!r})"
+def _softmax(logits):
+    return torch.softmax(logits, dim=-1)
 
 
-class _TableDataset(torch.utils.data.Dataset):
-    """Pairs a user's Dataset of inputs with the rows of the target table."""
-
-    def __init__(self, inputs, table):
-        self.inputs = inputs
-        self.table = table
-
-    def __len__(self):
-        return len(self.table)
-
-    def __getitem__(self, i):
-        return self.inputs[i], self.table[i]
-
-
-class _InputsDataset(torch.utils.data.Dataset):
-    """A Dataset of inputs only, given the dummy target skorch's batches expect."""
-
-    def __init__(self, inputs):
-        self.inputs = inputs
-
-    def __len__(self):
-        return len(self.inputs)
-
-    def __getitem__(self, i):
-        return self.inputs[i], 0
-
-
-_is_lazy = is_lazy_dataset
-
-
-def _yields_pairs(dataset):
-    """Whether ``dataset`` is (a Subset of) one of our (input, target) wrappers."""
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return isinstance(dataset, (_TableDataset, _InputsDataset))
-
-
-def _sample_shape(dataset):
-    item = dataset[0]
-    if isinstance(item, (tuple, list)):
-        raise ValueError(
-            "A Dataset passed as X must yield inputs only, not (input, target) pairs; pass the labels "
-            "as y (e.g. X = skorch.helper.SliceDataset(dataset, idx=0), y = labels)."
-        )
-    return tuple(np.shape(item))
-
-
-class _NoisyHoldout:
-    """Stratified hold-out of ``fraction`` of the rows, or none when too small to stratify.
-
-    Used by stage-1 nets for early stopping on the noisy validation loss.
-    """
-
-    def __init__(self, fraction=0.2, random_state=None):
-        self.fraction = fraction
-        self.random_state = random_state
-
-    def __call__(self, dataset, y=None, **fit_params):
-        seed = self.random_state
-        if seed is None:
-            seed = int(torch.randint(0, 2**31 - 1, ()))
-        splitter = StratifiedShuffleSplit(1, test_size=self.fraction, random_state=seed)
-        try:
-            train_idx, valid_idx = next(splitter.split(np.zeros(len(y)), y))
-        except ValueError:  # a class with one member, or fewer held-out rows than classes
-            return dataset, None
-        return Subset(dataset, train_idx), Subset(dataset, valid_idx)
-
-
-class _BestValidLoss(EarlyStopping):
-    """skorch's EarlyStopping that stands aside when there is no validation set."""
-
-    def on_epoch_end(self, net, **kwargs):
-        if self.monitor in net.history[-1]:
-            super().on_epoch_end(net, **kwargs)
-
-
-class FiniteLossGuard(Callback):
-    """Stop training with a clear error as soon as a batch loss is not finite.
-
-    skorch already copies each batch loss to the host for its history, so the
-    check costs no extra device synchronisation.
-    """
-
-    def on_batch_end(self, net, batch=None, training=None, **kwargs):
-        if not training:
-            return
-        loss = net.history[-1, "batches", -1, "train_loss"]
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"{type(net).__name__}: the training loss became {loss} in epoch "
-                f"{len(net.history)}; training stopped. Lower the learning rate, check the "
-                "inputs for extreme values, or (backward correction) use a better-conditioned "
-                "transition matrix or forward correction."
-            )
+def _declared_classes(classes):
+    """``classes`` given by the user, sorted as scikit-learn sorts labels, or a clear error."""
+    given = column_or_1d(classes)
+    known = unique_labels(given)
+    if known.size != given.size:
+        raise ValueError(f"classes must not repeat a label, got {given.tolist()}.")
+    if known.size < 2:
+        raise ValueError(f"classes must hold at least 2 classes, got {given.tolist()}.")
+    return known
 
 
 class CrossEntropyClassifier(NeuralNetClassifier):
@@ -263,7 +232,8 @@ class CrossEntropyClassifier(NeuralNetClassifier):
     It is also the base of every sknoisy classifier, so everything here holds
     for all of them: any skorch parameter (``module__*``, ``optimizer__*``,
     ``lr``, ``max_epochs``, ``batch_size``, ``callbacks``, ``device``,
-    ``iterator_train__*``) works unchanged.
+    ``iterator_train__*``) works unchanged, and ``name__param`` sets
+    ``param`` of a nested estimator held by the parameter ``name``.
 
     Parameters
     ----------
@@ -280,14 +250,54 @@ class CrossEntropyClassifier(NeuralNetClassifier):
     batch_size : int, default=128
     train_split : callable or None, default=None
         skorch's internal validation split. None trains on every row. A
-        split receives the label column as ``y``, so ``ValidSplit(5)`` works.
+        split receives the label column as ``y``, so ``ValidSplit(5)`` works;
+        :class:`~sknoisy.model_selection.TrustedValidSplit` validates on
+        trusted rows only.
     random_state : int, RandomState instance or None, default=None
         Seeds module initialisation, shuffling and dropout. The global torch
         RNG is restored after ``fit``. None uses the global RNG.
     verbose : int, default=0
         skorch's epoch table is printed when 1.
+    classes : array-like or None, default=None
+        skorch's parameter: every class the model knows, even one with no
+        row in the training data (the module then still gets an output for
+        it). None takes the classes found in ``y``.
+    warm_start : bool, default=False
+        skorch's parameter: ``fit`` continues training the fitted network
+        instead of building a new one. The data must then have the
+        features and (a subset of) the classes it was fitted on; anything
+        else is refused with a clear error (set ``warm_start=False`` to
+        train a new network).
     **kwargs
         Any other skorch ``NeuralNetClassifier`` parameter.
+
+    Notes
+    -----
+    Every net starts with these callbacks (``callbacks__<name>__*`` sets
+    their parameters, ``callbacks__<name>=None`` removes one):
+    ``finite_loss`` (:class:`~sknoisy.callbacks.FiniteLossGuard`: a NaN or
+    infinite loss stops training with an error), ``divergence``
+    (:class:`~sknoisy.callbacks.DivergenceGuard`: so do logits that blow up
+    while the loss stays finite), ``interrupt``
+    (:class:`~sknoisy.callbacks.InterruptGuard`: after Ctrl-C, a warning
+    says the net keeps the weights it had), and skorch's ``train_loss``,
+    ``valid_loss``, ``valid_acc`` and ``print_log``.
+
+    Two-stage recipes (an estimated transition matrix, GLC) train stage-1
+    networks with this net's settings, but **not** with its ``callbacks``:
+    those belong to the network ``fit`` returns (a checkpoint callback
+    would otherwise write once per fold and stage). Stage-1 nets keep the
+    settings of the callbacks above, and Ctrl-C in one of them stops the
+    whole ``fit`` (``KeyboardInterrupt``, the estimator left unfitted). To
+    give stage 1 callbacks of its own, pass the stage-1 estimator
+    explicitly, e.g. ``transition_matrix=TransitionMatrixEstimator(
+    estimator=CrossEntropyClassifier(module, callbacks=[...]))``.
+
+    ``fit(X, y, sample_weight=w)`` weights each row's loss
+    (:func:`weighted_criterion_loss`) with scikit-learn's rules (finite,
+    non-negative, not all zero); only the ratios of the weights matter, so
+    uniform weights change nothing. ``GridSearchCV`` routes it with
+    ``set_fit_request(sample_weight=True)``.
 
     Attributes
     ----------
@@ -314,10 +324,16 @@ class CrossEntropyClassifier(NeuralNetClassifier):
     >>> clf = CrossEntropyClassifier(MLP, max_epochs=5, random_state=0).fit(X, y)
     >>> clf.predict_proba(X[:2]).shape
     (2, 2)
+
+    A class with no training row is still a class of the model:
+
+    >>> clf = CrossEntropyClassifier(MLP, classes=[0, 1, 2], max_epochs=1).fit(X, y)
+    >>> clf.classes_, clf.predict_proba(X[:2]).shape
+    (array([0, 1, 2]), (2, 3))
     """
 
-    #: Constructor parameters added by a subclass; they are dropped when the
-    #: subclass builds its plain cross-entropy stage-1 network.
+    #: Constructor parameters added by a subclass (its correction's
+    #: settings). Stage-1 nets, plain cross-entropy nets, drop them.
     _correction_params = ()
 
     def __init__(
@@ -349,18 +365,12 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ skorch
+    #: This class weights rows by sample_weight (see :func:`weighted_criterion_loss`).
+    _supports_sample_weight = True
+
     @property
     def _default_callbacks(self):
-        # skorch's valid_acc would compare predictions with the whole target
-        # table; score the label column instead.
-        return [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("valid_acc", EpochScoring(_table_accuracy, name="valid_acc", lower_is_better=False, use_caching=True)),
-            ("finite_loss", FiniteLossGuard()),
-            ("print_log", PrintLog()),
-        ]
+        return _base_callbacks()
 
     def check_data(self, X, y):
         # classes are set from the user's labels in fit, not from the table.
@@ -373,6 +383,11 @@ class CrossEntropyClassifier(NeuralNetClassifier):
                 if name not in kwargs and _takes_argument(self.module, name):
                     kwargs[name] = value
         self.module_ = self.initialized_instance(self.module, kwargs)
+        if not isinstance(self.module_, torch.nn.Module):
+            raise TypeError(
+                f"{type(self).__name__}: module must be a torch.nn.Module class or instance (or a function "
+                f"returning one), got {self.module!r}, which gave {type(self.module_).__name__}."
+            )
         return self
 
     def _module_size_params(self):
@@ -396,22 +411,24 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         dataset = self.get_dataset(X, y)
         if not self.train_split:
             return dataset, None
-        table = X.table if isinstance(X, _TableDataset) else y
+        _, table = inputs_and_table(X, y)
         if table is None:
             return self.train_split(dataset, **fit_params)
         if getattr(self.train_split, "uses_target_table", False):
             return self.train_split(dataset, table, **fit_params)
-        return self.train_split(dataset, np.asarray(to_numpy(table))[:, LABEL], **fit_params)
+        return self.train_split(dataset, target_labels(np.asarray(to_numpy(table))), **fit_params)
 
     def get_iterator(self, dataset, training=False):
         prefix = "iterator_train" if training else "iterator_valid"
         iterator = self.iterator_train if training else self.iterator_valid
         kwargs = self.get_params_for(prefix)
+        source = f"{prefix}__batch_size" if "batch_size" in kwargs else "batch_size"
         kwargs.setdefault("batch_size", self.batch_size)
+        _check_positive_int(kwargs["batch_size"], source, allow=(-1,))
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
         if iterator is DataLoader and "collate_fn" not in kwargs:
-            kwargs["collate_fn"] = _stack_collate
+            kwargs["collate_fn"] = stack_collate
         if iterator is DataLoader and "generator" not in kwargs:
             # A DataLoader without a generator draws a seed from the global
             # torch RNG every time it is iterated, even to predict. Give it its
@@ -425,7 +442,67 @@ class CrossEntropyClassifier(NeuralNetClassifier):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = torch.as_tensor(y_true, device=y_pred.device)
-        return self.criterion_(y_pred, y_true[:, LABEL])
+        return self._criterion_loss(y_pred, y_true, target_labels(y_true))
+
+    def _criterion_loss(self, y_pred, table, *criterion_args):
+        """``criterion_(y_pred, *criterion_args)``, weighted by the table's weight column when it has one.
+
+        The one place a batch's loss is reduced: subclasses whose criterion
+        takes more than the labels (GLC: labels and trusted flags) call it
+        with those arguments, and weights then need nothing more from them.
+        """
+        weight = target_weights(table)
+        if weight is None:
+            return self.criterion_(y_pred, *criterion_args)
+        return weighted_criterion_loss(self.criterion_, weight, y_pred, *criterion_args)
+
+    def infer(self, x, **fit_params):
+        y_infer = super().infer(x, **fit_params)
+        # Checked on the first batch of each training call only: the shape
+        # is host metadata; the one device read is once per fit.
+        if getattr(self, "_outputs_unchecked", False):
+            self._outputs_unchecked = False
+            self._check_module_outputs(x, y_infer)
+        return y_infer
+
+    def _check_module_outputs(self, x, outputs):
+        """Refuse outputs that are not one logit per class; warn about probabilities."""
+        if not isinstance(outputs, torch.Tensor):
+            return  # a tuple or dict: a custom get_loss reads it
+        name = type(self).__name__
+        classes = self.classes_inferred_
+        n_rows = x.shape[0] if isinstance(x, torch.Tensor) else None
+        expected = f"({n_rows if n_rows is not None else 'batch size'}, {len(classes)})"
+        if outputs.ndim != 2 or outputs.shape[1] != len(classes) or (n_rows is not None and outputs.shape[0] != n_rows):
+            given = self.get_params_for("module").get("n_classes")
+            if given is not None and given != len(classes):
+                hint = (
+                    f"module__n_classes={given!r} does not match the {len(classes)} classes of the data; drop it "
+                    "(n_classes is filled in from the data) or give classes=[...] with every class."
+                )
+            elif outputs.ndim == 1 or (outputs.ndim == 2 and outputs.shape[1] == 1):
+                hint = "one output per row (a binary logit) is not supported: return one logit per class."
+            else:
+                hint = "make the module's last layer output one logit per class."
+            raise ValueError(
+                f"{name}: the module returned outputs of shape {tuple(outputs.shape)}, but it must return one "
+                f"logit per class, shape {expected}, for the {len(classes)} classes {classes.tolist()}: {hint}"
+            )
+        if not outputs.is_floating_point():
+            raise ValueError(f"{name}: the module must return floating-point logits, got dtype {outputs.dtype}.")
+        with torch.no_grad():
+            looks_like_proba = bool(
+                ((outputs >= 0) & (outputs <= 1)).all()
+                & torch.isclose(outputs.sum(dim=1), outputs.new_ones(()), atol=1e-4).all()
+            )
+        if looks_like_proba:
+            warnings.warn(
+                f"{name}: the module's outputs look like probabilities (every row is in [0, 1] and sums to 1), "
+                "but sknoisy modules must return logits: the criteria and predict_proba apply the softmax "
+                "themselves. Remove the module's final softmax.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     # --------------------------------------------------------------- sklearn
     def _get_param_names(self):
@@ -437,28 +514,50 @@ class CrossEntropyClassifier(NeuralNetClassifier):
     def set_params(self, **params):
         """Set parameters, including those of nested scikit-learn estimators.
 
-        skorch stores every ``a__b`` key as an attribute of the net; a key
-        whose prefix names a parameter holding a scikit-learn estimator (such
-        as ``transition_matrix__method`` when ``transition_matrix`` is a
-        :class:`~sknoisy.TransitionMatrixEstimator`) is set on that estimator
-        instead, as scikit-learn's grid searches expect.
+        As in scikit-learn, ``name__param`` sets ``param`` of the estimator
+        held by the parameter ``name`` (such as ``transition_matrix__method``
+        when ``transition_matrix`` is a
+        :class:`~sknoisy.TransitionMatrixEstimator`). skorch's prefixes
+        (``module__``, ``criterion__``, ``optimizer__``, ``callbacks__``,
+        ``iterator_train__``, ``dataset__``, ...) keep skorch's meaning.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and their new values.
+
+        Returns
+        -------
+        self : object
+
+        Raises
+        ------
+        ValueError
+            If ``name__param`` names a parameter whose value is not an
+            estimator with parameters.
         """
+        own = set(self._get_param_names())
         nested = {}
         for key in list(params):
             name, sep, sub = key.partition("__")
-            if sep and name in self._correction_params:
+            if sep and name in own and not self._is_skorch_prefix(name):
                 nested.setdefault(name, {})[sub] = params.pop(key)
-        if params:
-            super().set_params(**params)
         for name, sub_params in nested.items():
-            value = getattr(self, name)
-            if not hasattr(value, "set_params"):
+            # the estimator may be set in the same call, as grid searches do
+            value = params.get(name, getattr(self, name))
+            if isinstance(value, type) or not hasattr(value, "set_params"):
                 raise ValueError(
                     f"Cannot set {', '.join(name + '__' + k for k in sub_params)}: {name}={value!r} is not an "
                     "estimator with parameters."
                 )
-            value.set_params(**sub_params)
+        if params:
+            super().set_params(**params)
+        for name, sub_params in nested.items():
+            getattr(self, name).set_params(**sub_params)
         return self
+
+    def _is_skorch_prefix(self, name):
+        return name in _SKORCH_COMPONENTS or name in self.prefixes_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -478,7 +577,7 @@ class CrossEntropyClassifier(NeuralNetClassifier):
                 f"{type(self).__name__} is not fitted yet, so it has no classes_; call fit first."
             ) from None
 
-    def fit(self, X, y, trusted=None, **fit_params):
+    def fit(self, X, y, trusted=None, *, sample_weight=None, **fit_params):
         """Validate the data, run the preparation stages and train the network.
 
         Parameters
@@ -496,73 +595,151 @@ class CrossEntropyClassifier(NeuralNetClassifier):
             metadata routing (``set_fit_request(trusted=True)``), so
             ``GridSearchCV(...).fit(X, y, trusted=mask)`` hands each fold its
             slice.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Weight of each row in the loss (a weighted mean: only the ratios
+            matter, uniform weights change nothing). Finite, non-negative and
+            not all zero. Requested through metadata routing like
+            ``trusted``. A subclass whose loss does not read them yet refuses
+            non-uniform weights (``NotImplementedError``).
         **fit_params
             Passed to skorch's ``fit`` (and so to the module's ``forward``).
 
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        KeyboardInterrupt
+            Ctrl-C during a preparation stage (such as the stage-1 networks
+            that estimate T): the estimator is left unfitted. Ctrl-C while
+            the network itself trains keeps skorch's behaviour: training
+            stops, a warning says so, and the net keeps the weights it had.
         """
-        X, y_enc, mask = self._validate_fit_data(X, y, trusted, reset=True)
-        with self._seeded():
-            self._prepare_training(X, y_enc, mask)
+        self._check_params()
+        continuing = bool(self.warm_start) and self.__sklearn_is_fitted__()
+        try:
+            X, y_enc, mask = self._validate_fit_data(
+                X, y, trusted, reset=not continuing, classes=None if continuing else self.classes
+            )
+        except ValueError as exc:
+            if continuing and _about_fitted_shape(exc):
+                raise ValueError(
+                    f"{exc} warm_start=True continues training the fitted network, which was built for the "
+                    "features and classes of its first fit; set warm_start=False to train a new network on these data."
+                ) from exc
+            raise
+        weight = self._validate_sample_weight(sample_weight, len(y_enc))
+        with torch_seeded(seed_from(self.random_state), self.device):
+            self._prepare(X, y_enc, mask, weight)
             if not self.warm_start or not self.initialized_:
                 self.initialize()
-            self._train(X, y_enc, mask, "fit", **fit_params)
+            self._train(X, y_enc, mask, "fit", **_weight_kwargs(weight), **fit_params)
         return self
 
-    def partial_fit(self, X, y=None, classes=None, trusted=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, trusted=None, *, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising.
 
         The first call validates the data and runs the preparation stages
         (such as estimating T) as ``fit`` does; later calls reuse them.
-        ``classes`` is accepted for scikit-learn compatibility; when given on
-        the first call it fixes ``classes_``.
+
+        Parameters
+        ----------
+        X, y, trusted, sample_weight, **fit_params
+            As for :meth:`fit`.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the problem, in any order (they are sorted), as
+            scikit-learn's ``partial_fit`` takes them; a later call may only
+            repeat them. None on the first call uses the ``classes``
+            parameter, or else the classes found in ``y``.
+
+        Returns
+        -------
+        self : object
         """
+        self._check_params()
         first = not self.__sklearn_is_fitted__()
-        if first and classes is not None:
-            self.classes_inferred_ = np.asarray(classes)
-        X, y_enc, mask = self._validate_fit_data(X, y, trusted, reset=first, keep_classes=classes is not None or not first)
-        with self._seeded():
+        if first:
+            if classes is not None and self.classes is not None:
+                self._check_same_classes(classes, _declared_classes(self.classes), "the classes parameter")
+            declared = classes if classes is not None else self.classes
+        else:
+            if classes is not None:
+                self._check_same_classes(classes, self.classes_inferred_, "classes_ from the first call")
+            declared = None
+        X, y_enc, mask = self._validate_fit_data(X, y, trusted, reset=first, classes=declared)
+        weight = self._validate_sample_weight(sample_weight, len(y_enc))
+        with torch_seeded(seed_from(self.random_state), self.device):
             if first:
-                self._prepare_training(X, y_enc, mask)
+                self._prepare(X, y_enc, mask, weight)
             if not self.initialized_:
                 self.initialize()
-            self._train(X, y_enc, mask, "partial_fit", **fit_params)
+            self._train(X, y_enc, mask, "partial_fit", **_weight_kwargs(weight), **fit_params)
         return self
 
-    def _train(self, X, y_enc, mask, routing_method, **fit_params):
-        # skorch's own fit would call our partial_fit again; its partial_fit
-        # runs the training loop on an initialised net.
-        table = np.column_stack([y_enc, mask.astype(np.int64)])
-        if _is_lazy(X):
-            X, table = _TableDataset(X, table), None
-        NeuralNetClassifier.partial_fit(self, X, table, _routing_method=routing_method, **fit_params)
+    def _prepare(self, X, y_enc, mask, weight):
+        """Run :meth:`_prepare_training`; after Ctrl-C there, leave the estimator unfitted and say so."""
+        try:
+            self._prepare_training(X, y_enc, mask, **_weight_kwargs(weight))
+        except Exception as exc:
+            # A stage-1 net names itself (CrossEntropyClassifier) in its
+            # errors; say which fit it belongs to (shown with the traceback).
+            if hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(
+                    f"(raised in {type(self).__name__}.fit while preparing its training, e.g. in a stage-1 "
+                    "network that estimates the transition matrix)"
+                )
+            raise
+        except KeyboardInterrupt as exc:
+            self.initialized_ = False
+            where = f": {str(exc).rstrip('.')}" if str(exc) else ""
+            raise KeyboardInterrupt(
+                f"{type(self).__name__}.fit was interrupted while preparing its training (such as the stage-1 "
+                f"networks that estimate the transition matrix){where}. Its own network was not trained, so the "
+                "estimator is not fitted: call fit again."
+            ) from exc
+
+    def _train(self, X, y_enc, mask, routing_method, sample_weight=None, **fit_params):
+        """Train the initialised net on the target table (with ``sample_weight``'s column, if any)."""
+        if fit_params:
+            self._check_fit_params(fit_params)
+        if sample_weight is not None:
+            reduction = getattr(self.criterion_, "reduction", None)
+            if reduction not in ("mean", "sum"):
+                raise ValueError(
+                    f"{type(self).__name__}: sample_weight needs a criterion with reduction='mean' or 'sum' (each "
+                    f"row's loss is weighted), but {type(self.criterion_).__name__} has reduction={reduction!r}."
+                )
+        X, table = as_training_data(X, y_enc, mask, sample_weight)
+        self._outputs_unchecked = True
+        try:
+            # skorch's own fit would call our partial_fit again; its
+            # partial_fit runs the training loop on an initialised net.
+            NeuralNetClassifier.partial_fit(self, X, table, _routing_method=routing_method, **fit_params)
+        finally:
+            self._outputs_unchecked = False
 
     def predict_proba(self, X):
         """Probabilities of the clean classes, p(y | x), in the order of ``classes_``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...), or torch Dataset
+            As for :meth:`fit`; a Dataset is read batch by batch.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes), float32
         """
         self.check_is_fitted()
-        if not _is_lazy(X):
+        if not is_lazy_dataset(X):
             X = validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False)
-        elif not _yields_pairs(X):
-            X = _InputsDataset(X)
-        return super().predict_proba(X)
+        return super().predict_proba(as_prediction_data(X))
 
     def predict(self, X):
-        """Predicted class labels, from ``classes_``.
+        """Predicted class labels, from ``classes_``: the most probable clean class.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
+        See :meth:`predict_proba` for the accepted ``X``.
 
         Returns
         -------
@@ -572,17 +749,19 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         return self.classes_[indices]
 
     # --------------------------------------------------------------- helpers
-    def _validate_fit_data(self, X, y, trusted, *, reset, keep_classes=False):
+    def _validate_fit_data(self, X, y, trusted, *, reset, classes=None):
+        """Validated ``(X, y_enc, mask)``; with ``reset``, sets ``classes_`` (``classes`` or those of y)."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None "
                 "(with a Dataset as X, pass its labels as y)."
             )
-        if _is_lazy(X):
+        y = check_label_values(y)
+        if is_lazy_dataset(X):
             # Data larger than memory: never materialise X; read one item for its shape.
             y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
-            shape = _sample_shape(X)
+            shape = sample_shape(X)
             if reset:
                 self.input_shape_ = shape
                 self.n_features_in_ = shape[0] if shape else 1
@@ -591,64 +770,142 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         else:
             # Read-only arrays (np.load(mmap_mode='r'), pandas' copy-on-write) are not copied:
             # the stacking collate builds each batch as a fresh, writable array.
+            in_memory = not isinstance(X, np.memmap)
             X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, reset=reset)
             if reset:
                 self.input_shape_ = X.shape[1:]
+            if in_memory and X.size:
+                # One more pass over data validate_data has just read (a
+                # memmap is not read twice).
+                peak = float(max(X.max(), -X.min()))
+                if peak > _MAX_ABS_INPUT:
+                    warnings.warn(
+                        f"{type(self).__name__}: X has values up to {peak:.3g} in magnitude; a network trains "
+                        "poorly or diverges on features this large (its first outputs are of the same scale). "
+                        "Standardize the features, e.g. with sklearn.preprocessing.StandardScaler in a Pipeline.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
         check_classification_targets(y)
-        if keep_classes:
-            classes = self.classes_inferred_
-            unknown = np.setdiff1d(np.unique(y), classes)
-            if unknown.size:
-                raise ValueError(
-                    f"y contains labels {unknown[:5].tolist()} that are not in classes_ {classes.tolist()}."
-                )
-        else:
-            classes = np.unique(y)
-            if classes.size < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                    f"but the data contains only one class: {classes[0]!r}."
-                )
-            self.classes_inferred_ = classes
-        y_enc = np.searchsorted(classes, y).astype(np.int64)
+        if reset:
+            self.classes_inferred_ = self._fit_classes(y, classes)
+        known = self.classes_inferred_
+        unknown = np.setdiff1d(np.unique(y), known)
+        if unknown.size:
+            raise ValueError(f"y contains labels {unknown[:5].tolist()} that are not in classes_ {known.tolist()}.")
+        y_enc = np.searchsorted(known, y).astype(np.int64)
         mask = check_trusted_mask(trusted, len(y))
         return X, y_enc, mask
 
-    def _prepare_training(self, X, y_enc, mask):
+    def _fit_classes(self, y, classes):
+        """The sorted classes the model will know: the declared ones, or those found in y."""
+        if classes is not None:
+            return _declared_classes(classes)
+        found = np.unique(y)
+        if found.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                f"but the data contains only one class: {found[0]!r}."
+            )
+        return found
+
+    @staticmethod
+    def _check_same_classes(classes, known, what):
+        if not np.array_equal(_declared_classes(classes), known):
+            raise ValueError(f"partial_fit got classes={list(classes)!r}, which differ from {what}: {known.tolist()}.")
+
+    def _check_params(self):
+        """Cheap checks of the parameters whose bad values would fail deep inside torch or skorch."""
+        _check_positive_int(self.max_epochs, "max_epochs")
+        _check_positive_int(self.batch_size, "batch_size", allow=(-1,))
+        _check_positive_real(self.lr, "lr")
+        optimizer_lr = self.get_params_for("optimizer").get("lr")
+        if optimizer_lr is not None:
+            _check_positive_real(optimizer_lr, "optimizer__lr")
+        check_device(self.device)
+        if self.train_split and not callable(self.train_split):
+            raise ValueError(
+                f"train_split must be None or a callable split such as skorch.dataset.ValidSplit(5) or "
+                f"sknoisy.TrustedValidSplit(), got {self.train_split!r}."
+            )
+        if not callable(self.optimizer):
+            raise ValueError(
+                f"optimizer must be a torch optimizer class such as torch.optim.Adam, got {self.optimizer!r}."
+            )
+
+    @classmethod
+    def _sample_weight_supported(cls):
+        """Whether this class weights rows: declared by the class, or inherited unchanged.
+
+        Walking the MRO, the first class that declares
+        ``_supports_sample_weight`` in its own body decides; a class that
+        overrides a loss hook (:data:`_LOSS_HOOKS`) without declaring it does
+        not (its loss may ignore the weight column).
+        """
+        for klass in cls.__mro__:
+            own = vars(klass)
+            if "_supports_sample_weight" in own:
+                return bool(own["_supports_sample_weight"])
+            if any(hook in own for hook in _LOSS_HOOKS):
+                return False
+        return False
+
+    def _validate_sample_weight(self, sample_weight, n_samples):
+        """The weights of the target table (mean 1), or None; refused where the loss would ignore them."""
+        weight = check_sample_weight(sample_weight, n_samples)
+        if weight is not None and not self._sample_weight_supported():
+            raise _SampleWeightNotSupported(
+                f"{type(self).__name__} does not weight its loss by sample_weight yet, so these weights would "
+                "be ignored; fit without them (uniform weights are accepted: they change nothing), or use "
+                "CrossEntropyClassifier, whose loss is a weighted mean. (A subclass whose loss reads the weight "
+                "column sets _supports_sample_weight = True in its class body.)"
+            )
+        return weight
+
+    def _check_fit_params(self, fit_params):
+        """Refuse extra fit parameters that neither the module's forward nor the train_split takes."""
+        takers = [self.module_.forward]
+        if self.train_split:
+            takers.append(self.train_split)
+        unknown = [name for name in fit_params if not any(_takes_keyword(taker, name) for taker in takers)]
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.fit got unexpected keyword argument(s) {', '.join(map(repr, unknown))}: "
+                "fit takes X, y, trusted and sample_weight, and hands any other keyword to the module's "
+                f"forward() (and the train_split), which {type(self.module_).__name__}.forward does not take."
+            )
+
+    def _prepare_training(self, X, y_enc, mask, sample_weight=None):
         """Hook run inside the seeded context before the network is trained.
 
         Subclasses estimate or check T here. The base does nothing.
+        ``sample_weight`` (the table's weights, mean 1) is passed only when
+        ``fit`` got non-uniform weights, and only to a class that supports
+        them (see :meth:`_sample_weight_supported`).
         """
 
-    @contextlib.contextmanager
-    def _seeded(self):
-        """Seed torch for the duration of fit, restoring the global RNG after."""
-        seed = _seed_from(self.random_state)
-        if seed is None:
-            yield None
-            return
-        devices = []
-        if str(self.device).startswith("cuda") and torch.cuda.is_available():
-            devices = [torch.device(self.device).index or torch.cuda.current_device()]
-        with torch.random.fork_rng(devices=devices):
-            torch.default_generator.manual_seed(seed)
-            for index in devices:
-                with torch.cuda.device(index):
-                    torch.cuda.manual_seed(seed)
-            yield seed
-
     def _plain_net_params(self):
-        """This net's skorch parameters minus the correction-specific ones."""
-        params = self.get_params(deep=False)
-        for name in list(params):
-            if name in self._correction_params or name == "criterion" or name.startswith("criterion__"):
-                del params[name]
-        return params
+        """This net's parameters that its plain cross-entropy stage-1 net takes.
+
+        One rule for plain and ``prefix__sub`` names alike: kept when the
+        name (or its prefix) is a parameter of ``CrossEntropyClassifier``,
+        except ``criterion`` (stage 1 is plain cross-entropy), ``classes``
+        (stage 1 trains on encoded labels) and the subclass's
+        ``_correction_params``. So a mixin's own parameters (e.g. skorch's
+        ``AccelerateMixin.accelerator``), which skorch would refuse, are
+        dropped too.
+        """
+        accepted = _PLAIN_NET_PARAMS - {"criterion", "classes", *self._correction_params}
+        return {key: value for key, value in self.get_params(deep=False).items() if key.partition("__")[0] in accepted}
 
     def _make_plain_net(self, random_state=None, early_stopping=True):
         """A fresh, unfitted plain cross-entropy net with this net's settings.
 
-        Used for stage 1 of the two-stage recipes (Patrini, GLC). A net
+        Used for stage 1 of the two-stage recipes (Patrini, GLC). It takes
+        none of the user's ``callbacks`` (they belong to the final network)
+        but keeps the settings of the base callbacks, and re-raises Ctrl-C
+        (``callbacks__interrupt__reraise=True``) so that the whole fit stops.
+        A net
         trained to zero loss on noisy labels gives near one-hot probabilities
         and T estimates collapse towards the identity, so by default stage 1
         keeps the epoch with the best held-out *noisy* loss (Patrini et al.
@@ -656,30 +913,41 @@ class CrossEntropyClassifier(NeuralNetClassifier):
         skorch's ``EarlyStopping(load_best=True)``.
         """
         params = self._plain_net_params()
-        # A mixin's own parameters (e.g. skorch's AccelerateMixin.accelerator)
-        # mean nothing to the plain net; skorch would refuse them.
-        accepted = _PLAIN_NET_PARAMS
-        params = {key: value for key, value in params.items() if "__" in key or key in accepted}
         params["random_state"] = random_state
+        # The user's callbacks belong to the network fit returns, not to
+        # every fold and stage; the settings of the base callbacks carry over.
+        params.pop("callbacks", None)
+        for key in [key for key in params if key.startswith("callbacks__")]:
+            if key.split("__")[1] not in _BASE_CALLBACK_NAMES:
+                del params[key]
+        # Ctrl-C in a stage-1 net stops the whole fit, not one fold.
+        params["callbacks__interrupt__reraise"] = True
         if early_stopping:
-            params["train_split"] = _NoisyHoldout(0.2, random_state=random_state)
-            params["callbacks"] = list(params.get("callbacks") or []) + [
+            params["train_split"] = NoisyHoldout(0.2, random_state=random_state)
+            params["callbacks"] = [
                 ("stage1_early_stopping", _BestValidLoss(monitor="valid_loss", patience=5, load_best=True)),
             ]
         module = params.pop("module")
         return clone(CrossEntropyClassifier(module, **params), safe=False)
 
     def _check_transition_matrix(self, T):
-        return check_transition_matrix(T, len(self.classes_))
+        """``T`` validated for this net's classes; a warning when rows alike say the labels carry no information.
+
+        Identical rows make classes indistinguishable from the noisy labels
+        (all rows alike: forward correction has a zero gradient and stays at
+        chance); :func:`~sknoisy.transition.check_informative` names them.
+        It warns rather than refuses: an estimated or learned T can come
+        out that way, and the caller's fit should still say so and finish.
+        """
+        T = check_transition_matrix(T, len(self.classes_))
+        return check_informative(T, classes=self.classes_, uninformative="warn")
 
 
+#: Constructor parameters of a plain net (CrossEntropyClassifier's and skorch's):
+#: the one list stage-1 nets take their parameters from.
 _PLAIN_NET_PARAMS = frozenset(
     name
     for cls in (CrossEntropyClassifier, NeuralNetClassifier, NeuralNet)
     for name in inspect.signature(cls.__init__).parameters
     if name not in ("self", "args", "kwargs")
 )
-
-
-def _softmax(logits):
-    return torch.softmax(logits, dim=-1)

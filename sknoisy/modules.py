@@ -43,9 +43,14 @@ class MLP(nn.Module):
 
     Examples
     --------
+    Two hidden layers of 32 and 16 units on 4 features, 3 output logits:
+
     >>> import torch
     >>> from sknoisy.modules import MLP
-    >>> MLP(n_features=4, n_classes=3)(torch.zeros(5, 4)).shape
+    >>> net = MLP(n_features=4, n_classes=3, hidden_units=(32, 16))
+    >>> [layer.out_features for layer in net.net if isinstance(layer, torch.nn.Linear)]
+    [32, 16, 3]
+    >>> net(torch.zeros(5, 4)).shape
     torch.Size([5, 3])
     """
 
@@ -110,9 +115,15 @@ class SmallCNN(nn.Module):
 
     Examples
     --------
+    The image shape is inferred from a flat square row (64 features: 1x8x8),
+    or given for colour images passed as flat rows:
+
     >>> import torch
     >>> from sknoisy.modules import SmallCNN
-    >>> SmallCNN(n_features=64, n_classes=10)(torch.zeros(2, 64)).shape
+    >>> SmallCNN(n_features=64, n_classes=10).image_shape
+    (1, 8, 8)
+    >>> cnn = SmallCNN(n_classes=10, image_shape=(3, 32, 32))
+    >>> cnn(torch.zeros(2, 3 * 32 * 32)).shape
     torch.Size([2, 10])
     """
 

@@ -3,8 +3,9 @@
 Everything here follows the package convention
 ``T[i, j] = p(noisy = j | clean = i)`` (rows sum to one), with classes encoded
 ``0 .. C-1`` in sorted order of the unique labels unless ``classes`` says
-otherwise. cleanlab's ``noise_matrix`` is the transpose of this; see
-:func:`to_cleanlab_noise_matrix` and :func:`from_cleanlab_noise_matrix`.
+otherwise. cleanlab's ``noise_matrix`` is the transpose of this; the
+converters, and the error of an estimate of ``T``, live with the estimators
+in :mod:`sknoisy.transition`.
 
 No function here touches numpy's global random state when given an integer or
 a ``RandomState`` as ``random_state`` (``None`` means numpy's global
@@ -30,9 +31,6 @@ __all__ = [
     "add_noisy_copies",
     "make_noisy_classification",
     "empirical_transition_matrix",
-    "transition_matrix_error",
-    "to_cleanlab_noise_matrix",
-    "from_cleanlab_noise_matrix",
     "check_transition_matrix",
 ]
 
@@ -102,15 +100,13 @@ def _check_mapping(mapping, n_classes):
 
 
 def _structured(n_classes, delta, order, rng):
-    # Diagonal fixed at 2/(C+2) so that at delta=1 the top false label, on a
-    # linear ramp, ties with the correct label exactly (see the docstring).
+    # The fully structured row (delta = 1): the correct label and a linear ramp
+    # over the false labels whose top, rank 1, ties with it; it sums to one.
+    # Every other delta is its linear interpolation with uniform noise (all 1/C).
     C = n_classes
-    diag = 2.0 / (C + 2)
-    off_mass = 1.0 - diag
+    top = 2.0 / (C + 2)
     ranks = np.arange(1, C)  # rank 1 = most confusable false label
-    ramp = diag * (C - ranks) / (C - 1)
-    flat = np.full(C - 1, off_mass / (C - 1))
-    weights = (1.0 - delta) * flat + delta * ramp
+    weights = (1.0 - delta) / C + delta * top * (C - ranks) / (C - 1)
     T = np.zeros((C, C))
     for i in range(C):
         if order == "decreasing":
@@ -120,7 +116,7 @@ def _structured(n_classes, delta, order, rng):
         else:
             false = rng.permutation(np.delete(np.arange(C), i))
         T[i, false] = weights
-        T[i, i] = diag
+        T[i, i] = (1.0 - delta) / C + delta * top
     return T
 
 
@@ -152,18 +148,25 @@ def make_transition_matrix(
           ``mapping`` (or ``preset``) sends mass ``r`` to ``mapping[i]``;
           other classes are untouched. Diagonal ``1 - r`` for mapped classes,
           ``1`` for the others.
-        - ``'structured'`` (after Rolnick et al. 2017): here ``rate`` is the
-          structure parameter ``delta`` in [0, 1], *not* a flip rate. The
-          correct label keeps probability ``2/(C + 2)`` for every ``delta``
-          (the diagonal), and the remaining ``C/(C + 2)`` is spread over the
-          ``C - 1`` false labels ranked by ``order`` (rank 1 = most
-          confusable): ``(1 - delta) * flat + delta * ramp`` where ``flat``
-          gives every false label ``C/((C + 2)(C - 1))`` and ``ramp`` gives
-          rank ``k`` the weight ``2/(C + 2) * (C - k)/(C - 1)``. So
-          ``delta = 0`` is uniform over the false labels and ``delta = 1``
-          makes the most confusable false label exactly as likely as the
-          correct one (the ramp falls linearly from there). The correct label
-          is never less likely than any false one. With two classes every
+        - ``'structured'`` (Rolnick et al. 2017): here ``rate`` is the
+          structure parameter ``delta`` in [0, 1], *not* a flip rate. As in
+          the paper, ``delta`` interpolates between uniform noise
+          (``delta = 0``: every label, the correct one included, has
+          probability ``1/C``, the same matrix as ``'uniform'`` at rate 1)
+          and noise so structured that the most common false label is as
+          likely as the correct label (``delta = 1``). At ``delta = 1`` the
+          correct label has probability ``2/(C + 2)`` and the ``C - 1``
+          false labels, ranked by ``order`` (rank 1 = most confusable), fall
+          linearly from ``2/(C + 2)`` at rank 1 to ``2/((C + 2)(C - 1))`` at
+          rank ``C - 1``: ``2/(C + 2) * (C - k)/(C - 1)`` for rank ``k``.
+          In between, every entry is the linear interpolation
+          ``(1 - delta)/C + delta * (its value at delta = 1)``: the correct
+          label has ``(1 - delta)/C + 2 delta/(C + 2)`` and the false labels
+          keep their ranking. Both ends make the most confusable false label
+          exactly as likely as the correct one, so every ``delta`` does:
+          ``delta`` moves probability from the least confusable false labels
+          to the correct and the most confusable ones, and no false label is
+          ever more likely than the correct label. With two classes every
           ``delta`` gives ``[[.5, .5], [.5, .5]]``.
     n_classes : int
         Number of classes ``C`` (at least 2).
@@ -221,6 +224,8 @@ def make_transition_matrix(
            [0.111, 0.333, 0.333, 0.222],
            [0.222, 0.111, 0.333, 0.333],
            [0.333, 0.222, 0.111, 0.333]])
+    >>> make_transition_matrix("structured", 4, 0.0)[0]
+    array([0.25, 0.25, 0.25, 0.25])
     """
     kind = _normalise_kind(kind)
     C = _check_n_classes(n_classes)
@@ -431,10 +436,24 @@ def corrupt_labels(y, T, *, classes=None, random_state=None, exact=False):
     array([10, 20, 30])
     """
     y_arr = _as_label_array(y)
+    given_classes = classes
     classes = _check_classes(classes, y_arr) if (classes is not None or y_arr.size) else None
     if classes is None:  # empty y, no classes: nothing to corrupt
         check_transition_matrix(T, name="T")
         return _wrap_like(y_arr.copy(), y)
+    if given_classes is None:
+        T = check_transition_matrix(T, name="T")
+        if T.shape[0] != classes.size:
+            # the classes were read off y: say so, since that is what differs
+            fmt = (lambda c: f"{c:.4g}") if classes.dtype.kind == "f" else repr
+            shown = ", ".join(fmt(c) for c in classes.tolist()[:5]) + (" ..." if classes.size > 5 else "")
+            continuous = y_arr.dtype.kind == "f" and np.any(y_arr != np.round(y_arr))
+            raise ValueError(
+                f"T has shape {T.shape} but y has {classes.size} distinct labels ({shown}), and T needs one row "
+                "per class. Pass classes= (the labels indexing T, in order) when y lacks some class"
+                + (", and check that y holds class labels: non-integer floats look like a continuous target."
+                   if continuous else ".")
+            )
     T = check_transition_matrix(T, classes.size, name="T")
     codes = _encode(y_arr, classes)
     rng = check_random_state(random_state)
@@ -734,6 +753,15 @@ def make_noisy_classification(
     if "n_redundant" not in kw:
         kw["n_redundant"] = max(0, min(2, n_features - kw["n_informative"] - n_repeated))
 
+    informative_needed = max(1, math.ceil(math.log2(C * clusters)))
+    if kw["n_informative"] < informative_needed or kw["n_informative"] + kw["n_redundant"] + n_repeated > n_features:
+        raise ValueError(
+            f"n_features={n_features} is too few for n_classes={C} with n_clusters_per_class={clusters}: "
+            f"make_classification needs n_classes * n_clusters_per_class <= 2 ** n_informative, so at least "
+            f"{informative_needed} informative features (n_informative + n_redundant + n_repeated = "
+            f"{kw['n_informative']} + {kw['n_redundant']} + {n_repeated} must also fit in n_features). "
+            "Raise n_features, or lower n_classes or n_clusters_per_class."
+        )
     rng = check_random_state(random_state)
     X, y_clean = make_classification(
         n_samples=n_samples, n_features=n_features, n_classes=C, random_state=rng, **kw
@@ -744,117 +772,3 @@ def make_noisy_classification(
         T = check_transition_matrix(noise, C, name="noise")
     y_noisy = corrupt_labels(y_clean, T, classes=np.arange(C), random_state=rng, exact=exact)
     return X, y_noisy, y_clean, T
-
-
-# --------------------------------------------------------------------------
-# metrics and conversions
-# --------------------------------------------------------------------------
-def _square_float(A, name):
-    try:
-        A = np.asarray(A, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array.") from exc
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"{name} must be a square 2-D array, got shape {A.shape}.")
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return A
-
-
-def transition_matrix_error(T_hat, T):
-    """Mean over rows of the L1 distance between an estimate and the truth.
-
-    ``mean_i sum_j |T_hat[i, j] - T[i, j]|``, in [0, 2] for stochastic
-    matrices (0 is perfect). Neither matrix has to be exactly stochastic.
-
-    Parameters
-    ----------
-    T_hat, T : array-like of shape (n_classes, n_classes)
-
-    Returns
-    -------
-    error : float
-
-    Raises
-    ------
-    ValueError
-        Non-square, non-finite or differently shaped matrices.
-
-    Examples
-    --------
-    >>> from sknoisy.noise import transition_matrix_error
-    >>> transition_matrix_error([[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [0.2, 0.8]])
-    0.1
-    """
-    T_hat = _square_float(T_hat, "T_hat")
-    T = _square_float(T, "T")
-    if T_hat.shape != T.shape:
-        raise ValueError(f"T_hat has shape {T_hat.shape} but T has shape {T.shape}.")
-    return float(np.abs(T_hat - T).sum(axis=1).mean())
-
-
-def to_cleanlab_noise_matrix(T):
-    """Convert ``T`` to cleanlab's ``noise_matrix`` (its transpose).
-
-    cleanlab's ``noise_matrix[i, j] = P(label = i | true_label = j)``: columns
-    sum to one.
-
-    Parameters
-    ----------
-    T : array-like of shape (n_classes, n_classes)
-        Row-stochastic, ``T[i, j] = p(noisy = j | clean = i)``.
-
-    Returns
-    -------
-    noise_matrix : ndarray of shape (n_classes, n_classes)
-
-    Examples
-    --------
-    >>> from sknoisy.noise import to_cleanlab_noise_matrix
-    >>> to_cleanlab_noise_matrix([[0.9, 0.1], [0.3, 0.7]])
-    array([[0.9, 0.3],
-           [0.1, 0.7]])
-    """
-    return np.ascontiguousarray(check_transition_matrix(T, name="T").T)
-
-
-def from_cleanlab_noise_matrix(noise_matrix):
-    """Convert cleanlab's column-stochastic ``noise_matrix`` to ``T``.
-
-    Parameters
-    ----------
-    noise_matrix : array-like of shape (n_classes, n_classes)
-        ``noise_matrix[i, j] = P(label = i | true_label = j)``; every column
-        sums to one.
-
-    Returns
-    -------
-    T : ndarray of shape (n_classes, n_classes)
-        ``T[i, j] = p(noisy = j | clean = i)``, rows sum to one.
-
-    Raises
-    ------
-    ValueError
-        Not square, not finite, negative entries, or columns that do not sum
-        to one.
-
-    Examples
-    --------
-    >>> from sknoisy.noise import from_cleanlab_noise_matrix
-    >>> from_cleanlab_noise_matrix([[0.9, 0.3], [0.1, 0.7]])
-    array([[0.9, 0.1],
-           [0.3, 0.7]])
-    """
-    nm = _square_float(noise_matrix, "noise_matrix")
-    sums = nm.sum(axis=0)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-6)
-    if bad.size:
-        hint = ""
-        if np.allclose(nm.sum(axis=1), 1.0, atol=1e-6):
-            hint = " Its rows sum to 1: it already looks like a sknoisy T."
-        raise ValueError(
-            f"noise_matrix is not column-stochastic: column {bad[0]} sums to {sums[bad[0]]:.6g} "
-            "(cleanlab's noise_matrix[i, j] = P(label=i | true_label=j), so every column must sum to 1)."
-            + hint
-        )
-    return check_transition_matrix(nm.T, name="noise_matrix.T")

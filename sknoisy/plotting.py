@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .noise import transition_matrix_error
+from .transition import transition_matrix_error
 from .utils._validation import check_transition_matrix
 
 __all__ = [
@@ -34,6 +34,18 @@ def _pyplot(caller):
             f"{caller} needs the optional package matplotlib: pip install 'sknoisy[plot]'"
         ) from exc
     return plt
+
+
+def _figure_side(n_classes, largest):
+    # Inches per side of a square heat map: room for every class, capped.
+    return min(3.0 + 0.45 * n_classes, largest)
+
+
+def _set_xticklabels(ax, labels, *, rotate, angle):
+    # Long labels are slanted and anchored at their end so that they meet their tick.
+    ax.set_xticklabels(
+        labels, rotation=angle if rotate else 0, ha="right" if rotate else "center", rotation_mode="anchor"
+    )
 
 
 def _check_classes(classes, n_classes):
@@ -117,7 +129,7 @@ def plot_transition_matrix(
     n_classes = T.shape[0]
     labels = _check_classes(classes, n_classes)
     if ax is None:
-        side = min(3.0 + 0.45 * n_classes, 12.0)
+        side = _figure_side(n_classes, 12.0)
         _, ax = plt.subplots(figsize=(side + (1.0 if colorbar else 0.0), side), layout="constrained")
 
     image = ax.imshow(T, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
@@ -129,10 +141,7 @@ def plot_transition_matrix(
         ticks = np.arange(n_classes)
         ax.set_xticks(ticks)
         ax.set_yticks(ticks)
-        rotate = max(map(len, labels)) > 3
-        ax.set_xticklabels(
-            labels, rotation=45 if rotate else 0, ha="right" if rotate else "center", rotation_mode="anchor"
-        )
+        _set_xticklabels(ax, labels, rotate=max(map(len, labels)) > 3, angle=45)
         ax.set_yticklabels(labels)
     if annotate and n_classes <= _MAX_ANNOTATED:
         fontsize = 10 if n_classes <= 10 else 7
@@ -161,7 +170,7 @@ def plot_transition_matrices(
 
     The second title reports the estimation error,
     ``mean_i sum_j |T_est[i, j] - T_true[i, j]|``
-    (:func:`sknoisy.noise.transition_matrix_error`).
+    (:func:`sknoisy.transition.transition_matrix_error`).
 
     Parameters
     ----------
@@ -202,7 +211,7 @@ def plot_transition_matrices(
     if isinstance(titles, str) or len(titles) != 2:
         raise ValueError(f"titles must be a pair of strings, got {titles!r}.")
     if axes is None:
-        side = min(3.0 + 0.45 * n_classes, 10.0)
+        side = _figure_side(n_classes, 10.0)
         fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1.5, side), layout="constrained")
     else:
         axes = list(np.ravel(axes))
@@ -265,6 +274,19 @@ def _unique_in_order(values):
     return list(seen)
 
 
+def _object_array(values):
+    # An object array compares element-wise with ==, whatever the labels are
+    # (strings, numbers, tuples), where np.asarray could build a 2-D array.
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _mean_std_by(keys, values, order):
+    """Mean and std of ``values`` for each key of ``order``: an array of shape (len(order), 2)."""
+    return np.array([_mean_std(values[keys == key]) for key in order])
+
+
 def plot_accuracy_vs_noise(results, *, x="rate", y="accuracy", hue="method", ax=None, errorbars=True):
     """Plot accuracy against noise level, one line per method.
 
@@ -324,12 +346,11 @@ def plot_accuracy_vs_noise(results, *, x="rate", y="accuracy", hue="method", ax=
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 
-    groups_arr = np.empty(len(groups), dtype=object)
-    groups_arr[:] = groups
+    groups = _object_array(groups)
     for group in _unique_in_order(groups):
-        in_group = groups_arr == group
+        in_group = groups == group
         levels = np.unique(xs[in_group])
-        stats = np.array([_mean_std(ys[in_group & (xs == level)]) for level in levels])
+        stats = _mean_std_by(xs[in_group], ys[in_group], levels)
         label = None if hue is None else str(group)
         if errorbars:
             ax.errorbar(levels, stats[:, 0], yerr=stats[:, 1], marker="o", capsize=3, label=label)
@@ -388,10 +409,9 @@ def plot_accuracy_bars(results, *, method="method", y="accuracy", ax=None):
     plt = _pyplot("plot_accuracy_bars")
     records = _records(results, (method, y))
     ys = _numeric(records, y)
-    names = np.empty(len(records), dtype=object)
-    names[:] = [r[method] for r in records]
+    names = _object_array([r[method] for r in records])
     order = _unique_in_order(names)
-    stats = np.array([_mean_std(ys[names == name]) for name in order])
+    stats = _mean_std_by(names, ys, order)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.9 * len(order)), 4), layout="constrained")
     positions = np.arange(len(order))
@@ -399,10 +419,7 @@ def plot_accuracy_bars(results, *, method="method", y="accuracy", ax=None):
     ax.bar_label(bars, labels=[f"{m:.3f}" for m in stats[:, 0]], label_type="center", color="white", fontsize=8)
     ax.set_xticks(positions)
     labels = [str(name) for name in order]
-    rotate = sum(map(len, labels)) > 40
-    ax.set_xticklabels(
-        labels, rotation=30 if rotate else 0, ha="right" if rotate else "center", rotation_mode="anchor"
-    )
+    _set_xticklabels(ax, labels, rotate=sum(map(len, labels)) > 40, angle=30)
     ax.set_xlabel(method)
     ax.set_ylabel(y)
     ax.margins(y=0.15)

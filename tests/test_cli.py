@@ -156,6 +156,23 @@ def test_estimate_gold_with_a_trusted_column(tmp_path, capsys):
     assert "method 'gold'" in out
 
 
+def test_estimate_offers_every_registered_method(data_csv, capsys):
+    from sknoisy.transition import TRANSITION_METHODS
+
+    assert "confident_joint" in TRANSITION_METHODS  # missing from the CLI's hand-written list of the first release
+    for name in TRANSITION_METHODS:
+        assert build_parser().parse_args(["estimate", "d.csv", "--target", "y", "--method", name]).method == name
+    with pytest.raises(SystemExit):
+        main(["estimate", "--help"])
+    help_text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, at hyphens too
+    for entry in TRANSITION_METHODS.values():
+        assert "".join(entry.summary.split()) in help_text
+    status, out, err = run(["estimate", data_csv, "--target", "animal", "--cv", "2", "--method", "confident_joint"],
+                           capsys)
+    assert status == 0, err
+    assert "method 'confident_joint'" in out
+
+
 # ----------------------------------------------------------------------- corrupt
 def test_corrupt_writes_a_noisy_copy_and_estimate_scores_it(data_csv, tmp_path, capsys):
     out_csv = tmp_path / "noisy.csv"
@@ -240,6 +257,11 @@ BAD = [
     (["corrupt", "{data}", "--target", "animal", "--noise", "pair", "--rate", "0.2", "-o", "/no/such/dir/x.csv"],
      "does not exist"),
     (["corrupt", "{data}", "--target", "animal", "--noise", "pair", "--rate", "0.2"], "required: -o/--output"),
+    (["corrupt", "{data}", "--target", "animal", "--noise", "asymmetric", "--preset", "mnist", "--rate", "0.2",
+      "-o", "x.csv"], "--preset mnist: preset 'mnist' is defined for n_classes=10, got n_classes=3"),
+    (["corrupt", "{data}", "--target", "animal", "--noise", "pair", "--preset", "mnist", "--rate", "0.2",
+      "-o", "x.csv"],
+     "only used with kind='asymmetric'"),
     (["compare", "--methods", "ce,magic"], "unknown method(s) 'magic'"),
     (["compare", "--methods", "glc", "--trusted-per-class", "0"], "'glc' needs trusted rows"),
     (["compare", "--dataset", "nowhere"], "unknown data set 'nowhere'"),
@@ -280,6 +302,75 @@ def test_matplotlib_missing_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     status, _, err = run(["compare", "--plot", "out.png"], capsys)
     assert_one_error_line(status, err, "pip install 'sknoisy[plot]'")
+
+
+def _break_corrupt_labels(monkeypatch, exc):
+    """Make the library call behind 'sknoisy corrupt' fail as a bug in it would."""
+    import sknoisy.noise
+
+    def broken(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(sknoisy.noise, "corrupt_labels", broken)
+    command = sys.modules.get("sknoisy.cli.corrupt")
+    if command is not None:  # the command module holds its own reference
+        monkeypatch.setattr(command, "corrupt_labels", broken)
+
+
+@pytest.mark.parametrize("exc", [ValueError("bug inside"), KeyError("bug inside"), ImportError("bug inside")])
+def test_a_library_bug_is_not_reported_as_bad_input(exc, data_csv, tmp_path, monkeypatch, capsys):
+    # Issue 10: main caught ValueError/KeyError/ImportError from anywhere and
+    # printed "sknoisy: error:" with status 2; a bug must keep its traceback.
+    _break_corrupt_labels(monkeypatch, exc)
+    output = str(tmp_path / "o.csv")
+    argv = ["corrupt", data_csv, "--target", "animal", "--noise", "pair", "--rate", "0.2", "-o", output]
+    with pytest.raises(type(exc), match="bug inside"):
+        main(argv)
+    assert "sknoisy: error" not in capsys.readouterr().err
+
+
+def test_a_library_bug_exits_1_with_its_traceback(data_csv, tmp_path):
+    script = (
+        "import sys, sknoisy.noise\n"
+        "from sknoisy.cli import main\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise ValueError('bug inside')\n"
+        "sknoisy.noise.corrupt_labels = broken\n"
+        "command = sys.modules.get('sknoisy.cli.corrupt')\n"
+        "if command is not None:\n"
+        "    command.corrupt_labels = broken\n"
+        f"sys.exit(main(['corrupt', {data_csv!r}, '--target', 'animal', '--noise', 'pair', '--rate', '0.2', "
+        f"'-o', {str(tmp_path / 'o.csv')!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr and "ValueError: bug inside" in done.stderr
+    assert "sknoisy: error" not in done.stderr
+
+
+def test_library_errors_about_the_input_keep_their_cause(data_csv, monkeypatch):
+    monkeypatch.setenv("SKNOISY_TRACEBACK", "1")
+    argv = ["corrupt", data_csv, "--target", "animal", "--noise", "asymmetric", "--preset", "mnist", "--rate", "0.2",
+            "-o", "x.csv"]
+    with pytest.raises(Exception, match="defined for n_classes=10") as info:
+        main(argv)
+    assert isinstance(info.value.__cause__, ValueError)  # the library's own check, kept for the traceback
+
+
+def test_a_failing_compare_method_shows_its_traceback_on_request(monkeypatch):
+    import sknoisy
+
+    class Diverging(sknoisy.RobustLossClassifier):
+        def fit(self, X, y, trusted=None):
+            raise FloatingPointError("the training loss became nan in epoch 1")
+
+    monkeypatch.setattr(sknoisy, "RobustLossClassifier", Diverging)
+    monkeypatch.setenv("SKNOISY_TRACEBACK", "1")
+    with pytest.raises(FloatingPointError, match="became nan"):
+        main(["compare", "--methods", "nce+rce", *TINY])
 
 
 def test_traceback_on_request(monkeypatch):

@@ -388,3 +388,31 @@ def test_cifar_legacy_numpy_core_pickle(tmp_path):
     X, y = load_cifar10_batches(tmp_path, kind="test", scale=False)
     np.testing.assert_array_equal(X, data)
     assert CIFAR10_CLASSES[y[0]] == "deer"
+
+
+def test_import_needs_no_optional_package():
+    # In a fresh interpreter where the optional packages cannot be imported,
+    # the data and module code still imports (they are needed only when called).
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "for name in ('matplotlib', 'mlxtend', 'mnist1d'):\n"
+        "    sys.modules[name] = None\n"
+        "import sknoisy.datasets, sknoisy.modules\n"
+        "print(sknoisy.datasets.load_digits_images()[0].shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1797, 64)"
+
+
+def test_loaders_return_fresh_float32_copies(tmp_path):
+    # Scaling divides in place, so the loaders must never hand back (or scale)
+    # an array they do not own, such as the read-only buffer of an IDX file.
+    images, _ = write_mnist(tmp_path)
+    X1, _ = load_mnist_idx(tmp_path)
+    X2, _ = load_mnist_idx(tmp_path, scale=False)
+    assert X1.flags.writeable and X1.dtype == np.float32
+    np.testing.assert_allclose(X1 * 255, X2, rtol=1e-6)
+    np.testing.assert_array_equal(X2, images.reshape(len(images), -1))

@@ -9,17 +9,19 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknoisy._glc import (
-    GLCClassifier,
-    GoldCorrectedCrossEntropy,
-    _gold_transition_matrix,
-)
+from sknoisy._glc import GLCClassifier, GoldCorrectedCrossEntropy
 from sknoisy.base import CrossEntropyClassifier
 from sknoisy.losses import forward_corrected_cross_entropy
 from sknoisy.modules import MLP
-from sknoisy.noise import make_noisy_classification, transition_matrix_error
-from sknoisy.transition import estimate_anchor
-from sknoisy.utils._testing import CHECKS_THAT_FIT_WITHOUT_TRUSTED, FAST_NET_PARAMS
+from sknoisy.noise import make_noisy_classification
+from sknoisy.transition import (
+    TransitionMatrixEstimator,
+    estimate_anchor,
+    estimate_confusion,
+    estimate_gold,
+    transition_matrix_error,
+)
+from sknoisy.utils._testing import CHECKS_THAT_FIT_WITHOUT_TRUSTED, FAST_NET_PARAMS, with_default_trusted
 
 
 def _glc(**overrides):
@@ -60,32 +62,71 @@ def test_fitted_attributes(fitted):
     assert np.all(T_hat >= 0)
     assert isinstance(fitted.criterion_, GoldCorrectedCrossEntropy)
     np.testing.assert_allclose(fitted.criterion_.T.numpy(), T_hat, atol=1e-6)
-    # The stage-1 network is not kept.
+    tme = fitted.transition_matrix_estimator_
+    assert isinstance(tme, TransitionMatrixEstimator) and tme.method == "gold"
+    np.testing.assert_allclose(tme.transition_matrix_, T_hat, atol=1e-12)
+    # The stage-1 network is not kept: it would double the memory of the fitted model.
+    assert not hasattr(tme, "estimator_")
     assert not any(isinstance(v, CrossEntropyClassifier) for v in vars(fitted).values())
 
 
+class _RecordingNet(CrossEntropyClassifier):
+    """A stage-1 net that records the rows it is trained on (in a list its clones share)."""
+
+    fitted_on = []
+
+    def fit(self, X, y, **kwargs):
+        self.fitted_on.append(np.array(X, copy=True))
+        return super().fit(X, y, **kwargs)
+
+
 class _RecordingGLC(GLCClassifier):
-    """Records the rows its stage-1 network is trained on."""
-
-    def _make_plain_net(self, random_state=None):
-        net = super()._make_plain_net(random_state)
-        record = self.stage1_rows_ = []
-        original = net.partial_fit
-
-        def partial_fit(X, y=None, *args, **kwargs):
-            record.append(np.array(X, copy=True))
-            return original(X, y, *args, **kwargs)
-
-        net.partial_fit = partial_fit
-        net.fit = partial_fit
-        return net
+    def _make_plain_net(self, random_state=None, early_stopping=True):
+        net = super()._make_plain_net(random_state, early_stopping)
+        return _RecordingNet(**net.get_params(deep=False))
 
 
 def test_stage1_sees_only_untrusted_rows(flip_data):
     X, y, _, trusted, _ = flip_data
-    clf = _RecordingGLC(MLP, **{**FAST_NET_PARAMS, "max_epochs": 2}).fit(X, y, trusted=trusted)
-    (seen,) = clf.stage1_rows_
+    _RecordingNet.fitted_on.clear()
+    _RecordingGLC(MLP, **{**FAST_NET_PARAMS, "max_epochs": 2}).fit(X, y, trusted=trusted)
+    (seen,) = _RecordingNet.fitted_on
     np.testing.assert_array_equal(seen, X[~trusted])
+
+
+def test_T_is_the_gold_estimate_of_the_stage1_net(fitted, flip_data):
+    # One gold path: GLC's T is TransitionMatrixEstimator(method='gold') on its plain CE net.
+    X, y, _, trusted, _ = flip_data
+    stage1 = fitted._make_plain_net(random_state=0)
+    tme = TransitionMatrixEstimator(stage1, method="gold", refit=False, random_state=0).fit(X, y, trusted=trusted)
+    np.testing.assert_allclose(fitted.transition_matrix_, tme.transition_matrix_, atol=1e-12)
+    # ... which is estimate_gold of that net, trained on the untrusted rows, on the trusted rows.
+    stage1 = clone(stage1).fit(X[~trusted], y[~trusted])
+    np.testing.assert_allclose(
+        fitted.transition_matrix_, estimate_gold(stage1.predict_proba(X[trusted]), y[trusted]), atol=1e-6
+    )
+
+
+def test_transition_matrix_given_as_array_is_used_as_given(flip_data):
+    X, y, _, trusted, T = flip_data
+    clf = _glc(max_epochs=2, transition_matrix=T).fit(X, y, trusted=trusted)
+    np.testing.assert_allclose(clf.transition_matrix_, T)
+    assert clf.transition_matrix_estimator_ is None
+    np.testing.assert_allclose(clf.criterion_.T.numpy(), T, atol=1e-6)
+
+
+def test_transition_matrix_method_name_and_nested_params(flip_data):
+    X, y, _, trusted = (a[:300] for a in flip_data[:4])
+    by_name = _glc(max_epochs=2, transition_matrix="confusion").fit(X, y, trusted=trusted)
+    assert by_name.transition_matrix_estimator_.method == "confusion"
+    # a grid reaches GLC's T estimation as clf__transition_matrix__method, as Forward's
+    clf = _glc(max_epochs=2, transition_matrix=TransitionMatrixEstimator(method="gold"))
+    assert clf.get_params()["transition_matrix__method"] == "gold"
+    clf.set_params(transition_matrix__method="confusion").fit(X, y, trusted=trusted)
+    np.testing.assert_array_equal(clf.transition_matrix_, by_name.transition_matrix_)
+    stage1 = clone(clf._make_plain_net(random_state=0)).fit(X[~trusted], y[~trusted])
+    expected = estimate_confusion(stage1.predict_proba(X[trusted]), y[trusted])
+    np.testing.assert_allclose(clf.transition_matrix_, expected, atol=1e-6)
 
 
 class _Inputs(torch.utils.data.Dataset):
@@ -125,27 +166,19 @@ def test_missing_trusted_class_warns_and_trains_without_nan(flip_data):
     np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
     assert np.all(np.isfinite(clf.history[:, "train_loss"]))
     assert np.all(np.isfinite(clf.predict_proba(X)))
+    # the row of "cat" is the anchor row of the stage-1 probabilities of the untrusted rows
+    stage1 = clone(clf._make_plain_net(random_state=0)).fit(X[~partial], y[~partial])
+    anchor = estimate_anchor(stage1.predict_proba(X[~partial]), quantile=0.97)
+    np.testing.assert_allclose(T_hat[2], anchor[2], atol=1e-6)
+    gold = estimate_gold(stage1.predict_proba(X[partial]), y[partial])
+    np.testing.assert_allclose(T_hat[:2], gold[:2], atol=1e-6)
 
 
-def test_missing_class_row_is_the_anchor_row():
-    rng = np.random.RandomState(0)
-    proba_trusted = np.array([[0.9, 0.1, 0.0], [0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
-    proba_untrusted = rng.dirichlet(np.ones(3), size=200)
-    classes = np.array(["a", "b", "c"])
-    with pytest.warns(UserWarning, match=r"\['c'\]"):
-        T = _gold_transition_matrix(proba_trusted, np.array([0, 0, 1]), proba_untrusted, classes)
-    np.testing.assert_allclose(T[0], [0.8, 0.15, 0.05])
-    np.testing.assert_allclose(T[1], [0.1, 0.8, 0.1])
-    anchor = estimate_anchor(proba_untrusted, quantile=0.97)
-    np.testing.assert_allclose(T[2], anchor[2])
-
-
-def test_no_missing_class_no_warning():
-    proba = np.array([[0.9, 0.1], [0.3, 0.7]])
+def test_no_missing_class_no_warning(flip_data):
+    X, y, _, trusted = (a[:200] for a in flip_data[:4])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        T = _gold_transition_matrix(proba, np.array([0, 1]), None, np.array([0, 1]))
-    np.testing.assert_allclose(T, proba)
+        _glc(max_epochs=2).fit(X, y, trusted=trusted)
 
 
 def test_all_rows_trusted_warns_and_trains_plain_ce(flip_data):
@@ -207,7 +240,7 @@ def test_trusted_rows_of_a_single_class_are_refused():
 
 
 def test_initialize_before_fit_is_refused():
-    with pytest.raises(ValueError, match=r"call fit\(X, y, trusted=mask\) instead of initialize"):
+    with pytest.raises(ValueError, match=r"estimates its transition matrix in fit; call fit before initialize"):
         _glc(module__n_features=3).initialize()
 
 
@@ -267,12 +300,25 @@ def _error_chain_text(exc):
     return " | ".join(texts)
 
 
+def _is_sample_weight_check(check):
+    return "sample_weight" in _check_name(check)
+
+
 @parametrize_with_checks(
     [GLCClassifier(MLP, **FAST_NET_PARAMS)],
     expected_failed_checks=lambda est: {"check_no_attributes_set_in_init": _SKORCH_INIT},
 )
 def test_sklearn_compatible_estimator(estimator, check):
-    if _check_name(check) in NEEDS_TRUSTED_CHECKS:
+    if _check_name(check) == "check_sample_weight_equivalence_on_dense_data":
+        pytest.xfail(
+            "a weight of 2 is not a repeated row for a network trained by mini-batch SGD (the batches differ), "
+            "and the default trusted rows (every third row of each class) move when rows are repeated"
+        )
+    if _is_sample_weight_check(check):
+        # GLC weights its rows, so these checks run on its real training code
+        # with trusted rows (every third row of each class)
+        check(with_default_trusted(GLCClassifier)(MLP, **FAST_NET_PARAMS))
+    elif _check_name(check) in NEEDS_TRUSTED_CHECKS:
         with pytest.raises(Exception) as info:
             check(estimator)
         assert "GLCClassifier needs trusted rows" in _error_chain_text(info.value)
@@ -287,3 +333,22 @@ def test_trains_on_cuda(flip_data):
     clf = _glc(max_epochs=2, device="cuda").fit(X, y, trusted=trusted)
     assert clf.criterion_.T.device.type == "cuda"
     assert np.all(np.isfinite(clf.predict_proba(X)))
+
+
+def test_sample_weight_weights_each_row_of_the_joint_loss(flip_data):
+    import torch
+
+    X, y, _, trusted, _ = flip_data
+    weight = np.where(np.arange(len(y)) % 2 == 0, 2.0, 0.5)
+    clf = _glc(max_epochs=1).fit(X, y, trusted=trusted, sample_weight=weight)
+    logits = torch.randn(6, clf.transition_matrix_.shape[0], generator=torch.Generator().manual_seed(0))
+    labels = torch.as_tensor(np.searchsorted(clf.classes_, y[:6]))
+    flags = torch.as_tensor(trusted[:6])
+    w = torch.tensor([2.0, 0.5, 2.0, 0.5, 2.0, 0.5])
+    table = torch.stack([labels.float(), flags.float(), w], dim=1)
+    criterion = type(clf.criterion_)(transition_matrix=clf.transition_matrix_, reduction="none")
+    per_row = criterion(logits, labels, flags)
+    np.testing.assert_allclose(float(clf.get_loss(logits, table)), float((w * per_row).mean()), rtol=1e-5)
+    # no weight column: the plain mean, as before
+    unweighted = torch.stack([labels, flags.long()], dim=1)
+    np.testing.assert_allclose(float(clf.get_loss(logits, unweighted)), float(per_row.mean()), rtol=1e-5)

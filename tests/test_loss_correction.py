@@ -1,7 +1,10 @@
 """ForwardCorrectedClassifier and BackwardCorrectedClassifier."""
 
+import warnings
+
 import numpy as np
 import pytest
+import torch
 from sklearn.linear_model import LogisticRegression
 
 from sknoisy import (
@@ -12,8 +15,13 @@ from sknoisy import (
     make_noisy_classification,
     make_transition_matrix,
 )
-from sknoisy.losses import BackwardCorrectedCrossEntropy, ForwardCorrectedCrossEntropy
+from sknoisy.losses import (
+    BackwardCorrectedCrossEntropy,
+    ForwardCorrectedCrossEntropy,
+    forward_corrected_cross_entropy,
+)
 from sknoisy.modules import MLP
+from sknoisy.transition import TRANSITION_METHODS
 from sknoisy.utils._testing import make_fast_estimator
 
 CORRECTED = [ForwardCorrectedClassifier, BackwardCorrectedClassifier]
@@ -122,8 +130,6 @@ def test_backward_warns_on_an_ill_conditioned_T_and_stays_finite(flip_problem):
 def test_predict_proba_is_clean_not_T_applied(flip_problem):
     X, y_noisy, X_test, _, T = flip_problem
     clf = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix=T, max_epochs=5).fit(X, y_noisy)
-    import torch
-
     logits = clf.forward(X_test.astype(np.float32)).numpy()
     expected = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
     np.testing.assert_allclose(clf.predict_proba(X_test), expected, rtol=1e-5, atol=1e-6)
@@ -135,3 +141,73 @@ def test_initialize_before_fit_needs_an_array_T():
     assert clf.criterion_.transition_matrix.shape == (3, 3)
     with pytest.raises(ValueError, match="estimates its transition matrix in fit"):
         ForwardCorrectedClassifier(MLP, module__n_features=4, module__n_classes=3).initialize()
+
+
+# ------------------------------------------------------------- the T lifecycle
+@pytest.mark.parametrize("cls", CORRECTED)
+def test_warm_start_refit_trains_with_the_new_T(cls, flip_problem):
+    """A criterion kept by warm_start is given each fit's T (it kept the first one before)."""
+    X, y_noisy, *_ = flip_problem
+    T1 = make_transition_matrix("symmetric", 3, 0.2)
+    T2 = make_transition_matrix("symmetric", 3, 0.4)
+    clf = make_fast_estimator(cls, transition_matrix=T1, warm_start=True, max_epochs=1).fit(X[:200], y_noisy[:200])
+    criterion = clf.criterion_
+    clf.set_params(transition_matrix=T2).fit(X[:200], y_noisy[:200])
+    assert clf.criterion_ is criterion  # warm start: the same criterion (and network) trained on
+    np.testing.assert_allclose(clf.transition_matrix_, T2)
+    np.testing.assert_allclose(clf.criterion_.T.numpy(), T2, rtol=1e-6)
+    if cls is BackwardCorrectedClassifier:
+        np.testing.assert_allclose(clf.criterion_.T_inv.numpy(), np.linalg.inv(T2), rtol=1e-5)
+
+
+class _CriterionWithoutSetter(torch.nn.Module):
+    """A user's T criterion that cannot be updated in place."""
+
+    def __init__(self, transition_matrix):
+        super().__init__()
+        self.T = torch.as_tensor(np.asarray(transition_matrix), dtype=torch.float32)
+
+    def forward(self, logits, target):
+        return forward_corrected_cross_entropy(logits, target, self.T)
+
+
+def test_warm_start_rebuilds_a_criterion_without_set_transition_matrix(flip_problem):
+    X, y_noisy, *_ = flip_problem
+    T1 = make_transition_matrix("symmetric", 3, 0.2)
+    T2 = make_transition_matrix("symmetric", 3, 0.4)
+    clf = make_fast_estimator(
+        ForwardCorrectedClassifier, transition_matrix=T1, criterion=_CriterionWithoutSetter, warm_start=True,
+        max_epochs=1,
+    ).fit(X[:100], y_noisy[:100])
+    clf.set_params(transition_matrix=T2).fit(X[:100], y_noisy[:100])
+    np.testing.assert_allclose(clf.criterion_.T.numpy(), T2, rtol=1e-6)
+
+
+def test_warm_start_refit_refuses_a_singular_T_for_backward(flip_problem):
+    X, y_noisy, *_ = flip_problem
+    T = make_transition_matrix("symmetric", 3, 0.2)
+    clf = make_fast_estimator(BackwardCorrectedClassifier, transition_matrix=T, warm_start=True, max_epochs=1)
+    clf.fit(X[:100], y_noisy[:100])
+    with pytest.raises(ValueError, match="singular"):
+        clf.set_params(transition_matrix=make_transition_matrix("uniform", 3, 1.0)).fit(X[:100], y_noisy[:100])
+    np.testing.assert_allclose(clf.criterion_.T.numpy(), T, rtol=1e-6)
+
+
+def test_backward_warns_once_per_fit_and_honours_max_condition(flip_problem):
+    X, y_noisy, *_ = flip_problem
+    T = make_transition_matrix("symmetric", 3, 0.665)  # condition number 400
+    clf = make_fast_estimator(BackwardCorrectedClassifier, transition_matrix=T, max_epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X[:100], y_noisy[:100])
+    assert sum("ill-conditioned" in str(w.message) for w in caught) == 1
+    # the early check uses the criterion's own threshold
+    with pytest.raises(ValueError, match="max_condition=100"):
+        clf.set_params(criterion__max_condition=100).fit(X[:100], y_noisy[:100])
+    assert clf.set_params(criterion__max_condition=None, criterion__warn_condition=None).fit(X[:100], y_noisy[:100])
+
+
+@pytest.mark.parametrize("cls", CORRECTED)
+def test_docstring_lists_every_transition_method(cls):
+    for name in TRANSITION_METHODS:
+        assert repr(name) in cls.__doc__, name

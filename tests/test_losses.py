@@ -20,16 +20,20 @@ from sknoisy.losses import (
     BackwardCorrectedCrossEntropy,
     ForwardCorrectedCrossEntropy,
     GeneralizedCrossEntropy,
+    GoldCorrectedCrossEntropy,
     MeanAbsoluteError,
     NormalizedCrossEntropy,
     NormalizedFocalLoss,
     NormalizedGeneralizedCrossEntropy,
     ReverseCrossEntropy,
     SymmetricCrossEntropy,
+    TransitionMatrixLoss,
     active_passive_loss,
     backward_corrected_cross_entropy,
+    check_invertible,
     forward_corrected_cross_entropy,
     generalized_cross_entropy,
+    gold_corrected_cross_entropy,
     make_loss,
     mean_absolute_error_loss,
     normalized_cross_entropy,
@@ -315,6 +319,103 @@ def test_backward_set_transition_matrix_updates_inverse():
     np.testing.assert_allclose(criterion.T.numpy(), T, rtol=1e-6)  # unchanged after the refusal
 
 
+# ---------------------------------------------------------------- one base for every T-using criterion
+def _t_criteria(T):
+    return {
+        "forward": ForwardCorrectedCrossEntropy(T),
+        "backward": BackwardCorrectedCrossEntropy(T),
+        "gold": GoldCorrectedCrossEntropy(T),
+    }
+
+
+def test_every_T_criterion_shares_the_T_lifecycle():
+    T = _symmetric_T(3, 0.2)
+    for name, criterion in _t_criteria(T).items():
+        assert isinstance(criterion, TransitionMatrixLoss), name
+        assert criterion.transition_matrix is criterion.T
+        assert criterion.T.dtype == torch.float32 and criterion.n_classes == 3
+        assert "T" in criterion.state_dict()
+        ptr = criterion.T.data_ptr()
+        # tensors (with grad, float64) are accepted; the buffer is updated in place
+        criterion.set_transition_matrix(torch.tensor(_symmetric_T(3, 0.3), requires_grad=True))
+        assert criterion.T.data_ptr() == ptr and not criterion.T.requires_grad
+        np.testing.assert_allclose(criterion.T.numpy(), _symmetric_T(3, 0.3), rtol=1e-6)
+        criterion.transition_matrix = np.eye(3)
+        assert torch.equal(criterion.T, torch.eye(3))
+
+
+@pytest.mark.parametrize("name", ["forward", "backward", "gold"])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.full((3, 3), 0.5), "not row-stochastic"),
+        (np.eye(2), r"shape \(2, 2\) but there are 3 classes"),
+        (np.full((3, 3), np.nan), "NaN or infinity"),
+        ([[1.2, -0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], "negative"),
+        (torch.full((3, 3), 0.5), "not row-stochastic"),
+    ],
+)
+def test_every_T_criterion_refuses_a_bad_T_and_keeps_its_own(name, bad, match):
+    T = _symmetric_T(3, 0.2)
+    criterion = _t_criteria(T)[name]
+    with pytest.raises(ValueError, match=match):
+        criterion.set_transition_matrix(bad)
+    np.testing.assert_allclose(criterion.T.numpy(), T, rtol=1e-6)
+    if not isinstance(bad, torch.Tensor) and np.shape(bad) == (3, 3):
+        with pytest.raises(ValueError, match=match):
+            type(criterion)(bad)
+
+
+def test_gold_criterion_is_its_function_and_takes_a_reduction():
+    logits = _random_logits(9, 3, seed=5, dtype=torch.float32)
+    target = _random_targets(9, 3)
+    trusted = torch.arange(9) % 3 == 0
+    T = _symmetric_T(3, 0.3)
+    per_row = gold_corrected_cross_entropy(logits, target, trusted, T, reduction="none")
+    clean = F.cross_entropy(logits, target, reduction="none")
+    corrected = forward_corrected_cross_entropy(logits, target, T, reduction="none")
+    torch.testing.assert_close(per_row, torch.where(trusted, clean, corrected))
+    torch.testing.assert_close(GoldCorrectedCrossEntropy(T)(logits, target, trusted), per_row.mean())
+    torch.testing.assert_close(GoldCorrectedCrossEntropy(T, reduction="sum")(logits, target, trusted), per_row.sum())
+    # a 0/1 mask (a column of the target table) is read as booleans
+    torch.testing.assert_close(
+        gold_corrected_cross_entropy(logits, target, trusted.long(), T, reduction="none"), per_row
+    )
+    with pytest.raises(ValueError, match=r"trusted must have shape \(9,\)"):
+        gold_corrected_cross_entropy(logits, target, trusted[:3], T)
+    with pytest.raises(TypeError, match="trusted must be a boolean torch.Tensor"):
+        gold_corrected_cross_entropy(logits, target, trusted.numpy(), T)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        GoldCorrectedCrossEntropy(T, reduction="median")
+
+
+def test_check_invertible_is_the_backward_check():
+    T = _symmetric_T(3, 0.3)
+    inverse, cond = check_invertible(T, return_condition=True)
+    np.testing.assert_allclose(inverse, np.linalg.inv(T))
+    assert cond == pytest.approx(np.linalg.cond(T))
+    np.testing.assert_allclose(check_invertible(torch.tensor(T)), inverse)
+    criterion = BackwardCorrectedCrossEntropy(T)
+    np.testing.assert_allclose(criterion.T_inv.numpy(), inverse, rtol=1e-5)
+    assert criterion.condition_number == cond
+    with pytest.raises(ValueError, match=r"singular \(rank 1 < 3 classes.*use forward correction"):
+        check_invertible(np.full((3, 3), 1 / 3))
+    c = 4
+    T_500 = _symmetric_T(c, (1 - 1 / 500) * (c - 1) / c)  # condition number 500
+    with pytest.warns(UserWarning, match=r"ill-conditioned \(condition number 500"):
+        check_invertible(T_500)
+    with pytest.raises(ValueError, match=r"too ill-conditioned.*max_condition=100"):
+        check_invertible(T_500, max_condition=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_invertible(T_500, warn_condition=None)
+        check_invertible(T_500, warn_condition=1e3)
+    with pytest.raises(ValueError, match="square 2-D"):
+        check_invertible(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="max_condition must be at least 1"):
+        check_invertible(T, max_condition=0.5)
+
+
 def test_backward_needs_exactly_one_matrix():
     logits = _random_logits(2, 2)
     target = _random_targets(2, 2)
@@ -428,6 +529,46 @@ def test_active_passive_is_weighted_sum(active, passive):
     assert torch.allclose(made(logits, target), expected, atol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("alpha, beta, label_min", [(1.0, 1.0, 1e-4), (1.0, 10.0, 1e-3), (0.0, 2.0, 1e-4), (3.0, 0.0, 1e-4)])
+def test_fused_nce_rce_module_has_the_function_values_and_gradients(reduction, alpha, beta, label_min):
+    gen = torch.Generator().manual_seed(11)
+    logits = (8 * torch.randn(40, 7, generator=gen, dtype=torch.float64)).requires_grad_()
+    target = torch.randint(0, 7, (40,), generator=gen)
+    module = ActivePassiveLoss("nce", "rce", alpha=alpha, beta=beta, label_min=label_min, reduction=reduction)
+    fused = module(logits, target)
+    assert type(fused.grad_fn).__name__ == "_FusedNCERCEBackward"  # one autograd node
+    reference = active_passive_loss(logits, target, "nce", "rce", alpha, beta, label_min=label_min, reduction=reduction)
+    torch.testing.assert_close(fused, reference, rtol=1e-12, atol=1e-12)
+    weights = torch.randn(fused.shape, generator=gen, dtype=torch.float64)
+    (got,) = torch.autograd.grad((fused * weights).sum(), logits)
+    (expected,) = torch.autograd.grad((reference * weights).sum(), logits)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+    # a graph-building backward (meta-learning) gives exact second derivatives too
+    (got,) = torch.autograd.grad((module(logits, target) * weights).sum(), logits, create_graph=True)
+    reference = active_passive_loss(logits, target, "nce", "rce", alpha, beta, label_min=label_min, reduction=reduction)
+    (expected,) = torch.autograd.grad((reference * weights).sum(), logits, create_graph=True)
+    (got2,) = torch.autograd.grad(got.square().sum(), logits)
+    (expected2,) = torch.autograd.grad(expected.square().sum(), logits)
+    torch.testing.assert_close(got2, expected2, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_nce_rce_checks_its_inputs_and_float32():
+    module = ActivePassiveLoss("nce", "rce")
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        module(torch.zeros(3, 1), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer class indices"):
+        module(torch.zeros(3, 2), torch.zeros(3))
+    logits = _random_logits(16, 4, seed=3).float().requires_grad_()
+    target = _random_targets(16, 4)
+    loss = module(logits, target)
+    assert loss.dtype == torch.float32
+    loss.backward()
+    reference = logits.detach().clone().requires_grad_()
+    active_passive_loss(reference, target).backward()
+    torch.testing.assert_close(logits.grad, reference.grad)
+
+
 def test_nfl_detach_denominator_changes_gradient_only():
     logits = _random_logits(5, 4, seed=2).requires_grad_()
     target = _random_targets(5, 4)
@@ -439,6 +580,54 @@ def test_nfl_detach_denominator_changes_gradient_only():
         return normalized_focal_loss(z, target)
 
     assert torch.autograd.gradcheck(f, (logits,))
+
+
+def _authors_nfl(logits, target, gamma):
+    """The APL authors' NFL: the focal weights come from detached probabilities."""
+    log_proba = F.log_softmax(logits, dim=1)
+    weight = (1 - log_proba.detach().exp()) ** gamma
+    focal = -weight * log_proba
+    return (focal.gather(1, target[:, None]).squeeze(1) / focal.sum(dim=1)).mean()
+
+
+def test_nfl_detach_focal_weights_is_the_authors_gradient():
+    logits = _random_logits(6, 4, seed=3).requires_grad_()
+    target = _random_targets(6, 4)
+    ours = normalized_focal_loss(logits, target, gamma=0.5, detach_focal_weights=True)
+    theirs = _authors_nfl(logits, target, 0.5)
+    assert torch.allclose(ours, theirs, atol=1e-12)
+    assert torch.allclose(ours, normalized_focal_loss(logits, target, gamma=0.5), atol=1e-12)  # same value
+    g_ours = torch.autograd.grad(ours, logits)[0]
+    g_theirs = torch.autograd.grad(theirs, logits)[0]
+    assert torch.allclose(g_ours, g_theirs, atol=1e-12)
+    # and it is neither the full gradient nor the detached-normaliser one
+    g_full = torch.autograd.grad(normalized_focal_loss(logits, target, gamma=0.5), logits)[0]
+    g_denominator = torch.autograd.grad(
+        normalized_focal_loss(logits, target, gamma=0.5, detach_denominator=True), logits
+    )[0]
+    assert not torch.allclose(g_ours, g_full, atol=1e-6)
+    assert not torch.allclose(g_ours, g_denominator, atol=1e-6)
+
+
+def test_detach_focal_weights_reaches_the_modules():
+    logits = _random_logits(6, 4, seed=4).requires_grad_()
+    target = _random_targets(6, 4)
+    nfl = _authors_nfl(logits, target, 0.5)
+    expected = {
+        "nfl": nfl,
+        "nfl+mae": nfl + 2.0 * mean_absolute_error_loss(logits, target),
+        "nfl+rce": nfl + 2.0 * reverse_cross_entropy(logits, target),
+    }
+    criteria = {
+        "nfl": NormalizedFocalLoss(detach_focal_weights=True),
+        "nfl+mae": ActivePassiveLoss("nfl", "mae", beta=2.0, gamma=0.5, detach_focal_weights=True),
+        "nfl+rce": make_loss("nfl+rce", beta=2.0, gamma=0.5, detach_focal_weights=True),
+    }
+    for name, criterion in criteria.items():
+        grad = torch.autograd.grad(criterion(logits, target), logits)[0]
+        want = torch.autograd.grad(expected[name], logits, retain_graph=True)[0]
+        assert torch.allclose(grad, want, atol=1e-12), name
+    assert "detach_focal_weights=True" in repr(criteria["nfl"])
 
 
 @pytest.mark.parametrize("loss_name", ["nce", "nfl", "ngce", "rce", "mae", "gce", "sce"])

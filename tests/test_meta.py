@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import sklearn
 import torch
+import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback
 
 import sknoisy._meta as meta
 from sknoisy import (
@@ -22,11 +24,15 @@ from sknoisy import (
 from sknoisy._meta import (
     MetaLossCorrectionClassifier,
     _meta_gradient,
+    _optimizer_look_ahead,
+    _project_rows_onto_simplex,
     _update_transition_matrix,
     _virtual_meta_loss,
 )
 from sknoisy.base import TrustedValidSplit
+from sknoisy.losses import forward_corrected_cross_entropy, gold_corrected_cross_entropy
 from sknoisy.modules import MLP
+from sknoisy.transition import TRANSITION_METHODS
 from sknoisy.utils._testing import CHECKS_THAT_FIT_WITHOUT_TRUSTED, make_fast_estimator
 
 
@@ -41,7 +47,7 @@ def _one_torch_thread():
 
 
 def _fast(**overrides):
-    params = {"max_epochs": 3, "meta_batch_size": 16}
+    params = {"max_epochs": 3}
     params.update(overrides)
     return make_fast_estimator(MetaLossCorrectionClassifier, **params)
 
@@ -132,7 +138,7 @@ def test_batch_norm_running_stats_untouched_by_look_ahead():
 def test_update_is_projected_and_row_stochastic():
     T = torch.eye(3, dtype=torch.float64)
     grad = torch.tensor([[0.5, -1.0, 0.0], [0.2, 0.1, -0.3], [-2.0, 0.0, 0.0]], dtype=torch.float64)
-    new, frozen = _update_transition_matrix(T, grad, 0.5)
+    new, frozen = _update_transition_matrix(T, grad, 0.5, "row")
     expected = np.maximum(np.eye(3) - 0.5 * grad.numpy(), 0)
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(new.numpy(), expected)
@@ -142,25 +148,167 @@ def test_update_is_projected_and_row_stochastic():
 def test_update_keeps_a_row_that_would_vanish():
     T = torch.tensor([[0.6, 0.4, 0.0], [0.1, 0.8, 0.1], [0.0, 0.0, 1.0]])
     grad = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, float("nan"), 0.0]])
-    new, frozen = _update_transition_matrix(T, grad, 10.0)
+    new, frozen = _update_transition_matrix(T, grad, 10.0, "row")
     torch.testing.assert_close(new[0], T[0])  # all zeros after the projection
     torch.testing.assert_close(new[1], T[1])  # zero gradient: unchanged
     torch.testing.assert_close(new[2], T[2])  # non-finite: kept
     assert int(frozen) == 2
 
 
+def test_meta_gradient_with_the_trusted_rows_trained_on_matches_finite_differences():
+    module, x, labels, weights, x_meta, y_meta, T = _tiny_problem(7)
+    clean = 1.0 - weights  # the rows not corrected are trained on with plain cross-entropy
+    grad, _ = _meta_gradient(module, module(x), labels, weights, T, x_meta, y_meta, 0.5, 1e-7, 4, clean=clean)
+
+    def loss_at(T_):
+        return _virtual_meta_loss(module, module(x), labels, weights, T_, x_meta, y_meta, 0.5, 1e-7, clean).item()
+
+    h = 1e-6
+    numeric = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            step = torch.zeros_like(T)
+            step[i, j] = h
+            numeric[i, j] = (loss_at(T + step) - loss_at(T - step)) / (2 * h)
+    assert np.abs(numeric).max() > 1e-4
+    np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-5, atol=1e-9)
+    # and the loss differentiated is GLC's joint loss
+    logits = module(x)
+    torch.testing.assert_close(
+        meta._noisy_loss(logits, labels, weights, T, 1e-7, clean),
+        gold_corrected_cross_entropy(logits, labels, clean > 0, T),
+    )
+
+
+def test_chunked_meta_gradient_equals_the_whole_one():
+    module, x, labels, weights, x_meta, y_meta, T = _tiny_problem(4)
+    whole, loss = _meta_gradient(module, module(x), labels, weights, T, x_meta, y_meta, 0.5, 1e-7)
+    for chunk in (1, 4, 6, 100):
+        grad, chunk_loss = _meta_gradient(module, module(x), labels, weights, T, x_meta, y_meta, 0.5, 1e-7, chunk)
+        torch.testing.assert_close(grad, whole)
+        torch.testing.assert_close(chunk_loss, loss)
+
+
+def _optimizer_with_state(module, optimizer, steps=2, **params):
+    opt = optimizer(module.parameters(), **params)
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(steps):
+        opt.zero_grad()
+        module(torch.randn(4, 3, generator=gen, dtype=torch.float64)).square().mean().backward()
+        opt.step()
+    return opt
+
+
+@pytest.mark.parametrize(
+    "optimizer, params",
+    [
+        (torch.optim.SGD, {"lr": 0.1}),
+        (torch.optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-2}),
+        (torch.optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+        (torch.optim.Adam, {"lr": 1e-2, "weight_decay": 1e-2}),
+        (torch.optim.Adam, {"lr": 1e-2, "amsgrad": True}),
+        (torch.optim.AdamW, {"lr": 1e-2, "weight_decay": 0.1}),
+    ],
+)
+@pytest.mark.parametrize("steps", [0, 2])
+def test_optimizer_look_ahead_is_the_real_step(optimizer, params, steps):
+    module, x, labels, weights, x_meta, y_meta, T = _tiny_problem(5)
+    opt = _optimizer_with_state(module, optimizer, steps, **params)
+    named = list(module.named_parameters())
+    loss = module(x).square().mean()
+    grads = torch.autograd.grad(loss, [p for _, p in named])
+    before = [(k, v.clone() if torch.is_tensor(v) else v) for st in opt.state.values() for k, v in st.items()]
+    virtual = _optimizer_look_ahead(opt)(named, grads)
+    after = [(k, v) for st in opt.state.values() for k, v in st.items()]
+    assert [k for k, _ in before] == [k for k, _ in after]  # the look-ahead only reads the state
+    for (_, v0), (_, v1) in zip(before, after):
+        assert torch.equal(torch.as_tensor(v0), torch.as_tensor(v1))
+    for p, g in zip(module.parameters(), grads):
+        p.grad = g.clone()
+    opt.step()
+    for name, p in named:
+        torch.testing.assert_close(virtual[name], p.detach(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer, params", [(torch.optim.Adam, {"lr": 0.05}), (torch.optim.SGD, {"lr": 0.5, "momentum": 0.9})])
+def test_meta_gradient_through_the_optimizer_look_ahead_matches_finite_differences(optimizer, params):
+    module, x, labels, weights, x_meta, y_meta, T = _tiny_problem(6)
+    look_ahead = _optimizer_look_ahead(_optimizer_with_state(module, optimizer, 2, **params))
+    grad, _ = _meta_gradient(module, module(x), labels, weights, T, x_meta, y_meta, look_ahead, 1e-7, 4)
+
+    def loss_at(T_):
+        return _virtual_meta_loss(module, module(x), labels, weights, T_, x_meta, y_meta, look_ahead, 1e-7).item()
+
+    h = 1e-6
+    numeric = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            step = torch.zeros_like(T)
+            step[i, j] = h
+            numeric[i, j] = (loss_at(T + step) - loss_at(T - step)) / (2 * h)
+    assert np.abs(numeric).max() > 1e-4
+    np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-5, atol=1e-8)
+
+
+def _simplex_projection_by_bisection(v):
+    """The projection as the root of sum(max(v - theta, 0)) = 1 (an independent reference)."""
+    lo, hi = v.min() - 1.0, v.max()
+    for _ in range(200):
+        theta = (lo + hi) / 2
+        lo, hi = (theta, hi) if np.maximum(v - theta, 0).sum() > 1 else (lo, theta)
+    return np.maximum(v - (lo + hi) / 2, 0)
+
+
+def test_projection_onto_the_simplex():
+    rng = np.random.RandomState(0)
+    V = np.vstack([3 * rng.randn(20, 5), [[0.2, 0.3, 0.5, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0, 5.0], [-1.0, 0.0, 0.0, 0.0, 0.0]]])
+    P = _project_rows_onto_simplex(torch.as_tensor(V)).numpy()
+    expected = np.vstack([_simplex_projection_by_bisection(v) for v in V])
+    np.testing.assert_allclose(P, expected, atol=1e-10)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert (P >= 0).all()
+    np.testing.assert_allclose(P[20], V[20])  # a stochastic row is its own projection
+    np.testing.assert_allclose(P[21], np.full(5, 0.2))
+    # each projected row is at least as close to V as any other stochastic row tried
+    for _ in range(200):
+        other = rng.dirichlet(np.ones(5), size=len(V))
+        assert (((V - P) ** 2).sum(axis=1) <= ((V - other) ** 2).sum(axis=1) + 1e-12).all()
+
+
+def test_update_with_simplex_and_column_normalisations():
+    T = torch.tensor([[0.8, 0.2, 0.0], [0.1, 0.8, 0.1], [0.0, 0.3, 0.7]], dtype=torch.float64)
+    grad = torch.tensor([[0.5, -1.0, 0.0], [0.2, 0.1, -0.3], [float("nan"), 0.0, 0.0]], dtype=torch.float64)
+    new, frozen = _update_transition_matrix(T, grad, 0.5, "simplex")
+    np.testing.assert_allclose(new[:2].numpy(), _project_rows_onto_simplex(T[:2] - 0.5 * grad[:2]).numpy())
+    torch.testing.assert_close(new[2], T[2])  # non-finite: kept
+    assert int(frozen) == 1
+    grad[2, 0] = 0.3
+    new, frozen = _update_transition_matrix(T, grad, 0.5, "column")
+    expected = np.maximum(T.numpy() - 0.5 * grad.numpy(), 0)
+    np.testing.assert_allclose(new.numpy(), expected / expected.sum(axis=0, keepdims=True))
+    assert int(frozen) == 0
+
+
+def test_simplex_step_keeps_the_column_scale_free_direction(small):
+    """A gradient of ones along a row (what a row renormalisation would add) leaves the projected T as it was."""
+    T = torch.tensor([[0.8, 0.2, 0.0], [0.1, 0.8, 0.1], [0.0, 0.3, 0.7]], dtype=torch.float64)
+    new, _ = _update_transition_matrix(T, torch.ones_like(T), 0.1, "simplex")
+    torch.testing.assert_close(new, T)
+
+
 def test_vanishing_rows_warn_once_per_fit(small, monkeypatch):
     X, y, trusted, _ = small
 
-    def positive_gradient(module, logits, labels, weights, T, X_meta, y_meta, virtual_lr, eps):
+    def positive_gradient(module, logits, labels, weights, T, X_meta, y_meta, look_ahead, eps, chunk_size=None, clean=None):
         return torch.ones_like(T), torch.zeros((), dtype=T.dtype, device=T.device)
 
     monkeypatch.setattr(meta, "_meta_gradient", positive_gradient)
-    clf = _fast(max_epochs=3, transition_matrix=np.full((3, 3), 1 / 3))
+    # (the projection onto the simplex is blind to a gradient of ones: rows shift as a whole)
+    clf = _fast(max_epochs=3, normalization="row", transition_matrix=np.full((3, 3), 1 / 3))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf.fit(X, y, trusted=trusted)
-    frozen_warnings = [w for w in caught if "would have become all zeros" in str(w.message)]
+    frozen_warnings = [w for w in caught if "could not be normalised" in str(w.message)]
     assert len(frozen_warnings) == 1
     steps = clf.history[-1, "train_batch_count"]
     assert clf.history[:, "transition_matrix_frozen_rows"] == [3 * steps] * 3
@@ -206,15 +354,140 @@ def test_history_records_transition_matrix_per_epoch(small):
     assert (clf.transition_matrix_ >= 0).all()
 
 
+def test_history_records_T_error_when_the_true_T_is_given(small):
+    X, y, trusted, T = small
+    clf = _fast(true_transition_matrix=T).fit(X, y, trusted=trusted)
+    errors = clf.history[:, "transition_matrix_error"]
+    assert len(errors) == 3
+    for T_epoch, error in zip(clf.history[:, "transition_matrix"], errors):
+        assert error == pytest.approx(transition_matrix_error(np.asarray(T_epoch), T))
+    assert errors[-1] == pytest.approx(transition_matrix_error(clf.transition_matrix_, T))
+    # monitoring only: the same T is learned without it
+    plain = _fast().fit(X, y, trusted=trusted)
+    np.testing.assert_array_equal(plain.transition_matrix_, clf.transition_matrix_)
+    assert "transition_matrix_error" not in plain.history[-1]
+
+
+def test_class_without_trusted_rows_warns_with_its_name(small):
+    X, y, trusted, _ = small
+    labels = np.array(["cat", "dog", "emu"])[y]
+    no_emu = trusted & (labels != "emu")
+    with pytest.warns(UserWarning, match=r"class\(es\) \['emu'\] have no trusted row; .*start from the initial T"):
+        clf = _fast(max_epochs=1).fit(X, labels, trusted=no_emu)
+    assert clf.transition_matrix_.shape == (3, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fast(max_epochs=1).fit(X, labels, trusted=trusted)
+
+
+def test_every_trusted_row_at_every_step_by_default(small, monkeypatch):
+    X, y, trusted, _ = small
+    seen = []
+    original = MetaLossCorrectionClassifier._meta_batch
+
+    def spy(self, state):
+        X_meta, y_meta = original(self, state)
+        seen.append(y_meta.numpy().copy())
+        return X_meta, y_meta
+
+    monkeypatch.setattr(MetaLossCorrectionClassifier, "_meta_batch", spy)
+    _fast(max_epochs=1, batch_size=16).fit(X, y, trusted=trusted)  # meta rows in chunks of 16
+    assert len(seen) > 1 and all(np.array_equal(batch, y[trusted]) for batch in seen)
+    seen.clear()
+    _fast(max_epochs=1, meta_batch_size=8).fit(X, y, trusted=trusted)
+    assert all(len(batch) == 8 for batch in seen)
+    assert len({tuple(batch) for batch in seen}) > 1  # a new draw every step
+    draws = [batch.copy() for batch in seen]
+    seen.clear()
+    _fast(max_epochs=1, meta_batch_size=8).fit(X, y, trusted=trusted)
+    assert all(np.array_equal(a, b) for a, b in zip(draws, seen))  # random_state decides them
+
+
+def test_column_normalisation_trains_with_a_column_stochastic_T(small, monkeypatch):
+    X, y, trusted, _ = small
+    clf = _fast(max_epochs=2, normalization="column", meta_lr=5.0)
+    clf.fit(X, y, trusted=trusted)
+    used = clf.criterion_.T.detach().double().numpy()
+    np.testing.assert_allclose(used.sum(axis=0), 1.0, atol=1e-5)
+    assert not np.allclose(used.sum(axis=1), 1.0, atol=1e-3)
+    # what sknoisy reports is row-stochastic: the row-normalised matrix
+    np.testing.assert_allclose(clf.transition_matrix_, used / used.sum(axis=1, keepdims=True), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(clf.history[-1, "transition_matrix"]), clf.transition_matrix_)
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.Adam, torch.optim.SGD])
+def test_optimizer_look_ahead_trains(small, optimizer):
+    X, y, trusted, T = small
+    clf = _fast(look_ahead="optimizer", optimizer=optimizer, lr=0.05, max_epochs=3, true_transition_matrix=T)
+    clf.fit(X, y, trusted=trusted)
+    assert np.all(np.isfinite(clf.history[:, "train_loss"]))
+    assert clf.history[-1, "transition_matrix_change"] > 0
+
+
+class _OwnTrainStep(MetaLossCorrectionClassifier):
+    """A training step written as skorch's AccelerateMixin writes its own: infer, get_loss, backward."""
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+
+def test_meta_step_lives_in_get_loss_so_any_training_step_learns_T(small):
+    X, y, trusted, _ = small
+    plain = _fast().fit(X, y, trusted=trusted)
+    own = make_fast_estimator(_OwnTrainStep, max_epochs=3).fit(X, y, trusted=trusted)
+    assert not np.allclose(plain.transition_matrix_, np.eye(3))
+    np.testing.assert_allclose(own.transition_matrix_, plain.transition_matrix_, atol=1e-6)
+    np.testing.assert_allclose(own.predict_proba(X), plain.predict_proba(X), atol=1e-6)
+
+
+def test_accelerate_mixin_learns_T():
+    hf = pytest.importorskip("skorch.hf")
+    accelerate = pytest.importorskip("accelerate")
+
+    class Accelerated(hf.AccelerateMixin, MetaLossCorrectionClassifier):
+        pass
+
+    X, y_noisy, y_clean, T = make_noisy_classification(240, 6, 3, noise="flip_to_one", rate=0.3, random_state=0)
+    y, trusted = _with_trusted(X, y_noisy, y_clean, 10)
+    params = {"module__hidden_units": (16,), "max_epochs": 3, "random_state": 0}
+    plain = MetaLossCorrectionClassifier(MLP, **params).fit(X, y, trusted=trusted)
+    clf = Accelerated(MLP, accelerator=accelerate.Accelerator(cpu=True), **params).fit(X, y, trusted=trusted)
+    assert not np.allclose(plain.transition_matrix_, np.eye(3))
+    np.testing.assert_allclose(clf.transition_matrix_, plain.transition_matrix_, atol=1e-5)
+
+
+class _PickleEveryEpoch(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        self.pickles = getattr(self, "pickles", []) + [pickle.dumps(net)]
+
+
+def test_pickle_mid_training(small):
+    X, y, trusted, _ = small
+    callback = _PickleEveryEpoch()
+    clf = _fast(max_epochs=2, meta_batch_size=8, callbacks=[("pickler", callback)]).fit(X, y, trusted=trusted)
+    assert len(callback.pickles) == 2
+    first = pickle.loads(callback.pickles[0])
+    np.testing.assert_allclose(
+        first.criterion_.T.numpy(), np.asarray(clf.history[0, "transition_matrix"]), atol=1e-6
+    )
+    first.partial_fit(X, y, trusted=trusted)  # and it trains on
+    assert np.isfinite(first.history[-1, "train_loss"])
+
+
 # ---------------------------------------------------------------- options
 class _Spy:
     def __init__(self, monkeypatch):
         self.starts = []
         original = meta._update_transition_matrix
 
-        def spy(T, grad, meta_lr):
+        def spy(T, grad, meta_lr, normalization):
             self.starts.append(T.detach().cpu().numpy().copy())
-            return original(T, grad, meta_lr)
+            return original(T, grad, meta_lr, normalization)
 
         monkeypatch.setattr(meta, "_update_transition_matrix", spy)
 
@@ -241,6 +514,58 @@ def test_T_persists_across_partial_fit_and_fit_restarts(small, monkeypatch):
     spy.starts.clear()
     clf.fit(X, y, trusted=trusted)
     np.testing.assert_allclose(spy.starts[0], np.eye(3))
+
+
+def test_warm_start_fit_restarts_T_from_the_initial_one(small, monkeypatch):
+    X, y, trusted, _ = small
+    clf = _fast(max_epochs=2, warm_start=True).fit(X, y, trusted=trusted)
+    criterion = clf.criterion_
+    assert not np.allclose(clf.transition_matrix_, np.eye(3))
+    spy = _Spy(monkeypatch)
+    clf.fit(X, y, trusted=trusted)
+    assert clf.criterion_ is criterion
+    np.testing.assert_allclose(spy.starts[0], np.eye(3))
+
+
+def test_validation_loss_is_the_gold_loss_with_the_current_T(small):
+    X, y, trusted, _ = small
+    clf = _fast(max_epochs=1).fit(X, y, trusted=trusted)
+    logits = clf.forward(X)
+    y_enc = torch.as_tensor(np.searchsorted(clf.classes_, y))
+    table = torch.stack([y_enc, torch.as_tensor(trusted).long()], dim=1)
+    T = clf.criterion_.T
+    expected = torch.where(
+        torch.as_tensor(trusted),
+        F.cross_entropy(logits, y_enc, reduction="none"),
+        forward_corrected_cross_entropy(logits, y_enc, T, reduction="none"),
+    ).mean()
+    torch.testing.assert_close(clf.get_loss(logits, table), expected)
+    torch.testing.assert_close(
+        clf.get_loss(logits, table), gold_corrected_cross_entropy(logits, y_enc, torch.as_tensor(trusted), T)
+    )
+    # labels alone (a user's split or scorer) count as untrusted
+    torch.testing.assert_close(clf.get_loss(logits, y_enc), forward_corrected_cross_entropy(logits, y_enc, T))
+
+
+def test_meta_set_from_a_memmap_holds_the_trusted_rows(small, tmp_path, monkeypatch):
+    X, y, trusted, _ = small
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    seen = {}
+    original = MetaLossCorrectionClassifier._meta_batch
+
+    def spy(self, state):
+        seen.setdefault("X", state["X"].numpy().copy())
+        return original(self, state)
+
+    monkeypatch.setattr(MetaLossCorrectionClassifier, "_meta_batch", spy)
+    _fast(max_epochs=1).fit(np.load(path, mmap_mode="r"), y, trusted=trusted)
+    np.testing.assert_array_equal(seen["X"], X[trusted])
+
+
+def test_docstring_lists_every_transition_method():
+    for name in TRANSITION_METHODS:
+        assert repr(name) in MetaLossCorrectionClassifier.__doc__, name
 
 
 def test_initial_T_from_array(small):
@@ -275,6 +600,16 @@ def test_batches_without_untrusted_rows_give_zero_loss(small):
     assert np.all(np.isfinite(batch_losses)) and batch_losses[-1] > 0
 
 
+def test_train_on_trusted_trains_on_batches_of_trusted_rows_only(small):
+    X, y, trusted, _ = small
+    order = np.argsort(~trusted, kind="stable")  # all trusted rows first
+    X, y, trusted = X[order], y[order], trusted[order]
+    clf = _fast(batch_size=10, max_epochs=1, iterator_train__shuffle=False, train_on_trusted=True)
+    clf.fit(X, y, trusted=trusted)
+    batch_losses = [b["train_loss"] for b in clf.history[0, "batches"]]
+    assert batch_losses[0] > 0  # plain cross-entropy on the trusted rows
+
+
 def test_same_seed_same_model_and_global_rng_untouched(small):
     X, y, trusted, _ = small
     state = torch.random.get_rng_state()
@@ -288,13 +623,13 @@ def test_same_seed_same_model_and_global_rng_untouched(small):
 def test_meta_set_excludes_trusted_validation_rows(small, monkeypatch):
     X, y, trusted, _ = small
     sizes = []
-    original = MetaLossCorrectionClassifier._draw_meta_batch
+    original = MetaLossCorrectionClassifier._meta_batch
 
     def spy(self, state):
         sizes.append(state["y"].shape[0])
         return original(self, state)
 
-    monkeypatch.setattr(MetaLossCorrectionClassifier, "_draw_meta_batch", spy)
+    monkeypatch.setattr(MetaLossCorrectionClassifier, "_meta_batch", spy)
     clf = _fast(max_epochs=2, train_split=TrustedValidSplit(0.2, random_state=0)).fit(X, y, trusted=trusted)
     assert set(sizes) == {trusted.sum() - 6}  # 2 of each class's 10 held out
     assert len(clf.history[:, "valid_acc"]) == 2
@@ -345,9 +680,15 @@ def test_pickle_and_clone(small):
         ({"meta_lr": 0}, ValueError, "meta_lr must be a positive"),
         ({"meta_lr": float("inf")}, ValueError, "meta_lr must be a positive finite"),
         ({"meta_lr": None}, TypeError, "meta_lr must be a positive real"),
-        ({"meta_batch_size": 0}, ValueError, "meta_batch_size must be an integer >= 1"),
-        ({"meta_batch_size": 2.5}, ValueError, "meta_batch_size must be an integer >= 1"),
+        ({"meta_batch_size": 0}, ValueError, "meta_batch_size must be None .every trusted row. or an integer >= 1"),
+        ({"meta_batch_size": 2.5}, ValueError, "meta_batch_size must be None .every trusted row. or an integer >= 1"),
+        ({"normalization": "rows"}, ValueError, "normalization must be one of 'simplex', 'row', 'column'; got 'rows'"),
+        ({"look_ahead": "adam"}, ValueError, "look_ahead must be one of 'sgd', 'optimizer'; got 'adam'"),
+        ({"look_ahead": "optimizer", "optimizer": torch.optim.RMSprop}, TypeError,
+         "look_ahead='optimizer' follows the update of torch.optim.SGD, Adam or AdamW; got RMSprop"),
+        ({"true_transition_matrix": np.eye(2)}, ValueError, "true_transition_matrix"),
         ({"reset_each_step": "yes"}, TypeError, "reset_each_step must be True or False"),
+        ({"train_on_trusted": 1}, TypeError, "train_on_trusted must be True or False"),
         ({"criterion": torch.nn.CrossEntropyLoss}, TypeError, "criterion must be sknoisy.losses.Forward"),
     ],
 )
@@ -359,9 +700,9 @@ def test_bad_parameters(small, params, error, match):
 
 def test_no_trusted_rows(small):
     X, y, _, _ = small
-    with pytest.raises(ValueError, match="needs trusted .clean. rows"):
+    with pytest.raises(ValueError, match="needs trusted rows"):
         _fast().fit(X, y)
-    with pytest.raises(ValueError, match="needs trusted .clean. rows"):
+    with pytest.raises(ValueError, match="needs trusted rows"):
         _fast().fit(X, y, trusted=np.zeros(len(y), dtype=bool))
 
 
@@ -403,14 +744,14 @@ def test_fit_loop_alone_is_refused(small):
 def test_trains_on_cuda(small, monkeypatch):
     X, y, trusted, _ = small
     devices = []
-    original = MetaLossCorrectionClassifier._draw_meta_batch
+    original = MetaLossCorrectionClassifier._meta_batch
 
     def spy(self, state):
         devices.append((state["X"].device.type, state["y"].device.type, state["initial_T"].device.type,
-                        self.criterion_.T.device.type, state["generator"].device.type))
+                        self.criterion_.T.device.type, state["frozen_rows"].device.type))
         return original(self, state)
 
-    monkeypatch.setattr(MetaLossCorrectionClassifier, "_draw_meta_batch", spy)
+    monkeypatch.setattr(MetaLossCorrectionClassifier, "_meta_batch", spy)
     clf = _fast(device="cuda", meta_batch_size=8).fit(X, y, trusted=trusted)
     assert set(devices) == {("cuda",) * 5}
     assert isinstance(clf.transition_matrix_, np.ndarray)
@@ -458,6 +799,20 @@ def _expected_failed_checks(estimator):
     failures = {"check_no_attributes_set_in_init": _SKORCH_INIT}
     if type(estimator) is MetaLossCorrectionClassifier:
         failures.update(dict.fromkeys(CHECKS_NEEDING_TRUSTED, _NEEDS_TRUSTED))
+        # scikit-learn's sample_weight checks fit without a trusted mask too
+        failures.update(
+            {
+                name: _NEEDS_TRUSTED
+                for name in (
+                    "check_sample_weights_pandas_series",
+                    "check_sample_weights_not_an_array",
+                    "check_sample_weights_list",
+                    "check_sample_weights_shape",
+                    "check_sample_weights_not_overwritten",
+                    "check_sample_weight_equivalence_on_dense_data",
+                )
+            }
+        )
     return failures
 
 

@@ -1,4 +1,4 @@
-"""Trusted-aware model selection (sknoisy/model_selection.py)."""
+"""Trusted-aware model selection (sknoisy/model_selection/)."""
 
 import numpy as np
 import pytest
@@ -12,9 +12,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.metadata_routing import get_routing_for_object
 
+import sknoisy
 from sknoisy import base
 from sknoisy._glc import GLCClassifier
 from sknoisy._loss_correction import ForwardCorrectedClassifier
+from sknoisy._meta import MetaLossCorrectionClassifier
 from sknoisy.model_selection import (
     TrustedKFold,
     TrustedValidSplit,
@@ -301,7 +303,70 @@ def test_forward_corrected_scorer_name_and_errors(fitted_lr, noisy):
 
 
 def test_trusted_valid_split_is_re_exported():
-    assert TrustedValidSplit is base.TrustedValidSplit
+    assert TrustedValidSplit is base.TrustedValidSplit is sknoisy.TrustedValidSplit
+
+
+def test_trusted_scorer_reads_memmaps_and_lists_for_any_estimator(fitted_lr, noisy, tmp_path):
+    """A memmap's trusted rows reach a scikit-learn estimator as an array, not a torch Subset."""
+    X, y, trusted, _ = noisy
+    np.save(tmp_path / "X.npy", X)
+    X_mm = np.load(tmp_path / "X.npy", mmap_mode="r")
+    expected = accuracy_score(y[trusted], fitted_lr.predict(X[trusted]))
+    pipe = Pipeline([("scale", StandardScaler()), ("lr", LogisticRegression(max_iter=200))]).fit(X, y)
+    assert trusted_scorer()(fitted_lr, X_mm, y, trusted=trusted) == pytest.approx(expected)
+    assert trusted_scorer()(fitted_lr, X.tolist(), y.tolist(), trusted=trusted) == pytest.approx(expected)
+    assert np.isfinite(trusted_scorer()(pipe, X_mm, y, trusted=trusted))
+
+
+def _table_dataset(n=40, n_classes=2):
+    from skorch.dataset import Dataset
+
+    labels = np.arange(n) % n_classes
+    trusted = np.arange(n) < n // 2
+    return Dataset(np.zeros((n, 1), np.float32), labels), labels, trusted
+
+
+def test_trusted_valid_split_holds_out_trusted_rows_per_class():
+    from sknoisy._targets import make_target_table
+
+    dataset, labels, trusted = _table_dataset()
+    train, valid = TrustedValidSplit(0.2, random_state=0)(dataset, make_target_table(labels, trusted))
+    valid_idx, train_idx = np.asarray(valid.indices), np.asarray(train.indices)
+    assert trusted[valid_idx].all()  # validation never sees a noisy label
+    assert np.bincount(labels[valid_idx]).tolist() == [2, 2]  # 20% of each class's 10 trusted rows
+    assert sorted(np.concatenate([train_idx, valid_idx]).tolist()) == list(range(len(labels)))
+    no_trusted = make_target_table(labels, np.zeros_like(trusted))
+    assert TrustedValidSplit()(dataset, no_trusted) == (dataset, None)
+
+
+def test_noisy_holdout_is_stratified_and_stands_aside_when_too_small():
+    from sknoisy.model_selection._split import NoisyHoldout
+
+    dataset, labels, _ = _table_dataset()
+    train, valid = NoisyHoldout(0.2, random_state=0)(dataset, labels)
+    assert np.bincount(labels[np.asarray(valid.indices)]).tolist() == [4, 4]
+    assert len(train) == 32
+    again = NoisyHoldout(0.2, random_state=0)(dataset, labels)[1]
+    np.testing.assert_array_equal(valid.indices, again.indices)
+    one_of_a_class = np.r_[labels[:-1], 2]
+    assert NoisyHoldout(0.2, random_state=0)(dataset, one_of_a_class) == (dataset, None)
+
+
+def test_model_selection_never_imports_a_classifier():
+    """The classifiers import model_selection._split, so no arrow may point back (no import cycle)."""
+    import ast
+    import pathlib
+
+    import sknoisy.model_selection as package
+
+    allowed = {"_split", "_scorers", "_targets", "utils", "utils._rows", "utils._validation"}
+    for path in pathlib.Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.module in allowed, f"{path.name} imports {'.' * node.level}{node.module}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not any(name.startswith("sknoisy") for name in names), f"{path.name} imports {names}"
 
 
 # --------------------------------------------------------------------------- with sknoisy nets
@@ -317,25 +382,14 @@ def test_glc_in_pipeline_grid_search_with_routed_mask(noisy):
     assert grid.best_estimator_[-1].transition_matrix_.shape == (3, 3)
 
 
-def _mlc_class():
-    try:
-        from sknoisy._meta import MetaLossCorrectionClassifier
-    except ImportError:  # pragma: no cover - MLC is built in parallel
-        return None
-    return MetaLossCorrectionClassifier
-
-
 def _design_grid(forward_grid, error_score=np.nan):
     """The grid of DESIGN.md: Forward (anchor / gold T), GLC and MLC in one Pipeline."""
-    MLC = _mlc_class()
+    mlc = MetaLossCorrectionClassifier(MLP, meta_batch_size=16, **FAST).set_fit_request(trusted=True)
     param_grid = [
         forward_grid,
         {"clf": [GLCClassifier(MLP, **FAST).set_fit_request(trusted=True)]},
+        {"clf": [mlc], "clf__meta_lr": [0.1, 1.0]},
     ]
-    if MLC is not None:
-        param_grid.append(
-            {"clf": [MLC(MLP, meta_batch_size=16, **FAST).set_fit_request(trusted=True)], "clf__meta_lr": [0.1, 1.0]}
-        )
     pipe = Pipeline([("scale", StandardScaler()), ("clf", _forward())])
     return GridSearchCV(
         pipe, param_grid, cv=TrustedKFold(2), scoring=trusted_scorer("accuracy"), error_score=error_score
@@ -353,8 +407,7 @@ def test_grid_search_over_correction_methods(noisy):
     with sklearn.config_context(enable_metadata_routing=True):
         grid = _design_grid({"clf": [_forward("anchor"), _forward("gold")]}, error_score="raise")
         grid.fit(X, y, trusted=trusted)
-    n_candidates = 3 + (2 if _mlc_class() is not None else 0)
-    assert len(grid.cv_results_["params"]) == n_candidates
+    assert len(grid.cv_results_["params"]) == 3 + 2
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert grid.best_score_ > 0.6
     assert hasattr(grid.best_estimator_[-1], "transition_matrix_")

@@ -15,12 +15,10 @@ from sknoisy.noise import (
     check_transition_matrix,
     corrupt_labels,
     empirical_transition_matrix,
-    from_cleanlab_noise_matrix,
     make_noisy_classification,
     make_transition_matrix,
-    to_cleanlab_noise_matrix,
-    transition_matrix_error,
 )
+from sknoisy.transition import to_cleanlab_noise_matrix
 from sknoisy.utils import _validation
 
 FAST = settings(max_examples=40, deadline=None)
@@ -32,7 +30,7 @@ def expected_diagonal(kind, C, r, mapping=None):
     if kind in ("symmetric", "flip_random", "flip_to_one", "pair"):
         return np.full(C, 1 - r)
     if kind == "structured":
-        return np.full(C, 2 / (C + 2))
+        return np.full(C, (1 - r) / C + r * 2 / (C + 2))
     diag = np.ones(C)
     diag[list(mapping)] = 1 - r
     return diag
@@ -78,12 +76,11 @@ def test_every_kind_is_row_stochastic_with_documented_diagonal(case):
 def test_structured_family(C, delta, order):
     T = make_transition_matrix("structured", C, delta, order=order, random_state=0)
     off = T[~np.eye(C, dtype=bool)].reshape(C, C - 1)
-    # The correct label is never beaten by a false one.
+    # The correct label is never beaten by a false one; the most confusable ties with it.
     assert np.all(off <= np.diag(T)[:, None] + 1e-12)
+    np.testing.assert_allclose(off.max(axis=1), np.diag(T), atol=1e-12)
     if delta == 0:
-        np.testing.assert_allclose(off, C / ((C + 2) * (C - 1)), atol=1e-12)
-    if delta == 1:
-        np.testing.assert_allclose(off.max(axis=1), np.diag(T), atol=1e-12)
+        np.testing.assert_allclose(T, 1 / C, atol=1e-12)
     # Every row holds the same multiset of values, only placed differently.
     np.testing.assert_allclose(np.sort(T, axis=1), np.sort(T[[0]], axis=1).repeat(C, 0), atol=1e-12)
 
@@ -97,6 +94,37 @@ def test_structured_orders():
     r1 = make_transition_matrix("structured", 6, 0.7, order="random", random_state=3)
     r2 = make_transition_matrix("structured", 6, 0.7, order="random", random_state=3)
     np.testing.assert_array_equal(r1, r2)
+
+
+@pytest.mark.parametrize("C", [2, 3, 10])
+def test_structured_delta_zero_is_uniform_noise_and_delta_one_ties(C):
+    # Rolnick et al.: "we interpolate between uniform noise, delta = 0, and noise so structured
+    # that the most common false label is as likely as the correct label, delta = 1".
+    for order in ("decreasing", "increasing", "random"):
+        T0 = make_transition_matrix("structured", C, 0.0, order=order, random_state=0)
+        np.testing.assert_allclose(T0, make_transition_matrix("uniform", C, 1.0), atol=1e-15)
+        T1 = make_transition_matrix("structured", C, 1.0, order=order, random_state=0)
+        np.testing.assert_allclose(T1.sum(axis=1), 1.0, atol=1e-12)
+        false = np.where(np.eye(C, dtype=bool), -1.0, T1)
+        np.testing.assert_allclose(false.max(axis=1), np.diag(T1), atol=1e-12)
+    np.testing.assert_allclose(np.diag(T1), 2 / (C + 2))
+
+
+def test_structured_interpolates_linearly_and_keeps_the_order():
+    C = 10
+    T0, T1 = (make_transition_matrix("structured", C, d) for d in (0.0, 1.0))
+    for delta in (0.25, 0.5, 0.8):
+        T = make_transition_matrix("structured", C, delta)
+        np.testing.assert_allclose(T, (1 - delta) * T0 + delta * T1, atol=1e-12)
+        np.testing.assert_allclose(T.sum(axis=1), 1.0, atol=1e-12)
+        # 'decreasing': the false labels i+1, i+2, ... (mod C) are ever less likely
+        ranked = np.array([T[i, (i + np.arange(1, C)) % C] for i in range(C)])
+        assert np.all(np.diff(ranked, axis=1) < 0)
+    # the correct label gains as delta grows; the least confusable false label loses
+    deltas = np.linspace(0, 1, 6)
+    diags = [make_transition_matrix("structured", C, d)[0, 0] for d in deltas]
+    lasts = [make_transition_matrix("structured", C, d)[0, C - 1] for d in deltas]
+    assert np.all(np.diff(diags) > 0) and np.all(np.diff(lasts) < 0)
 
 
 def test_closed_forms():
@@ -298,7 +326,7 @@ def test_empty_labels():
 @pytest.mark.parametrize(
     "y, T, kwargs, match",
     [
-        ([0, 1, 2], np.eye(2), {}, r"shape \(2, 2\) but there are 3 classes"),
+        ([0, 1, 2], np.eye(2), {}, r"T has shape \(2, 2\) but y has 3 distinct labels \(0, 1, 2\)"),
         ([0, 1], [[0.5, 0.6], [0, 1]], {}, "not row-stochastic"),
         ([0, 1], [[1.5, -0.5], [0, 1]], {}, "negative entries"),
         ([0, 1, 5], np.eye(2), {"classes": [0, 1]}, r"labels that are not in classes: \[5\]"),
@@ -360,7 +388,7 @@ def test_random_state_instance_is_used():
 
 
 # --------------------------------------------------------------------------
-# empirical_transition_matrix, transition_matrix_error, cleanlab converters
+# empirical_transition_matrix (T's error and the cleanlab converters: test_transition.py)
 # --------------------------------------------------------------------------
 def test_empirical_transition_matrix():
     T = empirical_transition_matrix(["a", "a", "b", "b"], ["a", "b", "b", "b"])
@@ -385,47 +413,6 @@ def test_empirical_transition_matrix():
 def test_empirical_transition_matrix_errors(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         empirical_transition_matrix(*args, **kwargs)
-
-
-def test_transition_matrix_error():
-    T = make_transition_matrix("symmetric", 4, 0.2)
-    assert transition_matrix_error(T, T) == 0.0
-    assert transition_matrix_error(np.eye(2), [[0, 1], [1, 0]]) == pytest.approx(2.0)
-    assert transition_matrix_error([[0.9, 0.1], [0.2, 0.8]], [[1, 0], [0.2, 0.8]]) == pytest.approx(0.1)
-    with pytest.raises(ValueError, match=r"T_hat has shape \(2, 2\) but T has shape \(3, 3\)"):
-        transition_matrix_error(np.eye(2), np.eye(3))
-    with pytest.raises(ValueError, match="T_hat must be a square 2-D array"):
-        transition_matrix_error(np.ones((2, 3)), np.eye(2))
-    with pytest.raises(ValueError, match="T must be a square 2-D array"):
-        transition_matrix_error(np.eye(2), np.ones(2))
-    with pytest.raises(ValueError, match="NaN or infinity"):
-        transition_matrix_error([[np.nan, 1], [0, 1]], np.eye(2))
-    with pytest.raises(ValueError, match="numeric array"):
-        transition_matrix_error([["a", "b"], ["c", "d"]], np.eye(2))
-
-
-@FAST
-@given(transition_cases())
-def test_cleanlab_converters_round_trip(case):
-    kind, C, rate, kwargs, _ = case
-    T = make_transition_matrix(kind, C, rate, **kwargs)
-    nm = to_cleanlab_noise_matrix(T)
-    np.testing.assert_allclose(nm, T.T)
-    np.testing.assert_allclose(nm.sum(axis=0), 1.0)
-    np.testing.assert_allclose(from_cleanlab_noise_matrix(nm), T, atol=1e-12)
-
-
-def test_cleanlab_converter_errors():
-    with pytest.raises(ValueError, match="not column-stochastic.*already looks like a sknoisy T"):
-        from_cleanlab_noise_matrix([[0.9, 0.1], [0.3, 0.7]])
-    with pytest.raises(ValueError, match="not column-stochastic: column 0"):
-        from_cleanlab_noise_matrix([[0.5, 0.3], [0.1, 0.7]])
-    with pytest.raises(ValueError, match="noise_matrix must be a square"):
-        from_cleanlab_noise_matrix(np.ones((2, 3)) / 2)
-    with pytest.raises(ValueError, match="negative entries"):
-        from_cleanlab_noise_matrix([[1.5, 0.0], [-0.5, 1.0]])
-    with pytest.raises(ValueError, match="not row-stochastic"):
-        to_cleanlab_noise_matrix([[0.9, 0.3], [0.1, 0.7]])
 
 
 def test_agrees_with_cleanlab_generate_noisy_labels():
@@ -592,3 +579,25 @@ def test_make_noisy_classification_errors():
         make_noisy_classification(noise=np.eye(2))
     with pytest.raises(ValueError, match="n_classes must be >= 2"):
         make_noisy_classification(n_classes=1)
+
+
+def test_corrupt_labels_size_mismatch_names_the_labels_of_y():
+    message = r"T has shape \(3, 3\) but y has 4 distinct labels \(0, 1, 2, 3\).*Pass classes="
+    with pytest.raises(ValueError, match=message):
+        corrupt_labels([0, 1, 2, 3], np.eye(3))
+    # non-integer floats: say the target looks continuous
+    y = np.random.RandomState(0).randn(50)
+    with pytest.raises(ValueError, match=r"but y has 50 distinct labels.*look like a continuous target"):
+        corrupt_labels(y, np.eye(3))
+    # with classes given, the size check is against them (unchanged)
+    with pytest.raises(ValueError, match=r"expected shape \(2, 2\)"):
+        corrupt_labels([0, 1], np.eye(3), classes=[0, 1])
+
+
+@pytest.mark.parametrize("n_features, n_classes, needed", [(1, 3, 3), (2, 10, 5)])
+def test_make_noisy_classification_too_few_features(n_features, n_classes, needed):
+    message = rf"n_features={n_features} is too few for n_classes={n_classes}.*at least {needed} informative"
+    with pytest.raises(ValueError, match=message):
+        make_noisy_classification(100, n_features=n_features, n_classes=n_classes)
+    with pytest.raises(ValueError, match=r"n_features=5 is too few.*n_clusters_per_class=4"):
+        make_noisy_classification(100, n_features=5, n_classes=10, n_clusters_per_class=4)

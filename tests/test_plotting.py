@@ -243,3 +243,22 @@ def test_missing_matplotlib_message(monkeypatch, func, args):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=rf"{func.__name__} needs the optional package matplotlib: pip install 'sknoisy\[plot\]'"):
         func(*args)
+
+
+def test_import_needs_no_matplotlib():
+    # A fresh interpreter where matplotlib cannot be imported: the module still
+    # imports, and only calling a function asks for the optional package.
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "sys.modules['matplotlib'] = None\n"
+        "import sknoisy.plotting as p\n"
+        "try:\n"
+        "    p.plot_transition_matrix([[1.0, 0.0], [0.0, 1.0]])\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "plot_transition_matrix needs the optional package matplotlib" in done.stdout

@@ -38,6 +38,9 @@ from sknoisy import (
     BackwardCorrectedClassifier,
     CrossEntropyClassifier,
     ForwardCorrectedClassifier,
+    GLCClassifier,
+    MetaLossCorrectionClassifier,
+    RobustLossClassifier,
     TransitionMatrixEstimator,
     make_noisy_classification,
     make_transition_matrix,
@@ -50,19 +53,6 @@ from sknoisy.losses import (
 )
 from sknoisy.modules import MLP
 from sknoisy.transition import estimate_anchor, estimate_dual_t, estimate_gold
-
-try:  # written concurrently; tested where present
-    from sknoisy._glc import GLCClassifier
-except ImportError:  # pragma: no cover
-    GLCClassifier = None
-try:
-    from sknoisy._meta import MetaLossCorrectionClassifier
-except ImportError:  # pragma: no cover
-    MetaLossCorrectionClassifier = None
-try:
-    from sknoisy._robust import RobustLossClassifier
-except ImportError:  # pragma: no cover
-    RobustLossClassifier = None
 
 N_MANY = 5000
 C_MANY = 1000
@@ -111,29 +101,16 @@ def _traced_peak(fn, *args, **kwargs):
     return result, peak
 
 
-def _estimators_with_trusted():
-    found = []
-    if GLCClassifier is not None:
-        found.append(GLCClassifier)
-    if MetaLossCorrectionClassifier is not None:
-        found.append(MetaLossCorrectionClassifier)
-    return found
-
-
 def _all_estimator_specs(T):
     """(id, class, kwargs) of every classifier, with a given T where one is used."""
-    specs = [
+    return [
         ("ce", CrossEntropyClassifier, {}),
         ("forward", ForwardCorrectedClassifier, {"transition_matrix": T}),
         ("backward", BackwardCorrectedClassifier, {"transition_matrix": T}),
+        ("glc", GLCClassifier, {}),
+        ("mlc", MetaLossCorrectionClassifier, {}),
+        ("robust", RobustLossClassifier, {}),
     ]
-    if GLCClassifier is not None:
-        specs.append(("glc", GLCClassifier, {}))
-    if MetaLossCorrectionClassifier is not None:
-        specs.append(("mlc", MetaLossCorrectionClassifier, {}))
-    if RobustLossClassifier is not None:
-        specs.append(("robust", RobustLossClassifier, {}))
-    return specs
 
 
 # ------------------------------------------------------------ many classes
@@ -221,28 +198,22 @@ def many_class_data():
     return X, y, trusted
 
 
-def _many_class_specs(T):
-    specs = [
-        ("forward-given-T", ForwardCorrectedClassifier, {"transition_matrix": T}),
-        ("forward-estimated-T", ForwardCorrectedClassifier, {"transition_matrix": "anchor"}),
-    ]
-    if RobustLossClassifier is not None:
-        specs.append(("robust-nce+rce", RobustLossClassifier, {"loss": "nce+rce"}))
-    if GLCClassifier is not None:
-        specs.append(("glc", GLCClassifier, {}))
-    if MetaLossCorrectionClassifier is not None:
-        specs.append(("mlc", MetaLossCorrectionClassifier, {}))
-    return specs
+# The given T is built in the test (the fixture is not reachable from parametrize).
+_MANY_CLASS_SPECS = [
+    ("fwd-T", ForwardCorrectedClassifier, {"transition_matrix": "given"}),
+    ("fwd-That", ForwardCorrectedClassifier, {"transition_matrix": "anchor"}),
+    ("robust", RobustLossClassifier, {"loss": "nce+rce"}),
+    ("glc", GLCClassifier, {}),
+    ("mlc", MetaLossCorrectionClassifier, {}),
+]
 
 
 # (backward correction at C = 1000 is covered by the loss test: the classifier
 # adds only the SVD of T, about a second per inversion.)
-@pytest.mark.parametrize("spec", range(5), ids=["fwd-T", "fwd-That", "robust", "glc", "mlc"])
-def test_classifiers_fit_one_epoch_with_1000_classes(many_class_data, many_class_T, spec):
-    specs = _many_class_specs(many_class_T)
-    if spec >= len(specs):
-        pytest.skip("estimator not available")
-    _, cls, kwargs = specs[spec]
+@pytest.mark.parametrize("cls, kwargs", [s[1:] for s in _MANY_CLASS_SPECS], ids=[s[0] for s in _MANY_CLASS_SPECS])
+def test_classifiers_fit_one_epoch_with_1000_classes(many_class_data, many_class_T, cls, kwargs):
+    if kwargs.get("transition_matrix") == "given":
+        kwargs = {**kwargs, "transition_matrix": many_class_T}
     X, y, trusted = many_class_data
     clf = cls(MLP, module__hidden_units=(32,), max_epochs=1, batch_size=256, random_state=0, **kwargs)
     with warnings.catch_warnings():
@@ -392,7 +363,6 @@ def test_lazy_dataset_fit_predict(forbid_materialising, cls, kwargs):
     _lazy_fit_predict(cls, kwargs)
 
 
-@pytest.mark.skipif(MetaLossCorrectionClassifier is None, reason="MLC not available")
 def test_lazy_dataset_fit_predict_mlc(forbid_materialising):
     _lazy_fit_predict(MetaLossCorrectionClassifier, {})
 
@@ -540,9 +510,10 @@ def _trusted_data():
     return X, np.where(trusted, y_clean, y_noisy), trusted
 
 
-_TWO_STAGE = [("forward-estimated-T", ForwardCorrectedClassifier, {"transition_matrix": "anchor"})]
-if GLCClassifier is not None:
-    _TWO_STAGE.append(("glc", GLCClassifier, {}))
+_TWO_STAGE = [
+    ("forward-estimated-T", ForwardCorrectedClassifier, {"transition_matrix": "anchor"}),
+    ("glc", GLCClassifier, {}),
+]
 
 
 @pytest.mark.parametrize("cls, kwargs", [s[1:] for s in _TWO_STAGE], ids=[s[0] for s in _TWO_STAGE])
@@ -555,14 +526,6 @@ def test_accelerate_mixin_two_stage_estimators(cls, kwargs):
     assert clf.transition_matrix_.shape == (3, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "skorch's AccelerateMixin.train_step_single comes first in the MRO and does not call super(), so "
-        "MLC's train_step_single (the meta step) never runs: T silently stays at its initial value"
-    ),
-)
-@pytest.mark.skipif(MetaLossCorrectionClassifier is None, reason="MLC not available")
 def test_accelerate_mixin_keeps_the_mlc_meta_step():
     pytest.importorskip("accelerate")
     X, y, trusted = _trusted_data()
@@ -577,19 +540,14 @@ def test_accelerate_mixin_keeps_the_mlc_meta_step():
 # ------------------------------------------------------------------ CUDA
 @pytest.mark.cuda
 @cuda
-@pytest.mark.parametrize("spec", range(6), ids=["ce", "forward", "backward", "glc", "mlc", "robust"])
-def test_estimators_train_on_cuda(spec):
+@pytest.mark.parametrize("name", ["ce", "forward", "backward", "glc", "mlc", "robust"])
+def test_estimators_train_on_cuda(name):
     X, y_noisy, y_clean, T = make_noisy_classification(
         300, n_features=8, n_classes=3, noise="flip_to_one", rate=0.3, random_state=0
     )
     trusted = np.arange(300) % 5 == 0
     y = np.where(trusted, y_clean, y_noisy)
-    specs = _all_estimator_specs(T)
-    names = ["ce", "forward", "backward", "glc", "mlc", "robust"]
-    found = {name: (cls, kwargs) for name, cls, kwargs in specs}
-    if names[spec] not in found:
-        pytest.skip("estimator not available")
-    cls, kwargs = found[names[spec]]
+    cls, kwargs = {spec[0]: spec[1:] for spec in _all_estimator_specs(T)}[name]
     clf = cls(MLP, device="cuda", max_epochs=3, random_state=0, **kwargs).fit(X, y, trusted=trusted)
     assert next(clf.module_.parameters()).device.type == "cuda"
     for name, buffer in clf.criterion_.named_buffers():

@@ -1,5 +1,6 @@
 """Tests for sknoisy.transition: T estimators and TransitionMatrixEstimator."""
 
+import re
 import warnings
 
 import numpy as np
@@ -10,10 +11,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, ShuffleSplit
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch.utils import data as torch_data
 
-from sknoisy.noise import corrupt_labels, make_transition_matrix, transition_matrix_error
+from sknoisy.noise import corrupt_labels, make_transition_matrix
 from sknoisy.transition import (
+    TRANSITION_METHODS,
     TransitionMatrixEstimator,
     denoise_proba,
     estimate_anchor,
@@ -21,6 +25,9 @@ from sknoisy.transition import (
     estimate_confusion,
     estimate_dual_t,
     estimate_gold,
+    from_cleanlab_noise_matrix,
+    to_cleanlab_noise_matrix,
+    transition_matrix_error,
 )
 
 # Column-dominant (T[k, i] < T[i, i] for k != i) so that the anchors of class
@@ -147,7 +154,7 @@ def test_anchor_quantile_matches_reference_on_random_data():
 
 
 def test_anchor_blocks_match_single_pass(monkeypatch):
-    import sknoisy.transition as tr
+    import sknoisy.transition._estimates as tr
 
     proba = np.random.RandomState(2).dirichlet(np.ones(7), size=300)
     proba[[40, 250]] = proba[[0, 0]]  # ties: the first maximum wins, as np.argmax
@@ -345,7 +352,7 @@ def test_bad_quantile_type(quantile):
 @pytest.mark.parametrize(
     "y, match",
     [
-        ([0, 1], "has length 2"),
+        ([0, 1], r"1-D array of 3 class indices.*shape \(2,\)"),
         ([0, 1, 3], r"in \[0, 3\)"),
         ([0, -1, 2], r"in \[0, 3\)"),
         (["a", "b", "c"], "integer class indices"),
@@ -554,14 +561,124 @@ def test_skorch_net_float32():
 
 
 # ---------------------------------------------------------------------------
+# the registry of methods
+# ---------------------------------------------------------------------------
+
+
+def test_registry_lists_every_method_in_the_docstring():
+    doc = TransitionMatrixEstimator.__doc__
+    assert list(TRANSITION_METHODS) == ["anchor", "dual_t", "confident_joint", "gold", "confusion"]
+    for m in TRANSITION_METHODS.values():
+        assert f"``'{m.name}'``" in doc and m.summary in doc
+        assert m.needs_trusted == (m.name in ("gold", "confusion"))
+
+
+@pytest.mark.parametrize("name", list(TRANSITION_METHODS))
+def test_every_registered_method_is_what_the_estimator_fits(noisy_data, name):
+    X, y, y_noisy, trusted, T = noisy_data
+    method = TRANSITION_METHODS[name]
+    y_mixed = np.where(trusted, y, y_noisy)
+    tme = _fast(method=name, random_state=0).fit(X, y_mixed, trusted=trusted)
+    if method.needs_trusted:
+        expected = method.estimate(tme.oof_proba_[trusted], y_mixed[trusted], 0.97)
+    else:
+        expected = method.estimate(tme.oof_proba_, y_mixed, 0.97)
+    np.testing.assert_allclose(tme.transition_matrix_, expected)
+    assert transition_matrix_error(tme.transition_matrix_, T) < transition_matrix_error(np.eye(3), T)
+    if method.needs_trusted:
+        with pytest.raises(ValueError, match=f"method={name!r} needs trusted rows"):
+            _fast(method=name).fit(X, y_noisy)
+
+
+@pytest.mark.parametrize("method", [m.name for m in TRANSITION_METHODS.values() if m.needs_trusted])
+def test_class_without_trusted_rows_gets_the_anchor_row(noisy_data, method):
+    X, y, y_noisy, trusted, _ = noisy_data
+    labels = np.array(["ant", "bee", "cat"])[np.where(trusted, y, y_noisy)]
+    partial = trusted & (y != 2)  # no trusted "cat"
+    with pytest.warns(UserWarning, match=r"no trusted row of class\(es\) \['cat'\].*anchor-point estimates"):
+        tme = _fast(method=method, random_state=0).fit(X, labels, trusted=partial)
+    T_hat = tme.transition_matrix_
+    y_enc = np.searchsorted(["ant", "bee", "cat"], labels)
+    # the row of "cat": anchor points of the estimator's probabilities on the untrusted rows
+    anchor = estimate_anchor(tme.estimator_.predict_proba(X[~partial]), quantile=0.97)
+    np.testing.assert_allclose(T_hat[2], anchor[2])
+    # the other rows: the method's own estimate from the trusted rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its identity row for "cat", replaced above
+        own = TRANSITION_METHODS[method].estimate(tme.oof_proba_[partial], y_enc[partial], 0.97)
+    np.testing.assert_allclose(T_hat[:2], own[:2])
+    np.testing.assert_allclose(T_hat.sum(axis=1), 1.0)
+    # refit=False estimates the same T (the fallback reads the same estimator)
+    lean = _fast(method=method, refit=False, random_state=0)
+    with pytest.warns(UserWarning, match="no trusted row"):
+        np.testing.assert_allclose(lean.fit(X, labels, trusted=partial).transition_matrix_, T_hat)
+
+
+def test_unknown_method_lists_the_registry(noisy_data):
+    X, _, y_noisy, _, _ = noisy_data
+    expected = f"method must be one of {list(TRANSITION_METHODS)}, got 'magic'"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        _fast(method="magic").fit(X, y_noisy)
+    with pytest.raises(ValueError, match="method must be one of"):
+        _fast(method=["gold"]).fit(X, y_noisy)
+
+
+# ---------------------------------------------------------------------------
+# memory-mapped X: views for estimators that take Datasets, arrays for the others
+# ---------------------------------------------------------------------------
+
+
+def _materialise(X):
+    return np.stack([X[i] for i in range(len(X))]) if isinstance(X, torch_data.Dataset) else X
+
+
+class _DatasetLogisticRegression(LogisticRegression):
+    """Takes a torch Dataset of inputs, as sknoisy's nets do; records what it is given."""
+
+    _accepts_lazy_inputs = True
+    given = []
+
+    def fit(self, X, y):
+        self.given.append(X)
+        return super().fit(_materialise(X), y)
+
+    def predict_proba(self, X):
+        self.given.append(X)
+        return super().predict_proba(_materialise(X))
+
+
+@pytest.mark.parametrize("method", ["anchor", "gold"])
+def test_memmap_folds_are_views_for_estimators_that_take_datasets(noisy_data, tmp_path, method):
+    X, y, y_noisy, trusted, _ = noisy_data
+    y_mixed = np.where(trusted, y, y_noisy)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    X_mapped = np.load(path, mmap_mode="r")
+    _DatasetLogisticRegression.given.clear()
+    params = dict(method=method, cv=2, random_state=0)
+    viewed = TransitionMatrixEstimator(_DatasetLogisticRegression(), **params).fit(X_mapped, y_mixed, trusted=trusted)
+    # every fold (and the untrusted / trusted rows) arrives as a view, never as a copy;
+    # the final fit on all rows gets the memory-mapped X itself
+    for given in _DatasetLogisticRegression.given:
+        assert isinstance(given, torch_data.Subset) or np.shares_memory(given, X_mapped)
+    assert any(isinstance(given, torch_data.Subset) for given in _DatasetLogisticRegression.given)
+    copied = TransitionMatrixEstimator(LogisticRegression(), **params).fit(X_mapped, y_mixed, trusted=trusted)
+    in_memory = TransitionMatrixEstimator(LogisticRegression(), **params).fit(X, y_mixed, trusted=trusted)
+    np.testing.assert_allclose(viewed.transition_matrix_, in_memory.transition_matrix_)
+    np.testing.assert_allclose(copied.transition_matrix_, in_memory.transition_matrix_)
+    # an in-memory array is indexed as before, whatever the estimator takes
+    _DatasetLogisticRegression.given.clear()
+    TransitionMatrixEstimator(_DatasetLogisticRegression(), **params).fit(X, y_mixed, trusted=trusted)
+    assert {type(given) for given in _DatasetLogisticRegression.given} == {np.ndarray}
+
+
+# ---------------------------------------------------------------------------
 # bad input to the estimator
 # ---------------------------------------------------------------------------
 
 
 def test_estimator_bad_inputs(noisy_data):
     X, y, y_noisy, trusted, _ = noisy_data
-    with pytest.raises(ValueError, match="method must be one of"):
-        _fast(method="magic").fit(X, y_noisy)
     with pytest.raises(ValueError, match=r"fraction in \(0, 1\]"):
         _fast(quantile=97).fit(X, y_noisy)
     with pytest.raises(ValueError, match="method='gold' needs trusted rows"):
@@ -584,7 +701,7 @@ def test_estimator_bad_inputs(noisy_data):
         _fast(cv=0.5).fit(X, y_noisy)
     with pytest.raises(TypeError, match="classifier with fit and predict_proba"):
         TransitionMatrixEstimator(StandardScaler()).fit(X, y_noisy)
-    with pytest.raises(ValueError, match="Unknown label type"):
+    with pytest.raises(ValueError, match="y looks continuous"):
         _fast().fit(X, np.linspace(0, 1, len(X)))
     tme = _fast(random_state=0).fit(X, y_noisy)
     with pytest.raises(ValueError, match="X has 4 features"):
@@ -592,7 +709,7 @@ def test_estimator_bad_inputs(noisy_data):
 
 
 def test_predict_proba_column_mismatch():
-    from sknoisy.transition import _predict_proba_full
+    from sknoisy.transition._estimator import _predict_proba_full
 
     class Odd:
         def predict_proba(self, X):
@@ -644,6 +761,12 @@ def test_refit_false_skips_the_fits_that_serve_transform():
     gold = TransitionMatrixEstimator(LogisticRegression(), method="gold", cv=2, refit=False, random_state=0)
     gold.fit(X, y, trusted=trusted)
     assert gold.oof_proba_ is None and gold.transition_matrix_.shape == (3, 3)
+    # nothing is kept for transform: a nesting classifier must not hold a second model
+    assert not hasattr(gold, "estimator_")
+    with pytest.raises(NotFittedError, match="refit=False"):
+        gold.transform(X)
+    full_gold = TransitionMatrixEstimator(LogisticRegression(), method="gold", cv=2, random_state=0)
+    np.testing.assert_allclose(full_gold.fit(X, y, trusted=trusted).transition_matrix_, gold.transition_matrix_)
 
 
 # ---------------------------------------------------------------------------
@@ -716,8 +839,6 @@ def test_confident_joint_largest_reached_class_wins():
 
 def test_confident_joint_agrees_with_cleanlab():
     count = pytest.importorskip("cleanlab.count")
-    from sknoisy.noise import from_cleanlab_noise_matrix
-
     T = make_transition_matrix("asymmetric", 10, 0.4, preset="mnist")
     proba, y_noisy, _ = _cj_synthetic(T, n_samples=20000, sharpness=0.7, random_state=1)
     _, noise_matrix, _, _ = count.estimate_py_and_noise_matrices_from_probabilities(labels=y_noisy, pred_probs=proba)
@@ -726,7 +847,7 @@ def test_confident_joint_agrees_with_cleanlab():
 
 
 def test_confident_joint_blocks_and_float32(monkeypatch):
-    from sknoisy import transition
+    from sknoisy.transition import _estimates as transition
 
     proba, y_noisy, _ = _cj_synthetic(T4, n_samples=3000)
     expected = estimate_confident_joint(proba, y_noisy)
@@ -762,7 +883,7 @@ def test_confident_joint_large_C_runs():
 @pytest.mark.parametrize(
     "y, match",
     [
-        ([0, 1, 2], "y_noisy has length 3 but the probabilities have 4 rows"),
+        ([0, 1, 2], r"y_noisy must be a 1-D array of 4 class indices, one per row of the probabilities; .*\(3,\)"),
         ([0, 1, 2, 3], r"y_noisy must hold class indices in \[0, 3\), got values in \[0, 3\]"),
         ([0, 1, -1, 0], r"y_noisy must hold class indices in \[0, 3\)"),
         (np.zeros((4, 1), int), "y_noisy must be a 1-D array"),
@@ -797,3 +918,226 @@ def test_estimator_confident_joint_end_to_end(noisy_data):
     np.testing.assert_allclose(lean.transition_matrix_, tme.transition_matrix_)
     with pytest.raises(ValueError, match="'confident_joint'"):
         _fast(method="confident-joint").fit(X, y_noisy)
+
+
+# ---------------------------------------------------------------------------
+# metrics and cleanlab converters
+# ---------------------------------------------------------------------------
+
+
+def test_metrics_are_public_from_the_package_and_transition():
+    import sknoisy
+    from sknoisy import transition
+
+    for name in ("transition_matrix_error", "to_cleanlab_noise_matrix", "from_cleanlab_noise_matrix"):
+        assert getattr(sknoisy, name) is getattr(transition, name)
+        assert name in sknoisy.__all__ and name in transition.__all__
+
+
+def test_transition_matrix_error():
+    T = make_transition_matrix("symmetric", 4, 0.2)
+    assert transition_matrix_error(T, T) == 0.0
+    assert transition_matrix_error(np.eye(2), [[0, 1], [1, 0]]) == pytest.approx(2.0)
+    assert transition_matrix_error([[0.9, 0.1], [0.2, 0.8]], [[1, 0], [0.2, 0.8]]) == pytest.approx(0.1)
+    # neither matrix has to be stochastic (e.g. a column-normalised estimate)
+    assert transition_matrix_error([[0.5, 0.5], [0.5, 1.5]], np.eye(2)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"T_hat has shape \(2, 2\) but T has shape \(3, 3\)"):
+        transition_matrix_error(np.eye(2), np.eye(3))
+    with pytest.raises(ValueError, match="T_hat must be a square 2-D array"):
+        transition_matrix_error(np.ones((2, 3)), np.eye(2))
+    with pytest.raises(ValueError, match="T must be a square 2-D array"):
+        transition_matrix_error(np.eye(2), np.ones(2))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        transition_matrix_error([[np.nan, 1], [0, 1]], np.eye(2))
+    with pytest.raises(ValueError, match="numeric array"):
+        transition_matrix_error([["a", "b"], ["c", "d"]], np.eye(2))
+
+
+@pytest.mark.parametrize(
+    "T",
+    [
+        make_transition_matrix("symmetric", 3, 0.3),
+        make_transition_matrix("pair", 5, 0.45),
+        make_transition_matrix("asymmetric", 10, 0.4, preset="mnist"),
+        make_transition_matrix("structured", 6, 0.5, order="random", random_state=0),
+        T4,
+    ],
+)
+def test_cleanlab_converters_round_trip(T):
+    nm = to_cleanlab_noise_matrix(T)
+    np.testing.assert_allclose(nm, T.T)
+    assert nm.flags.c_contiguous
+    np.testing.assert_allclose(nm.sum(axis=0), 1.0)
+    np.testing.assert_allclose(from_cleanlab_noise_matrix(nm), T, atol=1e-12)
+
+
+def test_cleanlab_converter_errors():
+    with pytest.raises(ValueError, match="not column-stochastic.*already looks like a sknoisy T"):
+        from_cleanlab_noise_matrix([[0.9, 0.1], [0.3, 0.7]])
+    with pytest.raises(ValueError, match="not column-stochastic: column 0"):
+        from_cleanlab_noise_matrix([[0.5, 0.3], [0.1, 0.7]])
+    with pytest.raises(ValueError, match="noise_matrix must be a square"):
+        from_cleanlab_noise_matrix(np.ones((2, 3)) / 2)
+    with pytest.raises(ValueError, match="negative entries"):
+        from_cleanlab_noise_matrix([[1.5, 0.0], [-0.5, 1.0]])
+    with pytest.raises(ValueError, match="not row-stochastic"):
+        to_cleanlab_noise_matrix([[0.9, 0.3], [0.1, 0.7]])
+
+
+# --------------------------------------------------------------------------
+# bad inputs answered clearly (issue 13)
+# --------------------------------------------------------------------------
+_X150 = np.random.RandomState(0).randn(150, 3)
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.arange(150), r"150 distinct values in 150 rows.*looks like an ID or a continuous target"),
+        (np.arange(150).astype(str), r"150 distinct values in 150 rows.*looks like an ID"),
+        (np.random.RandomState(1).randn(150), r"y looks continuous \(non-integer values such as"),
+        (np.array(["a", 1, 2] * 50, dtype=object), r"y mixes label types: 'a' \(str\) and 1 \(int\)"),
+        (np.array(["a", 1.5] * 75, dtype=object), r"y mixes label types: 'a' \(str\) and 1.5 \(float\)"),
+        (np.array(["a", "b", None] * 50, dtype=object), r"y contains None at position 2; every sample needs a label"),
+        (np.array(["a", "b", np.nan] * 50, dtype=object), r"y contains NaN at position 2"),
+        (np.r_[np.arange(149) % 3, np.nan], r"y contains NaN; every row needs a class label"),
+    ],
+    ids=["ids", "string-ids", "continuous", "str+int", "str+float", "None", "nan-object", "nan-float"],
+)
+def test_estimator_refuses_labels_that_are_not_classes(y, message):
+    with pytest.raises(ValueError, match=message) as info:
+        _fast().fit(_X150, y)
+    # never the splitter's message about a number the user did not choose
+    assert "n_splits" not in str(info.value)
+
+
+def test_estimator_single_row_class_cannot_train_a_fold():
+    y = np.r_[np.zeros(149, int), 1]
+    with pytest.warns(UserWarning, match=r"Classes with fewer than 3 rows \(count\): 1 \(1\)"):
+        message = r"training fold holds rows of the single class 0.*class\(es\) 1 \(1 row\)"
+        with pytest.raises(ValueError, match=message):
+            _fast().fit(_X150, y)
+
+
+def test_estimator_all_singletons_among_untrusted_rows():
+    y = np.arange(150) % 3
+    trusted = np.arange(150) > 1  # two untrusted rows, of two classes
+    with pytest.raises(ValueError, match=r"single row among the 2 untrusted rows.*at least 2 untrusted rows"):
+        _fast(method="gold").fit(_X150, y, trusted=trusted)
+
+
+def test_estimator_untrusted_rows_of_one_class():
+    y = np.arange(150) % 3
+    with pytest.raises(ValueError, match=r"untrusted rows, but all 50 of them have the label 0"):
+        _fast(method="gold").fit(_X150, y, trusted=y != 0)
+
+
+def test_estimator_small_classes_listed_in_warning():
+    y = np.arange(150) % 3
+    y[:4] = [3, 3, 4, 4]  # two classes of 2 rows each, fewer than cv=3
+    message = r"using 2 folds instead\. Classes with fewer than 3 rows \(count\): 3 \(2\), 4 \(2\)\."
+    with pytest.warns(UserWarning, match=message):
+        _fast().fit(_X150, y)
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        ({"estimator": LogisticRegression}, TypeError, r"got the class LogisticRegression; pass LogisticRegression\("),
+        ({"estimator": SVC()}, TypeError, r"got SVC\. It has decision_function.*CalibratedClassifierCV"),
+        ({"estimator": StandardScaler()}, TypeError, r"classifier with fit and predict_proba, got StandardScaler\.$"),
+        ({"cv": "3"}, ValueError, r"cv must be an integer >= 2 or a cross-validation splitter, got '3'"),
+        ({"cv": None}, ValueError, r"cv must be an integer >= 2 or a cross-validation splitter, got None"),
+        ({"n_jobs": "2"}, TypeError, r"n_jobs must be None or an integer"),
+        ({"refit": "yes"}, TypeError, r"refit must be True or False, got 'yes'"),
+        ({"method": None}, ValueError, r"method must be one of \['anchor'"),
+        ({"quantile": "0.9"}, TypeError, r"quantile must be None or a real number"),
+    ],
+)
+def test_estimator_bad_parameters(params, error, message):
+    params = {"estimator": LogisticRegression(), **params}
+    with pytest.raises(error, match=message):
+        TransitionMatrixEstimator(**params).fit(_X150, np.arange(150) % 3)
+
+
+def test_estimator_one_class_named_plainly():
+    with pytest.raises(ValueError, match=r"got 1 class \(0\.0\)\.$"):
+        _fast().fit(_X150, np.zeros(150))
+
+
+def test_estimator_warns_when_its_estimate_is_uninformative():
+    from sklearn.dummy import DummyClassifier
+
+    from sknoisy.transition import UninformativeTransitionWarning
+
+    with pytest.warns(UninformativeTransitionWarning, match=r"estimated transition_matrix_ has \(nearly\) identical"):
+        TransitionMatrixEstimator(DummyClassifier(strategy="uniform", random_state=0), random_state=0).fit(
+            _X150, np.arange(150) % 3
+        )
+
+
+# --------------------------------------------------------------------------
+# check_informative, row_separation
+# --------------------------------------------------------------------------
+def test_row_separation_is_total_variation():
+    from sknoisy.transition import row_separation
+
+    D = row_separation(T4)
+    assert D.shape == (4, 4)
+    np.testing.assert_allclose(np.diag(D), 0.0)
+    np.testing.assert_allclose(D, D.T)
+    np.testing.assert_allclose(D[0, 1], 0.5 * np.abs(T4[0] - T4[1]).sum())
+
+
+def test_check_informative_refuses_identical_rows():
+    from sknoisy.transition import check_informative
+
+    with pytest.raises(ValueError, match=r"\(nearly\) identical rows.*zero gradient"):
+        check_informative(np.full((3, 3), 1 / 3))
+    nearly = np.full((3, 3), 1 / 3) + np.array([[0.002, -0.002, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="identical rows"):
+        check_informative(nearly)
+    # symmetric noise at rate (C-1)/C is the same matrix: no information either
+    with pytest.raises(ValueError, match="identical rows"):
+        check_informative(make_transition_matrix("symmetric", 3, 2 / 3))
+    with pytest.raises(ValueError, match="my_T has"):
+        check_informative(np.full((2, 2), 0.5), name="my_T")
+    with pytest.raises(ValueError, match="Do this"):
+        check_informative(np.full((2, 2), 0.5), advice="Do this.")
+
+
+def test_check_informative_warn_mode_and_pairs():
+    from sknoisy.transition import UninformativeTransitionWarning, check_informative
+
+    with pytest.warns(UninformativeTransitionWarning, match="identical rows"):
+        T = check_informative(np.full((3, 3), 1 / 3), uninformative="warn")
+    assert T.shape == (3, 3)
+    T = np.array([[0.8, 0.2, 0.0], [0.8, 0.2, 0.0], [0.0, 0.1, 0.9]])
+    with pytest.warns(UninformativeTransitionWarning, match=r"class pair\(s\) \('cat', 'dog'\)"):
+        check_informative(T, classes=["cat", "dog", "eel"])
+
+
+def test_check_informative_accepts_informative_matrices():
+    from sknoisy.transition import check_informative
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for T in (T4, np.eye(3), make_transition_matrix("symmetric", 10, 0.8), make_transition_matrix("pair", 3, 1.0)):
+            np.testing.assert_allclose(check_informative(T), T)
+        np.testing.assert_allclose(check_informative([[1.0]]), [[1.0]])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"uninformative": "ignore"}, "uninformative must be 'raise' or 'warn'"),
+        ({"tol": 1.0}, r"tol must be a number in \[0, 1\)"),
+        ({"tol": True}, r"tol must be a number in \[0, 1\)"),
+        ({"classes": [0, 1]}, "classes has 2 labels but transition_matrix has 4 rows"),
+    ],
+)
+def test_check_informative_bad_arguments(kwargs, message):
+    from sknoisy.transition import check_informative
+
+    with pytest.raises(ValueError, match=message):
+        check_informative(T4, **kwargs)

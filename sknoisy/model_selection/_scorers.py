@@ -1,196 +1,25 @@
-"""Model selection that never scores a model on labels it cannot trust.
+"""Scorers that never score a model on labels it cannot trust.
 
-With noisy labels, a cross-validation score computed on noisy test labels
-rewards a model for fitting the noise. This module offers:
+* :func:`trusted_scorer` scores only the trusted rows of the set it is given;
+* :func:`forward_corrected_log_loss_scorer`, for data with no trusted rows,
+  scores the noisy labels under the model's clean probabilities pushed
+  through ``T``.
 
-* :class:`TrustedKFold`: a splitter whose test folds hold only trusted rows
-  (the training folds hold every other row, noisy and trusted);
-* :func:`trusted_scorer`: a scorer that scores only the trusted rows of the
-  set it is given;
-* :func:`forward_corrected_log_loss_scorer`: for the case with no trusted
-  rows at all, the log-loss of the *noisy* labels under the model's clean
-  probabilities pushed through ``T`` (``p_noisy = p_clean @ T``);
-* :class:`~sknoisy.base.TrustedValidSplit` (re-exported): a skorch
-  ``train_split`` validating on trusted rows.
-
-The trusted mask reaches the splitter and the scorer through scikit-learn's
-metadata routing::
-
-    import sklearn
-    sklearn.set_config(enable_metadata_routing=True)
-    clf = GLCClassifier(MLP).set_fit_request(trusted=True)
-    grid = GridSearchCV(clf, {"lr": [1e-3, 1e-2]}, cv=TrustedKFold(5),
-                        scoring=trusted_scorer("accuracy"))
-    grid.fit(X, y, trusted=mask)
+Both call the estimator's ``predict`` / ``predict_proba`` only, so they
+score any scikit-learn classifier, not only sknoisy's.
 """
 
 import numbers
 
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, log_loss
-from sklearn.model_selection import BaseCrossValidator, KFold, StratifiedKFold
-from sklearn.utils import _safe_indexing, metadata_routing
 from sklearn.utils.metadata_routing import MetadataRequest
-from sklearn.utils.multiclass import type_of_target
-from torch.utils.data import Subset
 
-from .base import TrustedValidSplit, _is_lazy
-from .utils._validation import check_transition_matrix, check_trusted_mask
+from ..utils._rows import n_rows, take_rows
+from ..utils._validation import check_transition_matrix, check_trusted_mask
+from ._split import ROUTING_HINT
 
-__all__ = [
-    "TrustedKFold",
-    "trusted_scorer",
-    "forward_corrected_log_loss_scorer",
-    "TrustedValidSplit",
-]
-
-_ROUTING_HINT = (
-    "inside GridSearchCV, cross_validate or a Pipeline, enable metadata routing "
-    "(sklearn.set_config(enable_metadata_routing=True)) and pass fit(X, y, trusted=mask)"
-)
-
-
-def _n_samples(X):
-    if hasattr(X, "shape") and len(getattr(X, "shape", ())) > 0:
-        return int(X.shape[0])
-    try:
-        return len(X)
-    except TypeError as exc:
-        raise TypeError(f"X must be an array-like with a length, got {type(X).__name__}.") from exc
-
-
-# ---------------------------------------------------------------------------
-# splitter
-# ---------------------------------------------------------------------------
-
-
-class TrustedKFold(BaseCrossValidator):
-    """K-fold cross-validation whose test folds hold only trusted rows.
-
-    The trusted rows are split into ``n_splits`` folds (stratified by their
-    labels when ``y`` is a classification target and a class has at least
-    ``n_splits`` trusted rows; plain K-fold otherwise). Each test fold is one
-    fold of trusted rows; its training set is every other row: all the
-    untrusted rows plus the trusted rows of the other folds. So every
-    trusted row is tested exactly once and no noisy label is ever scored.
-
-    ``trusted`` is requested through metadata routing for ``split``, so
-    ``GridSearchCV(..., cv=TrustedKFold()).fit(X, y, trusted=mask)`` hands
-    it over when ``sklearn.set_config(enable_metadata_routing=True)``.
-
-    Parameters
-    ----------
-    n_splits : int, default=5
-        Number of folds; at least 2, and at most the number of trusted rows.
-    shuffle : bool, default=False
-        Whether to shuffle the trusted rows before splitting them.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the shuffling; only allowed with ``shuffle=True``.
-
-    See Also
-    --------
-    trusted_scorer : Scores only the trusted rows of a set.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sknoisy.model_selection import TrustedKFold
-    >>> X = np.zeros((8, 2))
-    >>> y = np.array([0, 1, 0, 1, 0, 1, 0, 1])
-    >>> trusted = np.array([True, True, True, True, False, False, False, False])
-    >>> for train, test in TrustedKFold(2).split(X, y, trusted=trusted):
-    ...     print(train, test)
-    [2 3 4 5 6 7] [0 1]
-    [0 1 4 5 6 7] [2 3]
-    """
-
-    __metadata_request__split = {"groups": metadata_routing.UNUSED, "trusted": True}
-
-    def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
-        if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral):
-            raise TypeError(f"n_splits must be an integer >= 2, got {n_splits!r} of type {type(n_splits).__name__}.")
-        if n_splits < 2:
-            raise ValueError(f"TrustedKFold needs n_splits >= 2, got n_splits={n_splits}.")
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}.")
-        if not shuffle and random_state is not None:
-            raise ValueError(
-                "Setting a random_state has no effect since shuffle is False; "
-                "set shuffle=True or leave random_state=None."
-            )
-        self.n_splits = int(n_splits)
-        self.shuffle = bool(shuffle)
-        self.random_state = random_state
-
-    def get_n_splits(self, X=None, y=None, groups=None, trusted=None):
-        """Return the number of splits, ``n_splits``.
-
-        Parameters
-        ----------
-        X, y, groups, trusted : object
-            Ignored; present for API compatibility.
-
-        Returns
-        -------
-        n_splits : int
-        """
-        return self.n_splits
-
-    def split(self, X, y=None, groups=None, trusted=None):
-        """Generate (train, test) indices; test indices are trusted rows only.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Only its length is used.
-        y : array-like of shape (n_samples,), default=None
-            Labels; the trusted rows are stratified by them when possible.
-        groups : object
-            Ignored.
-        trusted : array-like of bool of shape (n_samples,)
-            The trusted (clean) rows. Required.
-
-        Yields
-        ------
-        train : ndarray of int
-            Every row not in the test fold (untrusted rows included).
-        test : ndarray of int
-            One fold of the trusted rows.
-        """
-        n_samples = _n_samples(X)
-        if trusted is None:
-            raise ValueError(
-                "TrustedKFold needs the trusted mask: call split(X, y, trusted=mask); " + _ROUTING_HINT + "."
-            )
-        mask = check_trusted_mask(trusted, n_samples)
-        trusted_idx = np.flatnonzero(mask)
-        if trusted_idx.size < self.n_splits:
-            raise ValueError(
-                f"TrustedKFold(n_splits={self.n_splits}) needs at least {self.n_splits} trusted rows, "
-                f"but the data has {trusted_idx.size}."
-            )
-        y_trusted = None if y is None else np.asarray(y)[trusted_idx]
-        for _, test_local in self._local_splitter(y_trusted).split(trusted_idx, y_trusted):
-            test = trusted_idx[test_local]
-            in_test = np.zeros(n_samples, dtype=bool)
-            in_test[test] = True
-            yield np.flatnonzero(~in_test), test
-
-    def _local_splitter(self, y_trusted):
-        """The K-fold splitter of the trusted rows: stratified when it can be."""
-        kwargs = {"n_splits": self.n_splits, "shuffle": self.shuffle, "random_state": self.random_state}
-        if y_trusted is not None and type_of_target(y_trusted) in ("binary", "multiclass"):
-            _, counts = np.unique(y_trusted, return_counts=True)
-            # StratifiedKFold refuses only when no class has n_splits rows;
-            # otherwise it warns about the small classes, which is worth seeing.
-            if counts.max() >= self.n_splits:
-                return StratifiedKFold(**kwargs)
-        return KFold(**kwargs)
-
-
-# ---------------------------------------------------------------------------
-# scorers
-# ---------------------------------------------------------------------------
+__all__ = ["trusted_scorer", "forward_corrected_log_loss_scorer"]
 
 _METRICS = ("accuracy", "balanced_accuracy", "neg_log_loss", "f1_macro")
 
@@ -214,19 +43,24 @@ class _TrustedScorer:
         if trusted is None:
             raise ValueError(
                 f"{self!r} needs the trusted mask: call scorer(estimator, X, y, trusted=mask); "
-                + _ROUTING_HINT
+                + ROUTING_HINT
                 + "."
             )
-        mask = check_trusted_mask(trusted, _n_samples(X))
+        mask = check_trusted_mask(trusted, n_rows(X))
         if not mask.any():
             raise ValueError(
                 f"{self!r}: the {mask.size} scored rows hold no trusted row, so there is nothing "
                 "trustworthy to score (use TrustedKFold as cv, whose test folds are trusted rows)."
             )
         idx = np.flatnonzero(mask)
-        # a torch Dataset may not fit in memory: select its rows lazily
-        X_t = Subset(X, idx) if _is_lazy(X) else _safe_indexing(X, idx)
-        y_t = _safe_indexing(np.asarray(y), idx)
+        # A torch Dataset is selected lazily (it may not fit in memory). The
+        # scored estimator may be any scikit-learn one, so a memmap's trusted
+        # rows are read into an array (take_rows would stream them as a torch
+        # Subset, which only sknoisy nets read) and a list is indexed as one.
+        if isinstance(X, (np.memmap, list, tuple)):
+            X = np.asarray(X)
+        X_t = take_rows(X, idx)
+        y_t = np.asarray(y)[idx]
         if self.metric == "neg_log_loss":
             proba = estimator.predict_proba(X_t)
             return -float(log_loss(y_t, proba, labels=estimator.classes_, **self.kwargs))
@@ -426,13 +260,15 @@ def forward_corrected_log_loss_scorer(transition_matrix="fitted", *, eps=1e-7):
 
     Examples
     --------
+    With ``p = (0.75, 0.25)`` for every row and the T below, ``p_noisy = (0.6, 0.4)``:
+
     >>> import numpy as np
     >>> from sklearn.dummy import DummyClassifier
     >>> from sknoisy.model_selection import forward_corrected_log_loss_scorer
-    >>> X = np.zeros((4, 1))
-    >>> clf = DummyClassifier(strategy="prior").fit(X, [0, 0, 0, 1])   # p = (0.75, 0.25)
-    >>> scorer = forward_corrected_log_loss_scorer([[0.8, 0.2], [0.0, 1.0]])
-    >>> round(scorer(clf, X, [0, 1, 1, 1]), 4)   # p_noisy = (0.6, 0.4)
+    >>> T = [[0.8, 0.2], [0.0, 1.0]]
+    >>> X, y_noisy = np.zeros((4, 1)), [0, 1, 1, 1]
+    >>> clf = DummyClassifier(strategy="prior").fit(X, [0, 0, 0, 1])
+    >>> round(forward_corrected_log_loss_scorer(T)(clf, X, y_noisy), 4)
     -0.8149
     """
     if isinstance(transition_matrix, str):

@@ -1,53 +1,23 @@
-"""Estimating the noise transition matrix ``T`` from class probabilities.
+"""Estimators of ``T`` on arrays of probabilities, and the plug-in inverse.
 
-Convention (the whole package): ``T[i, j] = p(noisy = j | clean = i)``, rows
-sum to one, and the forward model is ``p_noisy(x) = p_clean(x) @ T``.
+Plain, vectorised functions: each takes an array ``proba`` of shape
+``(n_samples, n_classes)`` (for example out-of-fold ``predict_proba`` of a
+classifier trained on the noisy labels) and returns an estimate ``T_hat`` of
+shape ``(n_classes, n_classes)``, ``T[i, j] = p(noisy = j | clean = i)``.
 
-Two levels are offered:
-
-* plain, vectorised functions that take an array of probabilities
-  ``proba`` of shape ``(n_samples, n_classes)`` (for example out-of-fold
-  ``predict_proba`` of a classifier trained on the noisy labels) and return an
-  estimate ``T_hat`` of shape ``(n_classes, n_classes)``:
-  :func:`estimate_anchor` (Patrini et al. 2017), :func:`estimate_gold`
-  (GLC, Hendrycks et al. 2018), :func:`estimate_confusion` (GLC's baseline),
-  :func:`estimate_dual_t` (Yao et al. 2020), :func:`estimate_confident_joint`
-  (Northcutt et al. 2021); and :func:`denoise_proba`, the
-  plug-in inverse of the forward model;
-* :class:`TransitionMatrixEstimator`, a scikit-learn transformer that
-  computes the out-of-fold probabilities itself, estimates ``T`` and
-  transforms ``X`` into denoised class probabilities.
-
-The functions never copy the ``(n_samples, n_classes)`` input except where
-their docstring says so (rows that do not sum to one are renormalised into a
-copy), so ``n_samples = 10**6`` and ``n_classes = 1000`` stay feasible: the
-extra memory is ``O(n_samples + n_classes**2)`` plus bounded work buffers.
+They never copy the ``(n_samples, n_classes)`` input except where their
+docstring says so (rows that do not sum to one are renormalised into a copy),
+so ``n_samples = 10**6`` and ``n_classes = 1000`` stay feasible: the extra
+memory is ``O(n_samples + n_classes**2)`` plus bounded work buffers.
 """
 
 import numbers
-import types
-import typing
 import warnings
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import StratifiedKFold, check_cv
-from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
 
-from .utils._validation import check_rate, check_transition_matrix, check_trusted_mask, is_lazy_dataset
+from ..utils._validation import check_rate, check_transition_matrix
 
 __all__ = [
     "estimate_anchor",
@@ -56,9 +26,6 @@ __all__ = [
     "estimate_dual_t",
     "estimate_confident_joint",
     "denoise_proba",
-    "TransitionMatrixEstimator",
-    "TransitionMethod",
-    "TRANSITION_METHODS",
 ]
 
 # Entries below this are treated as estimation noise and set to zero (as in
@@ -70,7 +37,6 @@ _SUM_TOL = 1e-4
 _NEG_TOL = 1e-8
 # Work buffers hold at most this many elements (about 64 MB in float64).
 _BLOCK_ELEMENTS = 1 << 23
-
 
 
 # ---------------------------------------------------------------------------
@@ -127,10 +93,11 @@ def _check_labels(y, n_samples, n_classes, name):
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
     y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of class indices, got an array of shape {y.shape}.")
-    if y.shape[0] != n_samples:
-        raise ValueError(f"{name} has length {y.shape[0]} but the probabilities have {n_samples} rows.")
+    if y.shape != (n_samples,):
+        raise ValueError(
+            f"{name} must be a 1-D array of {n_samples} class indices, one per row of the probabilities; "
+            f"got an array of shape {y.shape}."
+        )
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         y = y.astype(np.int64)
     if y.dtype.kind not in "iu":
@@ -297,6 +264,9 @@ def estimate_gold(proba, y_trusted):
         Row-stochastic estimate. A class without trusted rows gets the
         identity row and a ``UserWarning`` naming it (the authors' code gives
         a NaN row there); the result never holds NaN.
+        :class:`~sknoisy.TransitionMatrixEstimator`, which also has the
+        probabilities of the untrusted rows, puts an anchor-point row there
+        instead.
 
     Raises
     ------
@@ -599,437 +569,3 @@ def denoise_proba(proba_noisy, transition_matrix):
         sums[empty] = clean[empty].sum(axis=1, keepdims=True)
     return clean / sums
 
-
-# ---------------------------------------------------------------------------
-# the registry of methods: one entry feeds the transformer, the docs and the CLI
-# ---------------------------------------------------------------------------
-
-
-class TransitionMethod(typing.NamedTuple):
-    """One way of estimating ``T`` from probabilities of the noisy labels.
-
-    ``estimate(proba, labels, quantile)`` returns ``T``. For a method that
-    ``needs_trusted``, ``proba`` are the probabilities of the *trusted* rows
-    from a model trained on the untrusted rows and ``labels`` their clean
-    labels; otherwise ``proba`` are out-of-fold probabilities of every row
-    and ``labels`` the (noisy) labels as given.
-    """
-
-    name: str
-    needs_trusted: bool
-    summary: str
-    estimate: typing.Callable
-
-
-TRANSITION_METHODS = types.MappingProxyType(
-    {
-        m.name: m
-        for m in (
-            TransitionMethod(
-                "anchor", False, "anchor points at the 97th percentile (Patrini et al. 2017)",
-                lambda proba, labels, quantile: estimate_anchor(proba, quantile=quantile),
-            ),
-            TransitionMethod(
-                "dual_t", False, "anchor T times the count T of predicted vs noisy labels (Yao et al. 2020)",
-                lambda proba, labels, quantile: estimate_dual_t(proba, labels, quantile=quantile),
-            ),
-            TransitionMethod(
-                "confident_joint", False, "calibrated confident joint, as cleanlab's (Northcutt et al. 2021)",
-                lambda proba, labels, quantile: estimate_confident_joint(proba, labels),
-            ),
-            TransitionMethod(
-                "gold", True, "mean noisy-label probabilities of trusted rows (GLC, Hendrycks et al. 2018)",
-                lambda proba, labels, quantile: estimate_gold(proba, labels),
-            ),
-            TransitionMethod(
-                "confusion", True, "smoothed confusion matrix on the trusted rows (GLC's baseline)",
-                lambda proba, labels, quantile: estimate_confusion(proba, labels),
-            ),
-        )
-    }
-)
-_METHODS = tuple(TRANSITION_METHODS)
-
-
-# ---------------------------------------------------------------------------
-# the transformer
-# ---------------------------------------------------------------------------
-
-
-def _predict_proba_full(estimator, X, n_classes):
-    """``predict_proba`` with one column per encoded class ``0..n_classes-1``.
-
-    A model fitted on rows that miss a class has fewer columns; they are
-    placed by its ``classes_`` and the missing ones are zero. A skorch net
-    whose module always outputs ``n_classes`` units is taken as is.
-    """
-    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    if proba.ndim != 2 or proba.shape[0] != _n_rows(X):
-        raise ValueError(
-            f"estimator.predict_proba returned an array of shape {proba.shape}; "
-            f"expected ({_n_rows(X)}, n_classes)."
-        )
-    classes = getattr(estimator, "classes_", None)
-    if classes is not None and len(classes) == proba.shape[1]:
-        classes = np.asarray(classes).astype(np.int64)
-        if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
-            return proba
-        full = np.zeros((proba.shape[0], n_classes))
-        full[:, classes] = proba
-        return full
-    if proba.shape[1] == n_classes:
-        return proba
-    raise ValueError(
-        f"estimator.predict_proba returned {proba.shape[1]} columns but there are {n_classes} classes "
-        "and the estimator has no matching classes_ attribute."
-    )
-
-
-def _n_rows(X):
-    return len(X) if is_lazy_dataset(X) else X.shape[0]
-
-
-def _take(X, idx):
-    """Rows ``idx`` of X; a torch Dataset gives a Subset view, never a copy."""
-    if is_lazy_dataset(X):
-        from skorch.helper import SliceDataset
-        from torch.utils.data import Subset
-
-        return X[idx] if isinstance(X, SliceDataset) else Subset(X, idx)
-    return X[idx]
-
-
-def _fit_predict_fold(estimator, X, y, train, test, n_classes):
-    estimator = clone(estimator)
-    estimator.fit(_take(X, train), y[train])
-    return test, _predict_proba_full(estimator, _take(X, test), n_classes)
-
-
-class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
-    """Estimate the noise transition matrix and denoise class probabilities.
-
-    ``fit`` trains ``estimator`` on the noisy labels, computes out-of-fold
-    probabilities ``p(noisy | x)`` with ``cv`` folds and estimates
-    ``T[i, j] = p(noisy = j | clean = i)`` with ``method``. ``transform``
-    returns the denoised clean-class probabilities of new samples, so the
-    estimator stacks in a Pipeline like any transformer.
-
-    Parameters
-    ----------
-    estimator : classifier with ``predict_proba``, default=None
-        Any scikit-learn classifier (skorch nets included). It is cloned and
-        trained on the *encoded* labels ``0..n_classes-1``. ``None`` uses
-        ``MLPClassifier(hidden_layer_sizes=(64,), max_iter=200,
-        early_stopping=False)`` seeded from ``random_state``.
-    method : {'anchor', 'gold', 'confusion', 'dual_t', 'confident_joint'}, \
-            default='anchor'
-        * ``'anchor'``: :func:`estimate_anchor` on the out-of-fold
-          probabilities of all rows (trusted rows, if any, enter with their
-          label as given).
-        * ``'dual_t'``: :func:`estimate_dual_t`, same probabilities, with
-          ``y`` as the noisy labels.
-        * ``'confident_joint'``: :func:`estimate_confident_joint` (cleanlab's
-          confident joint, calibrated), same probabilities and labels as
-          ``'dual_t'``; ``quantile`` is not used.
-        * ``'gold'``: needs trusted rows (``y`` is then their clean label).
-          The estimator is trained on the untrusted rows only and
-          :func:`estimate_gold` averages its probabilities on the trusted
-          rows (GLC).
-        * ``'confusion'``: as ``'gold'`` with :func:`estimate_confusion`.
-    quantile : float in (0, 1] or None, default=0.97
-        Outlier filter of the anchor search ('anchor' and 'dual_t'; ignored
-        by the other methods), see
-        :func:`estimate_anchor`; ``None`` takes the maximum.
-    cv : int or cross-validation splitter, default=3
-        Folds for the out-of-fold probabilities. An int gives a shuffled
-        ``StratifiedKFold`` seeded by ``random_state``. When a class has
-        fewer members than ``cv`` (int), the number of folds is lowered to
-        the smallest class count (at least 2) with a ``UserWarning``; a
-        class with a single member then gets its out-of-fold probability from
-        a model that never saw it. A splitter must put every row in exactly
-        one test fold.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the folds and the default estimator. The global RNG is never
-        touched.
-    refit : bool, default=True
-        Refit ``estimator`` for ``transform``. With False, 'anchor',
-        'dual_t' and 'confident_joint' skip that fit and 'gold'/'confusion'
-        skip the ``cv`` out-of-fold fits that ``T`` does not need
-        (``oof_proba_`` is then None); ``transform`` is unavailable for
-        'anchor'/'dual_t'/'confident_joint'. The
-        classifiers that nest this estimator set it to False: they only
-        read ``transition_matrix_``.
-    n_jobs : int, default=None
-        Folds fitted in parallel with joblib.
-
-    Attributes
-    ----------
-    transition_matrix_ : ndarray of shape (n_classes, n_classes)
-        The estimated ``T``, rows in the order of ``classes_``.
-    classes_ : ndarray of shape (n_classes,)
-        The class labels as given in ``y``.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features seen in ``fit``, when ``X`` has string column
-        names.
-    estimator_ : classifier
-        The estimator refitted on all rows ('anchor', 'dual_t',
-        'confident_joint') or on the
-        untrusted rows ('gold', 'confusion'), with encoded labels; used by
-        ``transform``.
-    oof_proba_ : ndarray of shape (n_samples, n_classes)
-        The noisy-label probabilities ``p(noisy | x)`` of the training rows
-        from models that did not see them: out-of-fold over the fitting rows,
-        and for 'gold'/'confusion' the trusted rows are predicted by
-        ``estimator_`` (trained on untrusted rows only). Columns follow
-        ``classes_``. Handy to compare with other tools (e.g. cleanlab's
-        ``pred_probs``) on the very same probabilities.
-
-    See Also
-    --------
-    estimate_anchor, estimate_gold, estimate_confusion, estimate_dual_t,
-    estimate_confident_joint, denoise_proba
-
-    Notes
-    -----
-    For 'gold' and 'confusion' the out-of-fold probabilities of the
-    untrusted rows cost ``cv`` extra fits that the estimate of ``T`` itself
-    does not need; they are computed so that ``oof_proba_`` is honest on
-    every row.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.datasets import make_classification
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sknoisy.transition import TransitionMatrixEstimator
-    >>> X, y = make_classification(n_samples=300, n_classes=3, n_informative=4, random_state=0)
-    >>> tme = TransitionMatrixEstimator(LogisticRegression(), random_state=0).fit(X, y)
-    >>> tme.transition_matrix_.shape
-    (3, 3)
-    >>> bool(np.allclose(tme.transition_matrix_.sum(axis=1), 1.0))
-    True
-    >>> tme.get_feature_names_out().tolist()
-    ['proba_0', 'proba_1', 'proba_2']
-    >>> tme.transform(X[:4]).shape
-    (4, 3)
-    """
-
-    def __init__(
-        self, estimator=None, *, method="anchor", quantile=0.97, cv=3, refit=True, random_state=None, n_jobs=None
-    ):
-        self.estimator = estimator
-        self.refit = refit
-        self.method = method
-        self.quantile = quantile
-        self.cv = cv
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
-
-    def _make_estimator(self, seed):
-        if self.estimator is None:
-            return MLPClassifier(hidden_layer_sizes=(64,), max_iter=200, early_stopping=False, random_state=seed)
-        if not hasattr(self.estimator, "fit") or not hasattr(self.estimator, "predict_proba"):
-            raise TypeError(
-                "estimator must be a classifier with fit and predict_proba, "
-                f"got {type(self.estimator).__name__}."
-            )
-        return self.estimator
-
-    def _make_cv(self, y, seed):
-        if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
-            if self.cv < 2:
-                raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {self.cv!r}.")
-            counts = np.bincount(y)
-            present = np.flatnonzero(counts)
-            smallest = present[np.argmin(counts[present])]
-            n_splits = int(self.cv)
-            if counts[smallest] < n_splits:
-                n_splits = max(2, int(counts[smallest]))
-                warnings.warn(
-                    f"Class {self.classes_.tolist()[smallest]!r} has only {counts[smallest]} member(s) among the rows "
-                    f"used for the out-of-fold probabilities, fewer than cv={self.cv}; using "
-                    f"{n_splits} folds instead.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-            return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        if isinstance(self.cv, bool) or self.cv is None or isinstance(self.cv, numbers.Real):
-            raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {self.cv!r}.")
-        return check_cv(self.cv, y, classifier=True)
-
-    def _out_of_fold(self, estimator, X, y, splitter, n_classes):
-        n_samples = _n_rows(X)
-        oof = np.zeros((n_samples, n_classes))
-        seen = np.zeros(n_samples, dtype=np.int64)
-        jobs = (
-            delayed(_fit_predict_fold)(estimator, X, y, train, test, n_classes)
-            for train, test in splitter.split(np.zeros((n_samples, 1)), y)
-        )
-        for test, proba in Parallel(n_jobs=self.n_jobs)(jobs):
-            oof[test] = proba
-            np.add.at(seen, test, 1)
-        if np.any(seen != 1):
-            raise ValueError(
-                "cv must put every sample in exactly one test fold (a partition such as KFold); "
-                f"{int(np.sum(seen != 1))} sample(s) were tested {sorted(set(seen[seen != 1].tolist()))} times."
-            )
-        return oof
-
-    def fit(self, X, y, trusted=None):
-        """Estimate the transition matrix.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
-            Training inputs; float32 is kept as float32 (skorch nets), any
-            other numeric type becomes float64. More than two dimensions are
-            accepted (images for a skorch CNN).
-        y : array-like of shape (n_samples,)
-            Labels: noisy on untrusted rows, clean on trusted rows.
-        trusted : array-like of bool of shape (n_samples,), default=None
-            Mask of trusted (clean) rows; required by 'gold' and
-            'confusion'. Requested through metadata routing with
-            ``set_fit_request(trusted=True)``.
-
-        Returns
-        -------
-        self : TransitionMatrixEstimator
-            The fitted estimator.
-        """
-        if self.method not in _METHODS:
-            raise ValueError(f"method must be one of {list(_METHODS)}, got {self.method!r}.")
-        quantile = _check_quantile(self.quantile)
-        if is_lazy_dataset(X):
-            # a Dataset larger than memory: folds are index views, never copies
-            y = column_or_1d(y, warn=True)
-            check_consistent_length(X, y)
-            self.n_features_in_ = int(np.shape(X[0])[0]) if np.ndim(X[0]) else 1
-        else:
-            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], allow_nd=True)
-        check_classification_targets(y)
-        encoder = LabelEncoder()
-        y_enc = encoder.fit_transform(y).astype(np.int64)
-        self.classes_ = encoder.classes_
-        n_samples, n_classes = _n_rows(X), len(self.classes_)
-        if n_classes < 2:
-            raise ValueError(
-                f"TransitionMatrixEstimator needs at least 2 classes; got 1 class ({self.classes_[0]!r})."
-            )
-        mask = check_trusted_mask(trusted, n_samples)
-
-        if isinstance(self.random_state, numbers.Integral) or self.random_state is None:
-            seed = self.random_state
-        else:
-            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        base = self._make_estimator(seed)
-
-        uses_trusted = self.method in ("gold", "confusion")
-        if uses_trusted:
-            if not mask.any():
-                raise ValueError(
-                    f"method={self.method!r} needs trusted rows: pass fit(X, y, trusted=mask) with a boolean "
-                    "mask marking the rows whose label y is clean."
-                )
-            if mask.all():
-                raise ValueError(
-                    f"method={self.method!r} needs untrusted rows to train the estimator on; every row is "
-                    "marked trusted."
-                )
-            fit_rows = np.flatnonzero(~mask)
-            X_fit, y_fit = _take(X, fit_rows), y_enc[fit_rows]
-            missing = np.setdiff1d(np.arange(n_classes), y_fit)
-            if missing.size:
-                warnings.warn(
-                    f"Class(es) {self.classes_[missing].tolist()} have no untrusted rows: the estimator never "
-                    "sees them as noisy labels, so their noisy-class probabilities are zero.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-        else:
-            fit_rows = None
-            X_fit, y_fit = X, y_enc
-
-        if self.refit or not uses_trusted:
-            splitter = self._make_cv(y_fit, seed)
-            oof_fit = self._out_of_fold(base, X_fit, y_fit, splitter, n_classes)
-        else:
-            oof_fit = None
-        if self.refit or uses_trusted:
-            self.estimator_ = clone(base).fit(X_fit, y_fit)
-        elif hasattr(self, "estimator_"):
-            del self.estimator_
-
-        if uses_trusted:
-            oof = np.zeros((n_samples, n_classes))
-            if oof_fit is not None:
-                oof[fit_rows] = oof_fit
-            trusted_rows = np.flatnonzero(mask)
-            oof[trusted_rows] = _predict_proba_full(self.estimator_, _take(X, trusted_rows), n_classes)
-            if self.method == "gold":
-                T = estimate_gold(oof[trusted_rows], y_enc[trusted_rows])
-            else:
-                T = estimate_confusion(oof[trusted_rows], y_enc[trusted_rows])
-        else:
-            oof = oof_fit
-            if self.method == "anchor":
-                T = estimate_anchor(oof, quantile=quantile)
-            elif self.method == "confident_joint":
-                T = estimate_confident_joint(oof, y_enc)
-            else:
-                T = estimate_dual_t(oof, y_enc, quantile=quantile)
-        self.oof_proba_ = oof if oof_fit is not None else None
-        self.transition_matrix_ = T
-        return self
-
-    def transform(self, X):
-        """Denoised clean-class probabilities of ``X``.
-
-        ``p_noisy = estimator_.predict_proba(X)`` is corrected with
-        :func:`denoise_proba` (``p_noisy @ pinv(T)``, clipped at zero, rows
-        renormalised): a plug-in correction.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
-            Inputs.
-
-        Returns
-        -------
-        proba_clean : ndarray of shape (n_samples, n_classes), dtype float64
-            Columns follow ``classes_`` (feature names ``proba_<class>``).
-        """
-        check_is_fitted(self)
-        if not hasattr(self, "estimator_"):
-            raise NotFittedError(
-                "This TransitionMatrixEstimator was fitted with refit=False, so it has no estimator_ "
-                "to transform with; fit it with refit=True."
-            )
-        if not is_lazy_dataset(X):
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], allow_nd=True)
-        proba = _predict_proba_full(self.estimator_, X, len(self.classes_))
-        return denoise_proba(proba, self.transition_matrix_)
-
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names, ``proba_<class>`` for each class.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the names seen in ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``['proba_<class>', ...]`` in the order of ``classes_``.
-        """
-        check_is_fitted(self)
-        _check_feature_names_in(self, input_features, generate_names=False)
-        return np.asarray([f"proba_{c}" for c in self.classes_], dtype=object)

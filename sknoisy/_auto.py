@@ -1,0 +1,747 @@
+"""AutoNoisyClassifier: try the applicable noisy-label methods, score them honestly, refit the winner.
+
+A user with noisy labels (and perhaps a few rows checked by hand) wants one
+model, not a study. :class:`AutoNoisyClassifier` is a meta-estimator over
+scikit-learn's ``GridSearchCV``: the grid is the list of methods
+(:data:`CLASSIFIER_METHODS`), every method trains the same network with the
+same settings, and the score never rewards fitting the noise:
+
+* with enough trusted rows, :class:`~sknoisy.model_selection.TrustedKFold`
+  folds (test folds hold trusted rows only) and
+  :func:`~sknoisy.model_selection.trusted_scorer`;
+* without, stratified folds of the noisy rows scored by the accuracy on
+  their held-out noisy labels. Under symmetric or uniform noise its
+  expectation is ``a + b * clean_accuracy`` with ``b > 0``, so it ranks the
+  methods as the clean accuracy does, needs no ``T``, and a model that
+  memorises the noise of its training rows gains nothing on held-out ones.
+
+Why not a criterion through an estimated ``T`` without trusted rows (the
+forward-corrected log-loss, or the noise-corrected accuracy
+``mean(pinv(T)[y_noisy, y_pred])``, unbiased for the clean accuracy when
+``T`` is right): both inherit the errors of ``T_hat`` and favour the
+forward method, which is trained with that same ``T_hat``. In
+``benchmarks/auto.py`` (18 runs without trusted rows, seeds 0-2, when the
+noise-corrected accuracy was the criterion) they cost 1.3 points on average
+against the best method of the run (14.7 at worst), the noisy accuracy 0.4
+(2.6 at worst); on 12 development runs (seeds 100-101) 0.39 (log-loss) and
+0.35 (noise-corrected) against 0.22. Both stay in ``cv_results_`` as diagnostics; the
+noise-corrected accuracy is the search's estimate of the clean accuracy.
+
+Layering: this module sits above the classifiers and
+:mod:`sknoisy.model_selection` (it imports both); nothing below imports it.
+"""
+
+import numbers
+import time
+import types
+import typing
+import warnings
+
+import numpy as np
+from sklearn import config_context
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._glc import GLCClassifier
+from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
+from ._meta import MetaLossCorrectionClassifier
+from ._robust import RobustLossClassifier
+from .base import _PLAIN_NET_PARAMS, CrossEntropyClassifier
+from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
+from .transition import TransitionMatrixEstimator, check_informative
+from .transition._estimator import _check_class_labels
+from .utils._random import seed_from
+from .utils._validation import check_transition_matrix, check_trusted_mask, is_lazy_dataset
+
+__all__ = ["AutoNoisyClassifier", "ClassifierMethod", "CLASSIFIER_METHODS"]
+
+
+class ClassifierMethod(typing.NamedTuple):
+    """One way of training a classifier on noisy labels, as :class:`AutoNoisyClassifier` tries it."""
+
+    name: str
+    #: The sknoisy classifier class; built as ``estimator(module, **net_params, **params)``.
+    estimator: type
+    #: Whether it refuses to run without trusted rows.
+    needs_trusted: bool
+    #: Whether it takes the shared, estimated ``transition_matrix``.
+    takes_transition_matrix: bool
+    #: Whether ``methods='auto'`` tries it.
+    in_auto: bool
+    summary: str
+    #: Fixed constructor parameters of the method.
+    params: typing.Mapping = types.MappingProxyType({})
+
+
+#: The methods :class:`AutoNoisyClassifier` knows, by name; ``'auto'`` tries
+#: those with ``in_auto`` that the data allow. The CLI's ``--method`` choices
+#: are read from here.
+CLASSIFIER_METHODS = types.MappingProxyType(
+    {
+        m.name: m
+        for m in (
+            ClassifierMethod("ce", CrossEntropyClassifier, False, False, True, "plain cross-entropy, no correction"),
+            ClassifierMethod(
+                "forward", ForwardCorrectedClassifier, False, True, True,
+                "forward-corrected cross-entropy with the estimated T (Patrini et al. 2017)",
+            ),
+            ClassifierMethod(
+                "backward", BackwardCorrectedClassifier, False, True, False,
+                "backward-corrected cross-entropy with the estimated T; unreliable with an estimated T, so "
+                "only tried when named",
+            ),
+            ClassifierMethod(
+                "glc", GLCClassifier, True, False, True,
+                "Gold Loss Correction: T from the trusted rows, joint training (Hendrycks et al. 2018)",
+            ),
+            ClassifierMethod(
+                "mlc", MetaLossCorrectionClassifier, True, False, True,
+                "Meta Loss Correction: T learned by meta-gradient on the trusted rows (Wang et al. 2020)",
+            ),
+            ClassifierMethod(
+                "nce+rce", RobustLossClassifier, False, False, True,
+                "the robust active-passive loss NCE+RCE (Ma et al. 2020)",
+                types.MappingProxyType({"loss": "nce+rce"}),
+            ),
+        )
+    }
+)
+
+#: Fewest trusted rows of every class for the trusted scoring and the methods that need them.
+MIN_TRUSTED_PER_CLASS = 2
+
+#: Largest condition number of the estimated T for which the noise-corrected accuracy (a
+#: diagnostic) is recorded: beyond, pinv(T) amplifies T's errors (the true T of flip-to-one
+#: noise at 45% between two classes has 10).
+MAX_CONDITION = 20.0
+
+#: skorch's prefixes (``module__*``...) that configure every candidate's network.
+_NET_PREFIXES = ("module", "optimizer", "iterator_train", "iterator_valid", "callbacks", "dataset")
+
+#: Net parameters the methods set themselves.
+_RESERVED_NET_PARAMS = ("criterion", "transition_matrix", "loss")
+
+
+def _is_net_param(name):
+    root = name.partition("__")[0]
+    return root in _NET_PREFIXES if "__" in name else name in _PLAIN_NET_PARAMS
+
+
+def _check_net_param(name):
+    if name.partition("__")[0] in _RESERVED_NET_PARAMS:
+        raise ValueError(
+            f"AutoNoisyClassifier got {name}=...: each method sets its own criterion, loss and transition "
+            "matrix, so they cannot be shared; choose the method instead (methods=[...]), or give "
+            "transition_matrix= to set how T is estimated."
+        )
+    if not _is_net_param(name) or name in ("module", "random_state", "verbose"):
+        raise TypeError(
+            f"AutoNoisyClassifier got an unexpected argument {name!r}: besides its own parameters it takes "
+            "the network parameters every method shares (max_epochs, lr, batch_size, optimizer, device, "
+            "module__*, optimizer__*, iterator_train__*, callbacks, ...)."
+        )
+
+
+class _NoiseCorrectedAccuracy:
+    """Estimated clean accuracy from noisy labels: ``mean(pinv(T)[y_noisy, y_pred])``.
+
+    The 0-1 loss corrected backward (Patrini et al. 2017): for a row of clean
+    class ``y`` whose noisy label ``j`` is drawn from ``T[y]``,
+    ``E[pinv(T)[j, k]] = (T @ pinv(T))[y, k] = 1{y == k}`` when ``T`` is
+    invertible, so on held-out rows (whose noise the model never saw) the
+    mean is an unbiased estimate of the clean accuracy when ``T`` is right.
+    Under symmetric or uniform noise it is an increasing affine function of
+    the noisy accuracy; under asymmetric noise it takes back the credit the
+    noisy accuracy gives to predicting a class's usual flip.
+    """
+
+    #: What the score is, for reports.
+    name = "noise-corrected accuracy on held-out noisy rows (an estimate of the clean accuracy through T)"
+
+    def __init__(self, transition_matrix):
+        self.transition_matrix = check_transition_matrix(transition_matrix)
+        self.inverse_ = np.linalg.pinv(self.transition_matrix)
+
+    def __call__(self, estimator, X, y):
+        classes = np.asarray(estimator.classes_)
+        noisy = np.searchsorted(classes, np.asarray(y))
+        predicted = np.searchsorted(classes, np.asarray(estimator.predict(X)))
+        return float(np.mean(self.inverse_[noisy, predicted]))
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+def _noisy_accuracy(estimator, X, y):
+    """Accuracy on the (held-out) noisy labels: the criterion without trusted rows."""
+    return float(np.mean(np.asarray(estimator.predict(X)) == np.asarray(y)))
+
+
+class _MethodCandidate(ClassifierMixin, BaseEstimator):
+    """One point of the search grid: a method name and everything shared by every method.
+
+    ``GridSearchCV`` varies ``method``; ``cv_results_['param_method']`` then
+    reads as the method names.
+    """
+
+    # the trusted mask is routed to every candidate's fit
+    __metadata_request__fit = {"trusted": True}
+
+    def __init__(self, method="ce", module=None, net_params=None, transition_matrix=None, random_state=None):
+        self.method = method
+        self.module = module
+        self.net_params = net_params
+        self.transition_matrix = transition_matrix
+        self.random_state = random_state
+
+    def make_estimator(self):
+        """The unfitted sknoisy classifier of ``method``."""
+        entry = CLASSIFIER_METHODS[self.method]
+        params = {**(self.net_params or {}), **entry.params, "random_state": self.random_state}
+        if entry.takes_transition_matrix:
+            params["transition_matrix"] = self.transition_matrix
+        return entry.estimator(self.module, **params)
+
+    def fit(self, X, y, trusted=None):
+        self.estimator_ = self.make_estimator().fit(X, y, trusted=trusted)
+        return self
+
+    @property
+    def classes_(self):
+        return self.estimator_.classes_
+
+    def predict(self, X):
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+
+def _format_methods():
+    return "\n".join(
+        f"        * ``'{m.name}'``{' (needs trusted rows)' if m.needs_trusted else ''}"
+        f"{'' if m.in_auto else ' (only when named)'}: {m.summary}."
+        for m in CLASSIFIER_METHODS.values()
+    )
+
+
+class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    __doc__ = f"""Choose the noisy-label method for the data by honest cross-validation, and refit it.
+
+    ``fit(X, y, trusted=None)`` tries each applicable method of
+    :data:`CLASSIFIER_METHODS` with ``GridSearchCV`` (every method trains
+    the same ``module`` with the same network parameters and seed), scores
+    them on what can be trusted, and refits the best on every row. It then
+    predicts like any classifier, and tells what it tried
+    (``cv_results_``) and why it chose (:meth:`summary`).
+
+    How the methods are scored:
+
+    * **with trusted rows** (at least {MIN_TRUSTED_PER_CLASS} of every
+      class): ``TrustedKFold(cv)`` folds, whose test folds hold trusted rows
+      only, and ``trusted_scorer('accuracy')``: the accuracy on clean
+      labels the method never trained on. GLC and MLC are tried too;
+    * **without** (or too few): stratified folds of the noisy rows scored by
+      the accuracy on their held-out noisy labels. Under symmetric or
+      uniform noise its expectation is an increasing affine function of the
+      clean accuracy, so it ranks the methods as the clean accuracy would;
+      it needs no ``T`` and does not reward memorising the noise of the
+      training rows. (Under asymmetric noise it gives some credit to
+      predicting a class's usual flip.) ``T`` is estimated once, before the
+      search, on every row (with ``transition_matrix``), when a method
+      needs it: ``'forward'`` and ``'backward'`` train with that ``T``. Two
+      diagnostics through that ``T`` ride along in ``cv_results_``, without
+      choosing: ``mean_test_clean_accuracy_estimate``, the noise-corrected
+      accuracy ``mean(pinv(T)[y_noisy, y_pred])`` (an unbiased estimate of
+      the clean accuracy when ``T`` is right; left out when ``T``'s
+      condition number exceeds {MAX_CONDITION:g}), and
+      ``mean_test_forward_log_loss``, the negated forward-corrected log-loss.
+      Criteria through an estimated ``T`` favour the forward method, trained
+      with that same ``T``, and chose worse in ``benchmarks/auto.py``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        The network every method trains (returns logits); ``n_features`` and
+        ``n_classes`` are injected, as for every sknoisy classifier.
+    methods : 'auto' or list of str, default='auto'
+        The methods to try, by name:
+
+{_format_methods()}
+
+        ``'auto'`` tries the methods marked for it that the data allow
+        (those that need trusted rows only with enough trusted rows). A
+        named method that needs trusted rows the data lack is an error.
+    transition_matrix : None, str, estimator or array-like of shape (n_classes, n_classes), default=None
+        Where the shared ``T`` comes from (used by ``'forward'`` and
+        ``'backward'``, and by the diagnostics without trusted rows): None or a
+        method name of :class:`~sknoisy.TransitionMatrixEstimator` (None
+        is the forward classifier's default), an unfitted estimator (its
+        ``estimator``, when None, is this network trained with plain
+        cross-entropy, as in Patrini's recipe), or a known ``T`` in the
+        order of ``classes_``.
+    cv : int or cross-validation splitter, default=3
+        Folds of the search. An int gives ``TrustedKFold(cv, shuffle=True)``
+        with trusted rows and a shuffled ``StratifiedKFold(cv)`` without,
+        both seeded by ``random_state``. A splitter is used as given (with
+        trusted rows and the default scoring its test folds must hold
+        trusted rows, as ``TrustedKFold``'s do).
+    scoring : None, str or callable, default=None
+        None scores as described above. One scorer name or callable is used
+        as given.
+    n_jobs : int, default=None
+        Fits run in parallel by ``GridSearchCV`` through joblib, so a Dask or
+        Ray joblib backend spreads them over a cluster.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds, the estimate of ``T`` and every network (all
+        methods get the same seed). None is not reproducible.
+    error_score : 'raise' or float, default=np.nan
+        As in ``GridSearchCV``: the score of a fit that fails (with a
+        warning), or 'raise'.
+    verbose : int, default=0
+        ``GridSearchCV``'s progress messages.
+    **net_params
+        Network parameters every method shares: anything
+        :class:`~sknoisy.CrossEntropyClassifier` takes (``max_epochs``,
+        ``lr``, ``batch_size``, ``optimizer``, ``device``,
+        ``module__hidden_units``, ``optimizer__weight_decay``,
+        ``iterator_train__*``, ``callbacks``...), except the ones each method
+        sets itself (``criterion``, ``transition_matrix``, ``loss``).
+
+    Attributes
+    ----------
+    best_method_ : str
+        The name of the chosen method.
+    best_estimator_ : sknoisy classifier
+        The chosen method refitted on every row; ``predict`` uses it.
+    best_params_ : dict
+        ``{{'method': best_method_}}``.
+    best_score_ : float
+        The chosen method's mean cross-validated score.
+    best_index_ : int
+        Its row in ``cv_results_``.
+    cv_results_ : dict of arrays
+        ``GridSearchCV``'s results, one row per method tried
+        (``param_method`` holds the names; ``mean_test_score`` and
+        ``rank_test_score`` are the criterion's, plus the diagnostics
+        without trusted rows).
+    methods_ : list of str
+        The methods tried, in order.
+    skipped_methods_ : dict
+        The methods not tried, with the reason.
+    scoring_ : str
+        What the scores are (for example "accuracy on trusted rows").
+    trusted_selection_ : bool
+        Whether the trusted rows were used to score.
+    transition_matrix_ : ndarray of shape (n_classes, n_classes) or None
+        The noise model: the chosen classifier's ``transition_matrix_`` when
+        it has one, otherwise the shared estimate (None when none was
+        needed).
+    transition_matrix_estimator_ : TransitionMatrixEstimator or None
+        The fitted estimator of the shared ``T``, when it was estimated.
+    search_ : sklearn.model_selection.GridSearchCV
+        The fitted search itself.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` is a DataFrame with string column names.
+    refit_time_ : float
+        Seconds spent refitting the chosen method.
+    fit_time_ : float
+        Seconds spent in ``fit`` (estimate of ``T``, search and refit).
+
+    See Also
+    --------
+    sknoisy.model_selection.TrustedKFold, sknoisy.model_selection.trusted_scorer,
+    sknoisy.model_selection.forward_corrected_log_loss_scorer
+
+    Notes
+    -----
+    The shared ``T`` is estimated on every row before the search, so the
+    held-out rows of a fold took part in it: ``T`` has
+    ``n_classes ** 2`` entries against thousands of rows, and estimating it
+    per fold would multiply the stage-1 fits by ``cv``.
+
+    ``X`` must be an array or a DataFrame (``GridSearchCV`` selects rows of
+    it); for data larger than memory fit the chosen classifier directly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy import AutoNoisyClassifier, make_noisy_classification
+    >>> from sknoisy.modules import MLP
+    >>> X, y_noisy, y_clean, T = make_noisy_classification(
+    ...     600, n_classes=3, noise="flip_to_one", rate=0.3, random_state=0)
+    >>> trusted = np.arange(600) < 120
+    >>> y = np.where(trusted, y_clean, y_noisy)   # trusted rows carry clean labels
+    >>> auto = AutoNoisyClassifier(MLP, methods=["ce", "glc"], cv=2, max_epochs=5,
+    ...                            random_state=0).fit(X, y, trusted=trusted)
+    >>> auto.methods_, auto.scoring_
+    (['ce', 'glc'], 'accuracy on trusted rows')
+    >>> auto.best_method_ in auto.methods_
+    True
+    >>> auto.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        module,
+        *,
+        methods="auto",
+        transition_matrix=None,
+        cv=3,
+        scoring=None,
+        n_jobs=None,
+        random_state=None,
+        error_score=np.nan,
+        verbose=0,
+        **net_params,
+    ):
+        self.module = module
+        self.methods = methods
+        self.transition_matrix = transition_matrix
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.error_score = error_score
+        self.verbose = verbose
+        for name, value in net_params.items():
+            setattr(self, name, value)  # checked in fit, as scikit-learn wants
+
+    # ------------------------------------------------------------ parameters
+    @classmethod
+    def _own_param_names(cls):
+        return BaseEstimator._get_param_names.__func__(cls)
+
+    def _net_param_names(self):
+        own = set(self._own_param_names())
+        return sorted(
+            name for name in vars(self) if not name.startswith("_") and not name.endswith("_") and name not in own
+        )
+
+    def _get_param_names(self):
+        # the network parameters given as **net_params are parameters too
+        # (clone and get_params see them), as in skorch
+        return sorted({*self._own_param_names(), *self._net_param_names()})
+
+    def set_params(self, **params):
+        """Set parameters, network parameters (``max_epochs``, ``module__*``...) included.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and their new values.
+
+        Returns
+        -------
+        self : AutoNoisyClassifier
+        """
+        own = set(self._own_param_names())
+        for name in [name for name in params if name not in own and _is_net_param(name)]:
+            _check_net_param(name)
+            setattr(self, name, params.pop(name))
+        if params:
+            super().set_params(**params)
+        return self
+
+    def _net_params(self):
+        names = self._net_param_names()
+        for name in names:
+            _check_net_param(name)
+        return {name: getattr(self, name) for name in names}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    def _requested_methods(self):
+        if isinstance(self.methods, str):
+            if self.methods == "auto":
+                return None
+            names = [self.methods]
+        else:
+            try:
+                names = list(self.methods)
+            except TypeError:
+                names = None
+        valid = list(CLASSIFIER_METHODS)
+        if names is None or not names or not all(isinstance(name, str) for name in names):
+            raise ValueError(f"methods must be 'auto' or a non-empty list of names from {valid}, got {self.methods!r}.")
+        unknown = [name for name in names if name not in CLASSIFIER_METHODS]
+        if unknown:
+            raise ValueError(f"Unknown method(s) {unknown} in methods; the methods are {valid} (or methods='auto').")
+        if len(set(names)) != len(names):
+            raise ValueError(f"methods lists a method twice: {names}.")
+        return names
+
+    def _check_scoring(self):
+        if isinstance(self.scoring, (dict, list, tuple, set)):
+            raise ValueError(
+                "scoring must be None, one scorer name or one callable: AutoNoisyClassifier chooses by one "
+                f"score, got {type(self.scoring).__name__}."
+            )
+
+    def _n_splits(self):
+        cv = self.cv
+        if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
+            return int(cv.get_n_splits())
+        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv >= 2:
+            return int(cv)
+        raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {cv!r}.")
+
+    def _trusted_shortfall(self, y_enc, mask, classes):
+        """Why the trusted rows cannot score the methods, or None when they can."""
+        if not mask.any():
+            return "there are no trusted rows"
+        counts = np.bincount(y_enc[mask], minlength=len(classes))
+        short = np.flatnonzero(counts < MIN_TRUSTED_PER_CLASS)
+        if short.size:
+            names = classes.tolist()
+            listed = ", ".join(f"{names[k]!r} ({counts[k]})" for k in short[:5])
+            return (
+                f"class(es) {listed}{' ...' if short.size > 5 else ''} have fewer than "
+                f"{MIN_TRUSTED_PER_CLASS} trusted rows"
+            )
+        n_splits = self._n_splits()
+        if mask.sum() < n_splits:
+            return f"{int(mask.sum())} trusted rows cannot fill cv={n_splits} test folds"
+        return None
+
+    def _choose_methods(self, requested, shortfall):
+        names = list(CLASSIFIER_METHODS) if requested is None else requested
+        tried, skipped = [], {}
+        for name in names:
+            entry = CLASSIFIER_METHODS[name]
+            if requested is None and not entry.in_auto:
+                skipped[name] = "not tried by methods='auto' (name it to try it)"
+            elif entry.needs_trusted and shortfall is not None:
+                if requested is not None:
+                    raise ValueError(
+                        f"Method {name!r} needs trusted rows (at least {MIN_TRUSTED_PER_CLASS} of every class), "
+                        f"but {shortfall}. Pass fit(X, y, trusted=mask) with the rows whose label was checked, "
+                        "or leave this method out."
+                    )
+                skipped[name] = f"needs trusted rows, and {shortfall}"
+            else:
+                tried.append(name)
+        return tried, skipped
+
+    def _estimate_transition_matrix(self, X, y, mask, classes, net_params, seed):
+        spec = self.transition_matrix
+        if spec is None:
+            spec = ForwardCorrectedClassifier._default_transition_method
+        if isinstance(spec, str):
+            estimator = TransitionMatrixEstimator(method=spec, n_jobs=self.n_jobs)
+        elif isinstance(spec, type):
+            raise TypeError(
+                f"transition_matrix must be an estimator instance, a method name or an array, got the class "
+                f"{spec.__name__}; pass {spec.__name__}(...) instead."
+            )
+        elif hasattr(spec, "fit") and hasattr(spec, "get_params"):
+            estimator = clone(spec)
+        else:
+            T = check_transition_matrix(spec, len(classes))
+            return check_informative(T, classes=classes), None
+        if estimator.get_params().get("estimator") is None:
+            plain = CrossEntropyClassifier(self.module, **net_params)
+            estimator.set_params(estimator=plain._make_plain_net(random_state=seed))
+        if estimator.get_params().get("random_state", 0) is None:
+            estimator.set_params(random_state=seed)
+        if "refit" in estimator.get_params():
+            estimator.set_params(refit=False)  # only transition_matrix_ is read
+        estimator.fit(X, y, trusted=mask if mask.any() else None)
+        return np.asarray(estimator.transition_matrix_, dtype=np.float64), estimator
+
+    def fit(self, X, y, trusted=None):
+        """Estimate the shared ``T`` if needed, score every applicable method and refit the best.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training inputs (an array or a DataFrame).
+        y : array-like of shape (n_samples,)
+            Labels: noisy, except on trusted rows where they are clean.
+        trusted : array-like of bool of shape (n_samples,), default=None
+            Rows whose label was checked. Requested through metadata routing
+            (``set_fit_request(trusted=True)``) inside another
+            meta-estimator.
+
+        Returns
+        -------
+        self : AutoNoisyClassifier
+        """
+        start = time.perf_counter()
+        requested = self._requested_methods()
+        n_splits = self._n_splits()
+        self._check_scoring()
+        net_params = self._net_params()
+        if is_lazy_dataset(X):
+            raise TypeError(
+                "AutoNoisyClassifier needs X as an array or a DataFrame (its search selects rows of it); for "
+                "data larger than memory, fit the chosen method's classifier on the Dataset directly."
+            )
+        _check_class_labels(y, who=type(self).__name__)
+        X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True)
+        check_classification_targets(y)
+        classes, y_enc = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(f"AutoNoisyClassifier needs at least 2 classes; y has 1 class ({classes.tolist()[0]!r}).")
+        mask = check_trusted_mask(trusted, y.shape[0])
+        shortfall = self._trusted_shortfall(y_enc, mask, classes)
+        tried, skipped = self._choose_methods(requested, shortfall)
+        if mask.any() and shortfall is not None:
+            warnings.warn(
+                f"{type(self).__name__}: {int(mask.sum())} trusted rows were given, but {shortfall} (at least "
+                f"{MIN_TRUSTED_PER_CLASS} of every class are needed): the methods are scored without them, by "
+                "their accuracy on held-out noisy labels, and the methods that need trusted rows "
+                "are not tried.",
+                UserWarning,
+                stacklevel=2,
+            )
+        seed = seed_from(self.random_state)
+
+        needs_T = any(CLASSIFIER_METHODS[name].takes_transition_matrix for name in tried)
+        T, T_estimator = (None, None)
+        if needs_T:
+            T, T_estimator = self._estimate_transition_matrix(X, y, mask, classes, net_params, seed)
+
+        if shortfall is None:
+            cv = self.cv if hasattr(self.cv, "split") else TrustedKFold(n_splits, shuffle=True, random_state=seed)
+        else:
+            cv = self.cv if hasattr(self.cv, "split") else StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+        if self.scoring is not None:
+            scoring, refit, self.scoring_ = self.scoring, True, f"scoring={self.scoring!r}"
+        elif shortfall is None:
+            scoring, refit, self.scoring_ = trusted_scorer("accuracy"), True, "accuracy on trusted rows"
+        else:
+            scoring = {"score": _noisy_accuracy}
+            if T is not None:
+                # diagnostics through the shared T; only "score" chooses
+                if np.linalg.cond(T) <= MAX_CONDITION:
+                    scoring["clean_accuracy_estimate"] = _NoiseCorrectedAccuracy(T)
+                scoring["forward_log_loss"] = forward_corrected_log_loss_scorer(T)
+            refit, self.scoring_ = "score", "accuracy on held-out noisy labels"
+
+        candidate = _MethodCandidate(module=self.module, net_params=net_params, transition_matrix=T, random_state=seed)
+        search = GridSearchCV(
+            candidate,
+            {"method": tried},
+            scoring=scoring,
+            cv=cv,
+            n_jobs=self.n_jobs,
+            refit=refit,
+            error_score=self.error_score,
+            verbose=self.verbose,
+        )
+        # The trusted mask reaches the folds, the scorer and every method's
+        # fit through metadata routing, switched on for this search only.
+        with config_context(enable_metadata_routing=True):
+            if shortfall is None:
+                search.fit(X, y, trusted=mask)
+            else:
+                search.fit(X, y)
+
+        best = search.best_estimator_.estimator_
+        self.search_ = search
+        self.cv_results_ = search.cv_results_
+        self.best_index_ = int(search.best_index_)
+        self.best_score_ = float(search.best_score_)
+        self.best_params_ = dict(search.best_params_)
+        self.best_method_ = self.best_params_["method"]
+        self.best_estimator_ = best
+        self.methods_ = tried
+        self.skipped_methods_ = skipped
+        self.trusted_selection_ = shortfall is None
+        self._shortfall = shortfall
+        self.transition_matrix_estimator_ = T_estimator
+        own_T = getattr(best, "transition_matrix_", None)
+        self.transition_matrix_ = np.asarray(own_T, dtype=np.float64) if own_T is not None else T
+        self.classes_ = best.classes_
+        self.refit_time_ = float(search.refit_time_)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    # -------------------------------------------------------------- predict
+    def _validated(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False)
+
+    def predict(self, X):
+        """Predicted class labels, by the chosen method.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        X = self._validated(X)
+        return self.best_estimator_.predict(X)
+
+    def predict_proba(self, X):
+        """Clean-class probabilities p(y | x) of the chosen method, in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        X = self._validated(X)
+        return self.best_estimator_.predict_proba(X)
+
+    # -------------------------------------------------------------- report
+    def summary(self):
+        """What was tried, how it scored and why the winner was chosen, as text.
+
+        Returns
+        -------
+        text : str
+            A few lines: the choice and the criterion, one line per method
+            tried (mean and standard deviation of the score over the folds,
+            mean fit time, rank), and the methods not tried with the reason.
+        """
+        check_is_fitted(self)
+        results = self.cv_results_
+        n_folds = sum(1 for key in results if key.startswith("split") and key.endswith("_test_score"))
+        where = "trusted" if self.trusted_selection_ else "noisy"
+        lines = [
+            f"{type(self).__name__} chose {self.best_method_!r}: the best mean {self.scoring_} "
+            f"({self.best_score_:.4f}) over {n_folds} folds whose test rows are {where} rows.",
+        ]
+        if not self.trusted_selection_:
+            lines.append(f"No trusted scoring: {self._shortfall}.")
+        extras = [key for key in ("clean_accuracy_estimate", "forward_log_loss") if f"mean_test_{key}" in results]
+        header = f"{'method':<10}{'score':>10}{'std':>9}" + "".join(f"{key:>25}" for key in extras)
+        lines.append(header + f"{'fit (s)':>10}{'rank':>6}")
+        order = np.argsort(results["rank_test_score"], kind="stable")
+        for i in order:
+            score = results["mean_test_score"][i]
+            shown = "failed" if not np.isfinite(score) else f"{score:.4f}"
+            lines.append(
+                f"{results['param_method'][i]:<10}{shown:>10}{results['std_test_score'][i]:>9.4f}"
+                + "".join(f"{results[f'mean_test_{key}'][i]:>25.4f}" for key in extras)
+                + f"{results['mean_fit_time'][i]:>10.1f}{results['rank_test_score'][i]:>6}"
+            )
+        if extras:
+            lines.append(
+                "(Diagnostics through the estimated T, which do not choose: clean_accuracy_estimate, the "
+                "noise-corrected accuracy mean(pinv(T)[y_noisy, y_pred]); forward_log_loss, the negated "
+                "forward-corrected log-loss.)"
+            )
+        for name, reason in self.skipped_methods_.items():
+            lines.append(f"not tried: {name!r}, {reason}.")
+        return "\n".join(lines)

@@ -1,0 +1,433 @@
+"""Tests for AutoNoisyClassifier: the automatic, honest choice of a noisy-label method."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_validate
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sknoisy import (
+    CrossEntropyClassifier,
+    ForwardCorrectedClassifier,
+    GLCClassifier,
+    RobustLossClassifier,
+    make_noisy_classification,
+)
+from sknoisy._auto import CLASSIFIER_METHODS, MIN_TRUSTED_PER_CLASS, AutoNoisyClassifier
+from sknoisy.model_selection import TrustedKFold
+from sknoisy.modules import MLP
+from sknoisy.transition import TransitionMatrixEstimator
+from sknoisy.utils.estimator_checks import parametrize_with_sknoisy_checks
+
+FAST = {"max_epochs": 4, "lr": 0.05, "batch_size": 64, "module__hidden_units": (16,)}
+
+
+def _fast_T():
+    # a linear stage 1 keeps the estimate of T fast; the network stage 1 is the classifiers' to test
+    return TransitionMatrixEstimator(LogisticRegression(), cv=2)
+
+
+def _auto(**params):
+    return AutoNoisyClassifier(MLP, **{"cv": 2, "random_state": 0, "transition_matrix": _fast_T(), **FAST, **params})
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y_noisy, y_clean, T = make_noisy_classification(
+        240, 6, 3, noise="flip_to_one", rate=0.3, random_state=0
+    )
+    trusted = np.zeros(240, bool)
+    trusted[::5] = True  # 48 trusted rows, about 16 per class
+    y = np.where(trusted, y_clean, y_noisy)
+    return X.astype(np.float32), y, y_noisy, trusted, T
+
+
+# --------------------------------------------------------------------------
+# the registry
+# --------------------------------------------------------------------------
+def test_registry_lists_the_methods_of_the_issue():
+    assert set(CLASSIFIER_METHODS) == {"ce", "forward", "backward", "glc", "mlc", "nce+rce"}
+    auto = {m.name for m in CLASSIFIER_METHODS.values() if m.in_auto}
+    assert auto == {"ce", "forward", "glc", "mlc", "nce+rce"}
+    assert {m.name for m in CLASSIFIER_METHODS.values() if m.needs_trusted} == {"glc", "mlc"}
+    # the docs are generated from the registry: one bullet per method
+    doc = AutoNoisyClassifier.__doc__
+    for m in CLASSIFIER_METHODS.values():
+        assert f"* ``'{m.name}'``" in doc and m.summary in doc
+
+
+# --------------------------------------------------------------------------
+# with trusted rows
+# --------------------------------------------------------------------------
+def test_with_trusted_rows_scores_on_trusted_rows_and_refits_the_winner(data):
+    X, y, _, trusted, _ = data
+    auto = _auto(methods=["ce", "glc", "nce+rce"]).fit(X, y, trusted=trusted)
+    assert auto.trusted_selection_
+    assert auto.methods_ == ["ce", "glc", "nce+rce"]
+    assert auto.scoring_ == "accuracy on trusted rows"
+    assert isinstance(auto.search_.cv, TrustedKFold)
+    assert list(auto.cv_results_["param_method"]) == ["ce", "glc", "nce+rce"]
+    best = int(np.argmax(auto.cv_results_["mean_test_score"]))
+    assert auto.best_method_ == auto.cv_results_["param_method"][best] == auto.best_params_["method"]
+    assert auto.best_score_ == pytest.approx(auto.cv_results_["mean_test_score"][best])
+    assert isinstance(auto.best_estimator_, CLASSIFIER_METHODS[auto.best_method_].estimator)
+    # the winner is refitted on every row, and predicts for the meta-estimator
+    assert auto.best_estimator_.history_[-1, "epoch"] == FAST["max_epochs"]
+    np.testing.assert_array_equal(auto.predict(X), auto.best_estimator_.predict(X))
+    np.testing.assert_allclose(auto.predict_proba(X), auto.best_estimator_.predict_proba(X))
+    np.testing.assert_array_equal(auto.classes_, [0, 1, 2])
+    assert auto.n_features_in_ == 6
+    # every score is an accuracy on trusted (clean) rows
+    scores = np.array([auto.cv_results_[f"split{k}_test_score"] for k in range(2)])
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert auto.fit_time_ >= auto.refit_time_ > 0
+
+
+def test_trusted_folds_test_only_trusted_rows_and_every_method_gets_the_mask(data, monkeypatch):
+    X, y, _, trusted, _ = data
+    seen = []
+    original = GLCClassifier.fit
+
+    def spy(self, X, y, trusted=None, **kwargs):
+        seen.append(None if trusted is None else np.asarray(trusted).copy())
+        return original(self, X, y, trusted=trusted, **kwargs)
+
+    monkeypatch.setattr(GLCClassifier, "fit", spy)
+    auto = _auto(methods=["glc"]).fit(X, y, trusted=trusted)
+    assert len(seen) == 3  # two folds and the refit
+    for train, test in auto.search_.cv.split(X, y, trusted=trusted):
+        assert trusted[test].all()
+    assert seen[-1].sum() == trusted.sum()  # the refit sees every trusted row
+    assert all(0 < mask.sum() < trusted.sum() for mask in seen[:2])
+
+
+def test_winner_transition_matrix_is_exposed(data):
+    X, y, _, trusted, _ = data
+    auto = _auto(methods=["glc"]).fit(X, y, trusted=trusted)
+    np.testing.assert_allclose(auto.transition_matrix_, auto.best_estimator_.transition_matrix_)
+    # GLC estimates its own T: no shared estimate was needed
+    assert auto.transition_matrix_estimator_ is None
+
+
+def test_too_few_trusted_rows_falls_back_with_a_warning(data):
+    X, y, _, _, _ = data
+    trusted = np.zeros(len(y), bool)
+    trusted[np.flatnonzero(y == 0)[:5]] = True
+    trusted[np.flatnonzero(y == 1)[:1]] = True  # class 1: one trusted row, class 2: none
+    message = r"6 trusted rows were given, but class\(es\) 1 \(1\), 2 \(0\) have fewer than 2"
+    with pytest.warns(UserWarning, match=message):
+        auto = _auto(methods="auto").fit(X, y, trusted=trusted)
+    assert not auto.trusted_selection_
+    assert set(auto.skipped_methods_) == {"glc", "mlc", "backward"}
+    assert "needs trusted rows, and class(es) 1 (1), 2 (0)" in auto.skipped_methods_["glc"]
+
+
+def test_named_trusted_method_without_trusted_rows_is_an_error(data):
+    X, _, y_noisy, _, _ = data
+    message = r"Method 'glc' needs trusted rows \(at least 2 of every class\), but there are no trusted rows"
+    with pytest.raises(ValueError, match=message):
+        _auto(methods=["ce", "glc"]).fit(X, y_noisy)
+    assert MIN_TRUSTED_PER_CLASS == 2
+
+
+# --------------------------------------------------------------------------
+# without trusted rows
+# --------------------------------------------------------------------------
+def test_without_trusted_rows_one_T_scores_every_method(data):
+    X, _, y_noisy, _, _ = data
+    auto = _auto().fit(X, y_noisy)
+    assert not auto.trusted_selection_
+    assert auto.methods_ == ["ce", "forward", "nce+rce"]
+    assert auto.skipped_methods_["glc"] == "needs trusted rows, and there are no trusted rows"
+    assert auto.scoring_ == "accuracy on held-out noisy labels"
+    assert isinstance(auto.search_.cv, StratifiedKFold)
+    # the score is the plain accuracy of each held-out fold's noisy labels
+    for k, (train, test) in enumerate(auto.search_.cv.split(X, y_noisy)):
+        model = clone(auto.search_.estimator).set_params(method=auto.best_method_).fit(X[train], y_noisy[train])
+        expected = np.mean(model.predict(X[test]) == y_noisy[test])
+        assert auto.cv_results_[f"split{k}_test_score"][auto.best_index_] == pytest.approx(expected)
+    T_hat = auto.transition_matrix_estimator_.transition_matrix_
+    # the forward method and the diagnostics use the same T, estimated once before the search
+    np.testing.assert_allclose(auto.search_.scorer_["clean_accuracy_estimate"].transition_matrix, T_hat)
+    np.testing.assert_allclose(auto.search_.scorer_["forward_log_loss"].transition_matrix, T_hat)
+    np.testing.assert_allclose(auto.search_.best_estimator_.transition_matrix, T_hat)
+    assert auto.transition_matrix_estimator_.refit is False
+    # the diagnostics are recorded; only the score ranks
+    assert np.all(auto.cv_results_["mean_test_forward_log_loss"] < 0)
+    assert auto.best_index_ == int(np.argmin(auto.cv_results_["rank_test_score"]))
+    text = auto.summary()
+    assert "clean_accuracy_estimate" in text and "which do not choose" in text
+
+
+def test_noise_corrected_accuracy_is_unbiased_for_the_clean_accuracy():
+    from sknoisy._auto import _NoiseCorrectedAccuracy
+    from sknoisy.noise import corrupt_labels, make_transition_matrix
+
+    rng = np.random.RandomState(0)
+    y_clean = rng.randint(0, 4, size=200_000)
+    T = make_transition_matrix("flip_to_one", 4, 0.4, random_state=0)
+    y_noisy = corrupt_labels(y_clean, T, classes=np.arange(4), random_state=1)
+
+    class Fixed:  # right on 70% of the rows, else the class the noise flips to (the worst case for noisy accuracy)
+        classes_ = np.arange(4)
+
+        def predict(self, X):
+            flip = np.argmax(T - np.diag(np.diag(T)), axis=1)
+            return np.where(X[:, 0] < 0.7, y_clean, flip[y_clean])
+
+    X = rng.rand(len(y_clean), 1)
+    clean_accuracy = np.mean(Fixed().predict(X) == y_clean)
+    score = _NoiseCorrectedAccuracy(T)(Fixed(), X, y_noisy)
+    assert score == pytest.approx(clean_accuracy, abs=0.01)
+    # the plain noisy accuracy credits the flips: it is far off
+    assert abs(np.mean(Fixed().predict(X) == y_noisy) - clean_accuracy) > 0.1
+
+
+def test_ill_conditioned_T_gives_no_clean_accuracy_estimate(data):
+    X, _, y_noisy, _, _ = data
+    T = np.array([[0.5, 0.5, 0.0], [0.47, 0.53, 0.0], [0.0, 0.0, 1.0]])
+    assert np.linalg.cond(T) > 20  # pinv(T) would amplify the errors of T into the estimate
+    auto = _auto(methods=["ce", "forward"], transition_matrix=T).fit(X, y_noisy)
+    assert "mean_test_clean_accuracy_estimate" not in auto.cv_results_
+    assert "mean_test_forward_log_loss" in auto.cv_results_
+
+
+def test_no_T_is_estimated_when_no_method_needs_one(data):
+    X, _, y_noisy, _, _ = data
+    auto = _auto(methods=["ce", "nce+rce"]).fit(X, y_noisy)
+    assert auto.transition_matrix_estimator_ is None and auto.transition_matrix_ is None
+    assert set(auto.search_.scorer_) == {"score"}
+
+
+def test_forward_trains_with_the_shared_T(data):
+    X, _, y_noisy, _, _ = data
+    auto = _auto(methods=["forward"]).fit(X, y_noisy)
+    assert isinstance(auto.best_estimator_, ForwardCorrectedClassifier)
+    T_hat = auto.transition_matrix_estimator_.transition_matrix_
+    np.testing.assert_allclose(auto.best_estimator_.transition_matrix_, T_hat)
+    np.testing.assert_allclose(auto.transition_matrix_, auto.best_estimator_.transition_matrix_)
+
+
+def test_known_T_is_used_as_given(data):
+    X, _, y_noisy, _, T = data
+    auto = _auto(methods=["ce", "forward"], transition_matrix=T).fit(X, y_noisy)
+    assert auto.transition_matrix_estimator_ is None
+    np.testing.assert_allclose(auto.search_.scorer_["forward_log_loss"].transition_matrix, T)
+
+
+def test_uninformative_known_T_is_refused(data):
+    X, _, y_noisy, _, _ = data
+    with pytest.raises(ValueError, match=r"\(nearly\) identical rows"):
+        _auto(transition_matrix=np.full((3, 3), 1 / 3)).fit(X, y_noisy)
+
+
+def test_default_T_estimate_uses_this_network_as_stage_1(data, monkeypatch):
+    X, _, y_noisy, _, _ = data
+    fitted = []
+    original = TransitionMatrixEstimator.fit
+
+    def spy(self, X, y, trusted=None):
+        fitted.append(self)
+        return original(self, X, y, trusted=trusted)
+
+    monkeypatch.setattr(TransitionMatrixEstimator, "fit", spy)
+    auto = AutoNoisyClassifier(MLP, methods=["forward"], cv=2, random_state=0, **FAST).fit(X, y_noisy)
+    (estimator,) = fitted
+    assert estimator.method == ForwardCorrectedClassifier._default_transition_method
+    assert isinstance(estimator.estimator, CrossEntropyClassifier)
+    assert estimator.estimator.max_epochs == FAST["max_epochs"]
+    assert estimator.random_state == 0
+    assert auto.transition_matrix_estimator_ is estimator
+
+
+# --------------------------------------------------------------------------
+# reporting, determinism, parallelism, routing
+# --------------------------------------------------------------------------
+def test_summary_says_what_was_tried_and_why(data):
+    X, y, _, trusted, _ = data
+    auto = _auto(methods="auto").fit(X, y, trusted=trusted)
+    text = auto.summary()
+    first = text.splitlines()[0]
+    assert first.startswith(f"AutoNoisyClassifier chose {auto.best_method_!r}: the best mean accuracy on trusted rows")
+    assert "over 2 folds whose test rows are trusted rows" in first
+    for name in auto.methods_:
+        assert any(line.startswith(name) for line in text.splitlines())
+    assert "not tried: 'backward', not tried by methods='auto' (name it to try it)." in text
+    rank_one = [line for line in text.splitlines() if line.rstrip().endswith(" 1")][0]
+    assert rank_one.startswith(auto.best_method_)
+
+
+def test_same_seed_same_choice(data):
+    X, _, y_noisy, _, _ = data
+    a = _auto(methods=["ce", "nce+rce"]).fit(X, y_noisy)
+    b = _auto(methods=["ce", "nce+rce"]).fit(X, y_noisy)
+    np.testing.assert_allclose(a.cv_results_["mean_test_score"], b.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X))
+
+
+@pytest.mark.slow  # starts two loky worker processes, each importing torch
+def test_parallel_search_gives_the_same_scores(data):
+    X, y, _, trusted, _ = data
+    serial = _auto(methods=["ce", "glc"]).fit(X, y, trusted=trusted)
+    parallel = _auto(methods=["ce", "glc"], n_jobs=2).fit(X, y, trusted=trusted)
+    np.testing.assert_allclose(serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"])
+    assert serial.best_method_ == parallel.best_method_
+
+
+def test_routing_leaves_the_global_config_alone(data):
+    X, y, _, trusted, _ = data
+    assert not sklearn.get_config()["enable_metadata_routing"]
+    _auto(methods=["ce"]).fit(X, y, trusted=trusted)
+    assert not sklearn.get_config()["enable_metadata_routing"]
+
+
+def test_nested_in_cross_validate_with_routed_trusted_mask(data):
+    X, y, _, trusted, _ = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        auto = _auto(methods=["ce", "glc"]).set_fit_request(trusted=True)
+        result = cross_validate(auto, X, y, cv=KFold(2), params={"trusted": trusted}, return_estimator=True)
+    assert len(result["test_score"]) == 2
+    assert all(est.trusted_selection_ for est in result["estimator"])
+
+
+def test_grid_search_over_its_parameters(data):
+    X, _, y_noisy, _, _ = data
+    grid = GridSearchCV(_auto(methods=["ce"]), {"max_epochs": [1, 2]}, cv=2).fit(X, y_noisy)
+    assert grid.best_estimator_.best_estimator_.max_epochs in (1, 2)
+
+
+# --------------------------------------------------------------------------
+# parameters
+# --------------------------------------------------------------------------
+def test_net_params_are_parameters():
+    auto = AutoNoisyClassifier(MLP, max_epochs=3, module__hidden_units=(8,))
+    params = auto.get_params(deep=False)
+    assert params["max_epochs"] == 3 and params["module__hidden_units"] == (8,)
+    copy = clone(auto)
+    assert copy.get_params(deep=False).keys() == params.keys()
+    copy.set_params(lr=0.01, module__hidden_units=(4,), methods=["ce"])
+    assert (copy.lr, copy.module__hidden_units, copy.methods) == (0.01, (4,), ["ce"])
+    assert "lr" not in auto.get_params()
+    auto = AutoNoisyClassifier(MLP, transition_matrix=TransitionMatrixEstimator())
+    auto.set_params(transition_matrix__method="dual_t")
+    assert auto.transition_matrix.method == "dual_t"
+    assert "max_epochs=3" in repr(AutoNoisyClassifier(MLP, max_epochs=3))
+
+
+def test_net_params_reach_every_method(data):
+    X, y, _, trusted, _ = data
+    auto = _auto(methods=["ce", "nce+rce"], max_epochs=2).fit(X, y, trusted=trusted)
+    est = auto.best_estimator_
+    assert est.max_epochs == 2 and est.module__hidden_units == (16,) and est.random_state == 0
+    assert len(est.history_) == 2
+    if isinstance(est, RobustLossClassifier):
+        assert est.loss == "nce+rce"
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        ({"criterion": object}, ValueError, r"got criterion=\.\.\.: each method sets its own criterion"),
+        ({"loss": "gce"}, ValueError, r"got loss=\.\.\.: each method sets its own"),
+        ({"meta_lr": 1.0}, TypeError, r"unexpected argument 'meta_lr'.*network parameters every method shares"),
+        ({"foo__bar": 1}, TypeError, r"unexpected argument 'foo__bar'"),
+    ],
+)
+def test_bad_net_params_refused_at_fit(data, params, error, message):
+    auto = AutoNoisyClassifier(MLP, **params)  # scikit-learn's rule: __init__ only stores
+    with pytest.raises(error, match=message):
+        auto.fit(data[0], data[2])
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        ({"methods": "best"}, ValueError, r"Unknown method\(s\) \['best'\] in methods; the methods are \['ce'"),
+        ({"methods": ["ce", "xyz"]}, ValueError, r"Unknown method\(s\) \['xyz'\]"),
+        ({"methods": []}, ValueError, r"methods must be 'auto' or a non-empty list"),
+        ({"methods": [1]}, ValueError, r"methods must be 'auto' or a non-empty list"),
+        ({"methods": ["ce", "ce"]}, ValueError, r"methods lists a method twice"),
+        ({"cv": 1}, ValueError, r"cv must be an integer >= 2 or a cross-validation splitter, got 1"),
+        ({"cv": "3"}, ValueError, r"cv must be an integer >= 2 or a cross-validation splitter, got '3'"),
+        ({"scoring": {"a": "accuracy"}}, ValueError, r"scoring must be None, one scorer name or one callable"),
+        ({"transition_matrix": TransitionMatrixEstimator}, TypeError, r"got the class TransitionMatrixEstimator"),
+        ({"transition_matrix": np.eye(2)}, ValueError, r"transition_matrix has shape \(2, 2\) but there are 3 classes"),
+        ({"transition_matrix": "bogus"}, ValueError, r"method must be one of \['anchor'"),
+    ],
+)
+def test_bad_parameters_refused_at_fit(data, params, error, message):
+    X, _, y_noisy, _, _ = data
+    with pytest.raises(error, match=message):
+        _auto(**params).fit(X, y_noisy)
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.arange(240), r"240 distinct values in 240 rows.*AutoNoisyClassifier needs at least 2 rows per class"),
+        (np.linspace(0, 1, 240), r"y looks continuous.*AutoNoisyClassifier needs class labels"),
+        (np.array(["a", 1, 2] * 80, dtype=object), r"y mixes label types"),
+        (np.array(["a", "b", None] * 80, dtype=object), r"y contains None at position 2"),
+        (np.zeros(240, int), r"needs at least 2 classes; y has 1 class \(0\)"),
+    ],
+)
+def test_labels_that_are_not_classes(data, y, message):
+    X = data[0]
+    with pytest.raises(ValueError, match=message):
+        _auto().fit(X, y)
+
+
+def test_dataset_input_refused_clearly(data):
+    from torch.utils.data import TensorDataset
+
+    import torch
+
+    X, _, y_noisy, _, _ = data
+    with pytest.raises(TypeError, match="needs X as an array or a DataFrame"):
+        _auto().fit(TensorDataset(torch.as_tensor(X)), y_noisy)
+
+
+def test_predict_checks_features(data):
+    X, _, y_noisy, _, _ = data
+    auto = _auto(methods=["ce"]).fit(X, y_noisy)
+    with pytest.raises(ValueError, match="X has 4 features, but AutoNoisyClassifier is expecting 6"):
+        auto.predict(X[:, :4])
+
+
+# --------------------------------------------------------------------------
+# scikit-learn's estimator checks
+# --------------------------------------------------------------------------
+# Expected failures, each with its reason:
+_EXPECTED_FAILED = {
+    "check_no_attributes_set_in_init": (
+        "the shared network parameters are taken as **net_params and stored as attributes, as skorch does; "
+        "get_params and clone see them, but the check reads only the __init__ signature"
+    ),
+}
+
+
+def _checked():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return AutoNoisyClassifier(
+            MLP, methods=["ce", "nce+rce"], cv=2, random_state=0, transition_matrix=_fast_T(),
+            max_epochs=20, lr=0.05, batch_size=64, module__hidden_units=(16,),
+        )
+
+
+@parametrize_with_checks([_checked()], expected_failed_checks=lambda est: _EXPECTED_FAILED)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        # the tiny, random data of the checks gives uninformative estimates of T, which is worth a
+        # warning to a user but not to these checks
+        warnings.filterwarnings("ignore", message=".*identical rows")
+        check(estimator)
+
+
+@parametrize_with_sknoisy_checks([_auto(methods=["ce", "glc", "nce+rce"])])
+def test_sknoisy_contracts(estimator, check):
+    check(estimator)
