@@ -31,7 +31,7 @@ Protocol (fixed before any result was seen; nothing is selected on the test spli
   ``test.csv`` (``id`` and the features only).
 * the commands, run as a user runs them (a new process each, every default:
   MLP with 64 hidden units, 20 epochs, Adam lr 1e-3, batch 128, one torch
-  thread, 3-fold cross-validation, seed 0)::
+  thread, 5-fold cross-validation, seed 0)::
 
       sknoisy fit train.csv --target label --trusted-column checked --id-column id -o model
       sknoisy fit train_unchecked.csv --target label --id-column id -o model
@@ -84,12 +84,16 @@ def parse_args(argv=None):
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated noise kinds; default {','.join(KINDS)}")
     parser.add_argument("--fit-cv", type=int, default=None, help="pass --cv N to sknoisy fit (default: its own)")
     parser.add_argument("--only", choices=("checked", "unchecked"), default=None, help="run one of the two cases")
+    parser.add_argument(
+        "--compare-cv", type=int, default=None, metavar="N",
+        help="with the checked column, also run sknoisy fit --cv N, to compare its choices with the default's",
+    )
     parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR, help="output folder (default benchmarks/results)")
     args = parser.parse_args(argv)
     args.kinds = args.kinds.split(",")
     args.n_train, args.n_classes = 5000, 6
     # the command's defaults, or tiny ones
-    args.cli_options, args.net = [], {"hidden": 64, "epochs": 20, "cv": 3}
+    args.cli_options, args.net = [], {"hidden": 64, "epochs": 20, "cv": 5}
     if args.quick:
         args.seeds, args.n_train, args.n_classes = 1, 300, 3
         args.net = {"hidden": 8, "epochs": 2, "cv": 2}
@@ -178,9 +182,11 @@ def sknoisy(argv, args, log):
     return done.stdout, wall, cpu
 
 
-def command_accuracy(folder, train_file, trusted, y_test, args, log):
-    model, predictions = folder / f"model_{train_file.stem}", folder / f"predictions_{train_file.stem}.csv"
-    fit = ["fit", str(train_file), "--target", "label", "--id-column", "id", "-o", str(model), *args.cli_options]
+def command_accuracy(folder, train_file, trusted, y_test, args, log, extra=()):
+    tag = f"{train_file.stem}{''.join(extra)}"
+    model, predictions = folder / f"model_{tag}", folder / f"predictions_{tag}.csv"
+    fit = ["fit", str(train_file), "--target", "label", "--id-column", "id", "-o", str(model), *args.cli_options,
+           *extra]
     if trusted:
         fit[4:4] = ["--trusted-column", "checked"]
     out, fit_wall, fit_cpu = sknoisy(fit, args, log)
@@ -230,6 +236,12 @@ def run_setting(kind, seed, args, log):
             singles = by_hand(X_train, y, checked if trusted else None, X_test, y_test, 0,
                               WITH_TRUSTED if trusted else WITHOUT_TRUSTED, args)
             row = {"kind": kind, "seed": seed, "trusted": trusted, "singles": singles, **result}
+            if trusted and args.compare_cv:
+                other = command_accuracy(folder, train_file, trusted, y_test, args, log,
+                                         extra=("--cv", str(args.compare_cv)))
+                row["other_cv"] = other
+                log(f"  with --cv {args.compare_cv}: {100 * other['accuracy']:.1f} ({other['chosen']}; fit "
+                    f"{other['fit_wall']:.0f} s wall, {other['fit_cpu']:.0f} s CPU)")
             rows.append(row)
             log(
                 f"{kind} seed {seed} {'checked' if trusted else 'unchecked'}: auto {100 * row['accuracy']:.1f} "
@@ -323,6 +335,31 @@ def write_results(rows, args, facts, command, elapsed):
             f"\nWithin 1 point of the best by hand: {met}/{len(part)} noise kinds; slowest `sknoisy fit` "
             f"{slowest:.0f} s wall ({'under' if slowest < 120 else 'NOT under'} 2 minutes).\n"
         )
+    compared = [r for r in rows if "other_cv" in r]
+    if compared:
+        n = args.compare_cv
+        md.append(f"## How many folds: `--cv {args.net['cv']}` (the default) against `--cv {n}`, with the checked column\n")
+        body = []
+        for kind in args.kinds:
+            group = [r for r in compared if r["kind"] == kind]
+            if not group:
+                continue
+            best = max(group[0]["singles"], key=lambda m: statistics.median(r["singles"][m] for r in group))
+            best_median = statistics.median(r["singles"][best] for r in group)
+            ours = statistics.median(r["accuracy"] for r in group)
+            theirs = statistics.median(r["other_cv"]["accuracy"] for r in group)
+            body.append([
+                f"{kind} {name}", f"{100 * best_median:.1f} ({best})",
+                f"{100 * ours:.1f} ({100 * (ours - best_median):+.1f}; {', '.join(r['chosen'] for r in group)})",
+                f"{100 * theirs:.1f} ({100 * (theirs - best_median):+.1f}; "
+                f"{', '.join(r['other_cv']['chosen'] for r in group)})",
+                f"{statistics.median(r['fit_cpu'] for r in group):.0f} / "
+                f"{statistics.median(r['other_cv']['fit_cpu'] for r in group):.0f}",
+            ])
+        md.append(_common.markdown_table(
+            ["noise", "best by hand", f"--cv {args.net['cv']}: auto (gap; chosen)", f"--cv {n}: auto (gap; chosen)",
+             f"fit CPU (s), --cv {args.net['cv']} / {n}"], body))
+        md.append("")
     md.append("## Per seed\n")
     md.append(
         "The accuracy `sknoisy fit` printed for its model (measured on the checked rows by cross-validation, "
