@@ -37,8 +37,10 @@ Protocol (everything fixed a priori; the **test split is never loaded**):
   would pick a T that drifts far from the truth: on uniform 20% in the first
   run, row normalisation at meta_lr 5 had the best accuracy with a T error
   of 1.1-1.2 against the identity's 0.36.
-* phase B, around phase A's winner: a random draw of 64 trusted rows per
-  step instead of all of them; the trusted rows also trained on with
+* phase B, around phase A's winner: a random draw of 128 (the batch size)
+  or 64 trusted rows per step instead of all 200 of them (every row costs
+  6.3x plain skorch per epoch with 2,000 trusted rows, 128 or 64 about 2x,
+  measured on benchmarks/speed.py's tabular data); the trusted rows also trained on with
   cross-entropy in the actual step (``train_on_trusted=True``, GLC's joint
   loss; the paper trains on the noisy rows only); the initial T from GLC's
   gold estimate on the same trusted rows (``transition_matrix='gold'``),
@@ -51,8 +53,11 @@ Protocol (everything fixed a priori; the **test split is never loaded**):
   lr 0.1, momentum 0.9, ``look_ahead='optimizer'``, which then follows the
   momentum update, with ``meta_lr`` divided by 10 so that the product of the
   look-ahead's step and ``meta_lr`` stays that of phase A), next to CE
-  trained with that same SGD to tell whether it trains well. The same rule
-  picks the final defaults among phase A's winner and these.
+  trained with that same SGD to tell whether it trains well. The options
+  fall in three groups (meta set; initial T and trusted rows; look-ahead).
+* phase C: when the best variant of more than one group beats phase A's
+  choice under the rule, their combination is measured too. The same rule
+  picks the final defaults among phase A's choice and phases B and C.
 * reported: validation accuracy and T error (mean row-L1 distance of the
   learned T to the true T), mean over every run and per noise setting; the
   identity's T error and GLC's (accuracy and T error) and CE's accuracy as
@@ -103,7 +108,7 @@ def phase_a_variants(quick=False):
     """name -> MetaLossCorrectionClassifier parameters."""
     lrs = (1.0,) if quick else META_LRS
     variants = {
-        f"{norm}, meta_lr {lr:g}": {**FIXED, "normalization": norm, "meta_lr": lr, "meta_batch_size": None}
+        f"{norm}, meta_lr {lr:g}": {**FIXED, "normalization": norm, "meta_lr": lr, "meta_batch_size": "all"}
         for norm in NORMALIZATIONS
         for lr in lrs
     }
@@ -114,21 +119,41 @@ def phase_a_variants(quick=False):
 
 
 def phase_b_variants(best, quick=False):
-    """Phase A's winner with one factor changed at a time."""
+    """name -> (group, parameters): phase A's winner with one factor changed."""
     lr = best["meta_lr"]
     variants = {
-        "+ 64 random trusted rows per step": {**best, "meta_batch_size": 64},
-        "+ initial T = gold estimate": {**best, "transition_matrix": "gold"},
+        "+ 128 random trusted rows per step (= batch_size)": ("meta set", {**best, "meta_batch_size": 128}),
+        "+ 64 random trusted rows per step": ("meta set", {**best, "meta_batch_size": 64}),
+        "+ trusted rows trained on": ("initial T / trusted rows", {**best, "train_on_trusted": True}),
+        "+ initial T = gold estimate": ("initial T / trusted rows", {**best, "transition_matrix": "gold"}),
+        "+ initial T = gold, trusted rows trained on": (
+            "initial T / trusted rows", {**best, "transition_matrix": "gold", "train_on_trusted": True},
+        ),
         # the look-ahead's step is then lr = 0.1, ten times virtual_lr: meta_lr / 10 keeps their product
-        f"+ SGD for both (lr 0.1, momentum 0.9), meta_lr {lr / 10:g}": {
-            **best, "look_ahead": "optimizer", "optimizer": "sgd", "meta_lr": lr / 10,
-        },
+        f"+ SGD for both (lr 0.1, momentum 0.9), meta_lr {lr / 10:g}": (
+            "look-ahead", {**best, "look_ahead": "optimizer", "optimizer": "sgd", "meta_lr": lr / 10},
+        ),
     }
     for factor in (1.0,) if quick else (1.0, 0.5, 0.25):
-        variants[f"+ Adam look-ahead, meta_lr {lr * factor:g}"] = {
-            **best, "look_ahead": "optimizer", "meta_lr": lr * factor,
-        }
+        variants[f"+ Adam look-ahead, meta_lr {lr * factor:g}"] = (
+            "look-ahead", {**best, "look_ahead": "optimizer", "meta_lr": lr * factor},
+        )
     return variants
+
+
+def phase_c_variant(best_name, best, sum_all, variants_b, references):
+    """The combination of every group's phase-B winner that beats phase A's choice (None if nothing to combine)."""
+    combined, adopted = dict(best), []
+    for group in dict.fromkeys(group for group, _ in variants_b.values()):
+        names = [n for n, (g, _) in variants_b.items() if g == group]
+        winner = choose(sum_all, [best_name, *names], references)
+        if winner != best_name:
+            params = variants_b[winner][1]
+            combined.update({k: v for k, v in params.items() if best.get(k) != v})
+            adopted.append(winner)
+    if len(adopted) < 2:
+        return None
+    return "combined: " + " ".join(adopted), combined
 
 
 # ----------------------------------------------------------------- one run
@@ -273,7 +298,7 @@ def run_phase(args, variants, baselines, jobs):
     return tasks
 
 
-def write_outputs(args, tasks_a, tasks_b, variants_a, variants_b, best_a, final, references, elapsed):
+def write_outputs(args, tasks_a, tasks_b, tasks_c, variants_a, grouped_b, variants_c, best_a, final, references, elapsed):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -286,10 +311,12 @@ def write_outputs(args, tasks_a, tasks_b, variants_a, variants_b, best_a, final,
     rates = (0.4,) if args.quick else RATES
     settings = [(k, label, r) for k, label in (KINDS[-1:] if args.quick else KINDS) for r in rates]
     names_a = list(variants_a)
-    names_b = list(variants_b)
+    names_b = list(grouped_b)
+    names_c = list(variants_c)
     setting_names = [f"{label} {int(r * 100)}%" for _, label, r in settings]
     sum_a = summarise(tasks_a, ["CE", "GLC", *names_a])
     sum_b = summarise(tasks_b, ["CE (SGD lr 0.1, momentum 0.9)", *names_b])
+    sum_c = summarise(tasks_c, names_c)
     identity = float(np.mean([t["identity_T_error"] for t in tasks_a]))
 
     def per_setting(tasks, name, key):
@@ -331,13 +358,18 @@ def write_outputs(args, tasks_a, tasks_b, variants_a, variants_b, best_a, final,
     md.append("## Phase B: from phase A's choice\n")
     rows_b = [row(tasks_a, sum_a, best_a, f"{best_a} (phase A's choice)")]
     rows_b += [row(tasks_b, sum_b, n) for n in ["CE (SGD lr 0.1, momentum 0.9)", *names_b]]
+    rows_b += [row(tasks_c, sum_c, n, f"{n} (phase C)") for n in names_c]
     md.append(_common.markdown_table(headers, rows_b))
-    md.append(f"\n**Final choice (same rule over phase A's choice and phase B): {final}.**\n")
+    md.append("\nPhase C combines the phase-B winner of each group of options (" + ", ".join(
+        f"{g}: {', '.join(n for n, (g2, _) in grouped_b.items() if g2 == g)}" for g in dict.fromkeys(g for g, _ in grouped_b.values()))
+        + ") that beats phase A's choice under the same rule, when more than one does"
+        + (f": **{names_c[0]}**." if names_c else "; none did, so there was nothing to combine."))
+    md.append(f"\n**Final choice (same rule over phase A's choice, phase B and phase C): {final}.**\n")
     (args.out / "mlc_options.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
     fig, axes = plt.subplots(1, 2, figsize=(15, 5.5), layout="constrained")
     ax = axes[0]
-    for summary, names, marker in ((sum_a, names_a, "o"), (sum_b, names_b, "s")):
+    for summary, names, marker in ((sum_a, names_a, "o"), (sum_b, names_b, "s"), (sum_c, names_c, "^")):
         for n in names:
             ax.scatter(summary[n]["T_error"], summary[n]["acc"], marker=marker)
             ax.annotate(n, (summary[n]["T_error"], summary[n]["acc"]), fontsize=6)
@@ -348,7 +380,7 @@ def write_outputs(args, tasks_a, tasks_b, variants_a, variants_b, best_a, final,
     ax.set_ylabel("mean validation accuracy (%)")
     ax.legend(fontsize=8)
     ax = axes[1]
-    for summary, names in ((sum_a, names_a), (sum_b, names_b)):
+    for summary, names in ((sum_a, names_a), (sum_b, names_b), (sum_c, names_c)):
         for n in names:
             if "curve" in summary[n]:
                 ax.plot(np.arange(1, len(summary[n]["curve"]) + 1), summary[n]["curve"], label=n, lw=1)
@@ -378,12 +410,22 @@ def main(argv=None):
     references = references_of(tasks_a, sum_a)
     best_a = choose(sum_a, list(variants_a), references)
     print(f"phase A's choice: {best_a}", flush=True)
-    variants_b = phase_b_variants(variants_a[best_a], args.quick)
+    grouped_b = phase_b_variants(variants_a[best_a], args.quick)
+    variants_b = {name: params for name, (_, params) in grouped_b.items()}
     tasks_b = run_phase(args, variants_b, ("ce_sgd",), jobs)
     sum_b = summarise(tasks_b, list(variants_b))
-    final = choose({best_a: sum_a[best_a], **sum_b}, [best_a, *variants_b], references)
+    candidates = {best_a: sum_a[best_a], **sum_b}
+    combination = phase_c_variant(best_a, variants_a[best_a], candidates, grouped_b, references)
+    variants_c, tasks_c = {}, []
+    if combination is not None:
+        print(f"phase C: {combination[0]}", flush=True)
+        variants_c = dict([combination])
+        tasks_c = run_phase(args, variants_c, (), jobs)
+        candidates.update(summarise(tasks_c, list(variants_c)))
+    final = choose(candidates, list(candidates), references)
     print(f"final choice: {final}", flush=True)
-    write_outputs(args, tasks_a, tasks_b, variants_a, variants_b, best_a, final, references, time.perf_counter() - start)
+    write_outputs(args, tasks_a, tasks_b, tasks_c, variants_a, grouped_b, variants_c, best_a, final, references,
+                  time.perf_counter() - start)
     print(f"wrote {args.out / 'mlc_options.md'} and {args.out / 'mlc_options.png'} in "
           f"{(time.perf_counter() - start) / 60:.1f} min")
 

@@ -250,6 +250,34 @@ def test_meta_gradient_through_the_optimizer_look_ahead_matches_finite_differenc
     np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.parametrize(
+    "optimizer, params",
+    [
+        (torch.optim.SGD, {"lr": 0.3}),
+        (torch.optim.SGD, {"lr": 0.3, "momentum": 0.9, "dampening": 0.2, "weight_decay": 1e-2}),
+        (torch.optim.SGD, {"lr": 0.3, "momentum": 0.9, "nesterov": True, "maximize": True}),
+        (torch.optim.Adam, {"lr": 0.05, "weight_decay": 1e-2}),
+        (torch.optim.Adam, {"lr": 0.05, "amsgrad": True}),
+        (torch.optim.Adam, {"lr": 0.05, "maximize": True}),
+        (torch.optim.AdamW, {"lr": 0.05, "weight_decay": 0.1}),
+    ],
+)
+@pytest.mark.parametrize("steps", [0, 3])
+def test_look_ahead_slopes_give_the_autograd_meta_gradient(optimizer, params, steps):
+    """The fast meta-gradient (elementwise slopes, no graph) equals autograd through the look-ahead step."""
+    module, x, labels, weights, x_meta, y_meta, T = _tiny_problem(8)
+    look_ahead = _optimizer_look_ahead(_optimizer_with_state(module, optimizer, steps, **params))
+    fast, _ = _meta_gradient(module, module(x), labels, weights, T, x_meta, y_meta, look_ahead, 1e-7, 2)
+    T_ = T.clone().requires_grad_(True)
+    (reference,) = torch.autograd.grad(
+        _virtual_meta_loss(module, module(x), labels, weights, T_, x_meta, y_meta, look_ahead, 1e-7), T_
+    )
+    # (Adam's first step is nearly sign(g): its meta-gradient is tiny but not 0)
+    scale = reference.abs().max().item()
+    assert scale > 1e-9
+    torch.testing.assert_close(fast, reference, rtol=1e-6, atol=1e-7 * scale)
+
+
 def _simplex_projection_by_bisection(v):
     """The projection as the root of sum(max(v - theta, 0)) = 1 (an independent reference)."""
     lo, hi = v.min() - 1.0, v.max()
@@ -304,7 +332,7 @@ def test_vanishing_rows_warn_once_per_fit(small, monkeypatch):
 
     monkeypatch.setattr(meta, "_meta_gradient", positive_gradient)
     # (the projection onto the simplex is blind to a gradient of ones: rows shift as a whole)
-    clf = _fast(max_epochs=3, normalization="row", transition_matrix=np.full((3, 3), 1 / 3))
+    clf = _fast(max_epochs=3, normalization="row", meta_lr=5.0, transition_matrix=np.full((3, 3), 1 / 3))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf.fit(X, y, trusted=trusted)
@@ -380,8 +408,8 @@ def test_class_without_trusted_rows_warns_with_its_name(small):
         _fast(max_epochs=1).fit(X, labels, trusted=trusted)
 
 
-def test_every_trusted_row_at_every_step_by_default(small, monkeypatch):
-    X, y, trusted, _ = small
+def test_meta_batch_sizes(small, monkeypatch):
+    X, y, trusted, _ = small  # 30 trusted rows
     seen = []
     original = MetaLossCorrectionClassifier._meta_batch
 
@@ -391,16 +419,25 @@ def test_every_trusted_row_at_every_step_by_default(small, monkeypatch):
         return X_meta, y_meta
 
     monkeypatch.setattr(MetaLossCorrectionClassifier, "_meta_batch", spy)
-    _fast(max_epochs=1, batch_size=16).fit(X, y, trusted=trusted)  # meta rows in chunks of 16
+    # 'all': every trusted row at every step (through the network in chunks of batch_size)
+    _fast(max_epochs=1, batch_size=16, meta_batch_size="all").fit(X, y, trusted=trusted)
     assert len(seen) > 1 and all(np.array_equal(batch, y[trusted]) for batch in seen)
+    # None: batch_size rows, all of them when there are fewer
+    seen.clear()
+    _fast(max_epochs=1, batch_size=16, meta_batch_size=None).fit(X, y, trusted=trusted)
+    assert all(len(batch) == 16 for batch in seen)
+    seen.clear()
+    _fast(max_epochs=1, batch_size=64, meta_batch_size=None).fit(X, y, trusted=trusted)
+    assert all(np.array_equal(batch, y[trusted]) for batch in seen)
+    # an int: that many, a new draw every step, decided by random_state
     seen.clear()
     _fast(max_epochs=1, meta_batch_size=8).fit(X, y, trusted=trusted)
     assert all(len(batch) == 8 for batch in seen)
-    assert len({tuple(batch) for batch in seen}) > 1  # a new draw every step
+    assert len({tuple(batch) for batch in seen}) > 1
     draws = [batch.copy() for batch in seen]
     seen.clear()
     _fast(max_epochs=1, meta_batch_size=8).fit(X, y, trusted=trusted)
-    assert all(np.array_equal(a, b) for a, b in zip(draws, seen))  # random_state decides them
+    assert all(np.array_equal(a, b) for a, b in zip(draws, seen))
 
 
 def test_column_normalisation_trains_with_a_column_stochastic_T(small, monkeypatch):
@@ -473,7 +510,7 @@ def test_pickle_mid_training(small):
     assert len(callback.pickles) == 2
     first = pickle.loads(callback.pickles[0])
     np.testing.assert_allclose(
-        first.criterion_.T.numpy(), np.asarray(clf.history[0, "transition_matrix"]), atol=1e-6
+        first._learned_transition_matrix(), np.asarray(clf.history[0, "transition_matrix"]), atol=1e-6
     )
     first.partial_fit(X, y, trusted=trusted)  # and it trains on
     assert np.isfinite(first.history[-1, "train_loss"])
@@ -507,7 +544,7 @@ def test_reset_each_step_starts_every_step_from_the_initial_T(small, monkeypatch
 def test_T_persists_across_partial_fit_and_fit_restarts(small, monkeypatch):
     X, y, trusted, _ = small
     clf = _fast(max_epochs=2).fit(X, y, trusted=trusted)
-    learned = clf.transition_matrix_.copy()
+    learned = clf.criterion_.T.numpy().copy()  # (column-normalised: transition_matrix_ is its row-normalised form)
     spy = _Spy(monkeypatch)
     clf.partial_fit(X, y, trusted=trusted)
     np.testing.assert_allclose(spy.starts[0], learned, atol=1e-6)
@@ -594,7 +631,7 @@ def test_batches_without_untrusted_rows_give_zero_loss(small):
     X, y, trusted, _ = small
     order = np.argsort(~trusted, kind="stable")  # all trusted rows first
     X, y, trusted = X[order], y[order], trusted[order]
-    clf = _fast(batch_size=10, max_epochs=1, iterator_train__shuffle=False).fit(X, y, trusted=trusted)
+    clf = _fast(batch_size=10, max_epochs=1, iterator_train__shuffle=False, train_on_trusted=False).fit(X, y, trusted=trusted)
     batch_losses = [b["train_loss"] for b in clf.history[0, "batches"]]
     assert batch_losses[0] == 0.0
     assert np.all(np.isfinite(batch_losses)) and batch_losses[-1] > 0
@@ -680,8 +717,9 @@ def test_pickle_and_clone(small):
         ({"meta_lr": 0}, ValueError, "meta_lr must be a positive"),
         ({"meta_lr": float("inf")}, ValueError, "meta_lr must be a positive finite"),
         ({"meta_lr": None}, TypeError, "meta_lr must be a positive real"),
-        ({"meta_batch_size": 0}, ValueError, "meta_batch_size must be None .every trusted row. or an integer >= 1"),
-        ({"meta_batch_size": 2.5}, ValueError, "meta_batch_size must be None .every trusted row. or an integer >= 1"),
+        ({"meta_batch_size": 0}, ValueError, "meta_batch_size must be 'all', None .batch_size rows. or an integer >= 1"),
+        ({"meta_batch_size": 2.5}, ValueError, "meta_batch_size must be 'all', None .batch_size rows. or an integer"),
+        ({"meta_batch_size": "every"}, ValueError, "meta_batch_size must be 'all', None"),
         ({"normalization": "rows"}, ValueError, "normalization must be one of 'simplex', 'row', 'column'; got 'rows'"),
         ({"look_ahead": "adam"}, ValueError, "look_ahead must be one of 'sgd', 'optimizer'; got 'adam'"),
         ({"look_ahead": "optimizer", "optimizer": torch.optim.RMSprop}, TypeError,

@@ -311,8 +311,8 @@ def _print_report(args, auto, report):
         print(
             f"estimated accuracy: {shown:.3f} (+/- {report['std']:.3f} over {n_folds} folds), an estimate from "
             "the noise model, not a measurement: no row is trusted, so the held-out noisy labels were corrected "
-            "through the estimated noise transition matrix T; it is only as good as that T, and was optimistic "
-            "by several points in benchmarks/results/own_data.md"
+            "through the estimated noise transition matrix T; it is only as good as that T, and was 1 to 11 "
+            "points too high in benchmarks/results/own_data.md"
         )
     else:
         print(
