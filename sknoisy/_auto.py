@@ -53,7 +53,7 @@ from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
 from .base import _PLAIN_NET_PARAMS, CrossEntropyClassifier
 from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
-from .transition import TransitionMatrixEstimator, check_informative
+from .transition import TransitionMatrixEstimator, check_informative, estimate_anchor
 from .transition._estimator import _check_class_labels
 from .utils._random import seed_from
 from .utils._validation import check_transition_matrix, check_trusted_mask, is_lazy_dataset
@@ -177,6 +177,28 @@ class _NoiseCorrectedAccuracy:
         return f"<{self.name}>"
 
 
+def _least_noise_transition_matrix(T_estimator):
+    """The anchor ``T`` of each class's single most confident row, or None.
+
+    Read from the out-of-fold noisy-label probabilities the shared ``T`` was
+    estimated from (no extra fit). Without the outlier filter
+    (``quantile=None``), the stage-1 networks' most extreme row of each
+    class says the least noise they allow; the noise-corrected accuracy
+    grows with the noise ``T`` assumes, so through this ``T`` it is the low
+    end of what the noise model can say, as the filtered anchor estimate
+    (which sees more noise than there is when classes overlap, its anchor
+    rows not being pure) is usually the high end. None when there are no
+    such probabilities or that ``T`` is ill-conditioned.
+    """
+    oof = getattr(T_estimator, "oof_proba_", None)
+    if oof is None:
+        return None
+    T_low = estimate_anchor(oof, quantile=None)
+    if not np.all(np.isfinite(T_low)) or np.linalg.cond(T_low) > MAX_CONDITION:
+        return None
+    return T_low
+
+
 def _noisy_accuracy(estimator, X, y):
     """Accuracy on the (held-out) noisy labels: the criterion without trusted rows."""
     return float(np.mean(np.asarray(estimator.predict(X)) == np.asarray(y)))
@@ -259,8 +281,14 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
       choosing: ``mean_test_clean_accuracy_estimate``, the noise-corrected
       accuracy ``mean(pinv(T)[y_noisy, y_pred])`` (an unbiased estimate of
       the clean accuracy when ``T`` is right; left out when ``T``'s
-      condition number exceeds {MAX_CONDITION:g}), and
-      ``mean_test_forward_log_loss``, the negated forward-corrected log-loss.
+      condition number exceeds {MAX_CONDITION:g}),
+      ``mean_test_clean_accuracy_low``, the same accuracy through the anchor
+      ``T`` of each class's single most confident row (the least noise the
+      stage-1 networks allow, so usually the low end of what the noise model
+      can say; ``T`` estimated with an outlier filter, as by default, sees
+      more noise than there is when classes overlap and gives the high
+      end), and ``mean_test_forward_log_loss``, the negated
+      forward-corrected log-loss.
       Criteria through an estimated ``T`` favour the forward method, trained
       with that same ``T``, and chose worse in ``benchmarks/auto.py``.
 
@@ -631,6 +659,9 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 # diagnostics through the shared T; only "score" chooses
                 if np.linalg.cond(T) <= MAX_CONDITION:
                     scoring["clean_accuracy_estimate"] = _NoiseCorrectedAccuracy(T)
+                    T_low = _least_noise_transition_matrix(T_estimator)
+                    if T_low is not None:
+                        scoring["clean_accuracy_low"] = _NoiseCorrectedAccuracy(T_low)
                 scoring["forward_log_loss"] = forward_corrected_log_loss_scorer(T)
             refit, self.scoring_ = "score", "accuracy on held-out noisy labels"
 
@@ -706,6 +737,44 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X = self._validated(X)
         return self.best_estimator_.predict_proba(X)
 
+    def label_issues(self, X, y, *, trusted=None, transition_matrix=None):
+        """How likely each given label of ``X`` is wrong, by the chosen method's model.
+
+        The chosen classifier's own ``label_issues``
+        (:meth:`sknoisy.label_issues.LabelIssuesMixin.label_issues`): its
+        probabilities with its ``transition_matrix_``, or without a noise
+        model ``1 - p(given label | x)`` when the chosen method has none
+        (``'ce'``, ``'nce+rce'``; the shared estimate of ``T`` is not
+        applied to them, as their probabilities were not trained through
+        it). In-sample for the training rows, where memorised labels look
+        right: score those with
+        :func:`sknoisy.label_issues.out_of_fold_label_issues`. When the
+        shared ``T`` was estimated, ``transition_matrix_estimator_.oof_proba_``
+        (when not None) already holds out-of-fold noisy-label probabilities
+        of the training rows, from plain cross-entropy networks:
+        :func:`sknoisy.label_issues.label_issue_scores_from_noisy` scores
+        them with ``transition_matrix_estimator_.transition_matrix_`` at no
+        extra training.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+        y : array-like of shape (n_samples,)
+            The given labels of the rows of ``X``.
+        trusted : array-like of bool of shape (n_samples,), default=None
+            Rows whose label is known to be correct: they score 0.
+        transition_matrix : array-like of shape (n_classes, n_classes), default=None
+            A known ``T`` used instead of the chosen model's.
+
+        Returns
+        -------
+        result : sklearn.utils.Bunch
+            As returned by
+            :meth:`sknoisy.label_issues.LabelIssuesMixin.label_issues`.
+        """
+        X = self._validated(X)
+        return self.best_estimator_.label_issues(X, y, trusted=trusted, transition_matrix=transition_matrix)
+
     # -------------------------------------------------------------- report
     def summary(self):
         """What was tried, how it scored and why the winner was chosen, as text.
@@ -727,7 +796,10 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ]
         if not self.trusted_selection_:
             lines.append(f"No trusted scoring: {self._shortfall}.")
-        extras = [key for key in ("clean_accuracy_estimate", "forward_log_loss") if f"mean_test_{key}" in results]
+        extras = [
+            key for key in ("clean_accuracy_estimate", "clean_accuracy_low", "forward_log_loss")
+            if f"mean_test_{key}" in results
+        ]
         header = f"{'method':<10}{'score':>10}{'std':>9}" + "".join(f"{key:>25}" for key in extras)
         lines.append(header + f"{'fit (s)':>10}{'rank':>6}")
         order = np.argsort(results["rank_test_score"], kind="stable")
@@ -742,7 +814,8 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if extras:
             lines.append(
                 "(Diagnostics through the estimated T, which do not choose: clean_accuracy_estimate, the "
-                "noise-corrected accuracy mean(pinv(T)[y_noisy, y_pred]); forward_log_loss, the negated "
+                "noise-corrected accuracy mean(pinv(T)[y_noisy, y_pred]); clean_accuracy_low, the same through "
+                "the anchor T of each class's most confident row (the least noise); forward_log_loss, the negated "
                 "forward-corrected log-loss.)"
             )
         for name, reason in self.skipped_methods_.items():

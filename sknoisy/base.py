@@ -20,7 +20,10 @@ scikit-learn users expect and what learning with noisy labels needs:
   :func:`weighted_criterion_loss`;
 * clear errors for bad parameters, a module of the wrong output width and
   training that diverges (see :mod:`sknoisy.callbacks`), and a whole-fit stop
-  on Ctrl-C in a stage-1 net.
+  on Ctrl-C in a stage-1 net;
+* ``label_issues(X, y)``, how likely each given label is wrong under the
+  fitted model and its noise model (from
+  :class:`~sknoisy.label_issues.LabelIssuesMixin`).
 
 Subclasses change the loss through skorch's hooks (``initialize_criterion``,
 ``get_loss``, ``train_step_single``) and run extra stages before training
@@ -56,6 +59,7 @@ from torch.utils.data import DataLoader
 from ._data import as_prediction_data, as_training_data, inputs_and_table, sample_shape, stack_collate
 from ._targets import target_labels, target_weights
 from .callbacks import DivergenceGuard, FiniteLossGuard, InterruptGuard, _BestValidLoss, _table_accuracy
+from .label_issues import LabelIssuesMixin
 from .model_selection._split import NoisyHoldout, TrustedValidSplit
 from .transition import check_informative
 from .utils._random import seed_from, torch_seeded
@@ -226,7 +230,7 @@ def _declared_classes(classes):
     return known
 
 
-class CrossEntropyClassifier(NeuralNetClassifier):
+class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
     """A skorch network trained with plain cross-entropy: the no-correction baseline.
 
     It is also the base of every sknoisy classifier, so everything here holds

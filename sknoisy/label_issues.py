@@ -26,6 +26,14 @@ sknoisy estimator per fold for that. Out-of-fold probabilities of the
 *noisy* labels (such as ``TransitionMatrixEstimator.oof_proba_``) are first
 turned into clean ones by inverting the forward model
 (:func:`label_issue_scores_from_noisy`).
+
+Every fitted sknoisy classifier also has a ``label_issues(X, y)`` method
+(:class:`LabelIssuesMixin`) that scores rows with its own probabilities and
+noise model: honest for rows it did not train on, such as a new batch of
+labels to audit.
+
+Layering: this module reads probabilities and matrices only; the classifiers
+import it (for the method), never the other way round.
 """
 
 import numbers
@@ -37,7 +45,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 # The probability and label checks are the transition estimators' own, so both
 # layers word their errors alike.
@@ -51,6 +59,7 @@ __all__ = [
     "rank_label_issues",
     "find_label_issues",
     "out_of_fold_label_issues",
+    "LabelIssuesMixin",
 ]
 
 # Rows of the (n_samples, n_classes) work buffer handled at once (about 32 MB in float64).
@@ -493,3 +502,124 @@ def out_of_fold_label_issues(
         fold=fold,
         transition_matrices=matrices,
     )
+
+
+# ---------------------------------------------------------------------------
+# the method of fitted estimators
+# ---------------------------------------------------------------------------
+class LabelIssuesMixin:
+    """Adds :meth:`label_issues` to a fitted classifier.
+
+    The classifier needs ``predict_proba`` (clean-class probabilities, as
+    every sknoisy classifier returns), ``classes_`` and, when it has a noise
+    model, ``transition_matrix_``.
+    """
+
+    def label_issues(self, X, y, *, trusted=None, transition_matrix=None):
+        """Score how likely each given label of ``X`` is wrong, with this fitted model.
+
+        The score of a row with given label ``j`` is
+        ``1 - p(clean = j | x, noisy = j)``, where the posterior is
+        proportional to ``predict_proba(X)[:, i] * T[i, j]`` and ``T`` is the
+        model's ``transition_matrix_`` (see :func:`label_issue_scores`).
+        A model without a noise model (plain cross-entropy, the robust
+        losses) has nothing that says how labels go wrong: the posterior is
+        then its ``predict_proba`` itself, so the score is
+        ``1 - p(given label | x)`` (the self-confidence score) and the
+        suggested label its prediction. (An identity ``T`` would say that no
+        label is ever wrong and score every row 0.)
+
+        The probabilities are **in-sample** for the rows the model trained
+        on: a network that memorised a wrong label predicts it confidently,
+        and the label looks right. Use it on rows the model did not train on
+        (a new batch of labels to audit); for the training rows themselves,
+        use :func:`sknoisy.label_issues.out_of_fold_label_issues`, which
+        scores each row with a model fitted without it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs, as for ``predict_proba``.
+        y : array-like of shape (n_samples,)
+            Their given (possibly noisy) labels, from ``classes_``.
+        trusted : array-like of bool of shape (n_samples,), default=None
+            Rows whose label is known to be correct: they score 0.
+        transition_matrix : array-like of shape (n_classes, n_classes), default=None
+            A known ``T`` (rows and columns in the order of ``classes_``) used
+            instead of the model's ``transition_matrix_``.
+
+        Returns
+        -------
+        result : sklearn.utils.Bunch
+            The keys of :func:`out_of_fold_label_issues`: ``scores``
+            (n_samples,) in [0, 1], higher is more suspicious;
+            ``suggested`` (n_samples,) labels; ``order`` (row indices, most
+            suspicious first); ``proba_clean`` (n_samples, n_classes), the
+            model's ``predict_proba``; ``classes``; ``fold``, -1 for every
+            row (scored by this model, not out of fold); and
+            ``transition_matrices``, a list holding the ``T`` used (None
+            without a noise model).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        ValueError
+            If ``y`` does not hold one label of ``classes_`` per row, or
+            ``transition_matrix`` is not a row-stochastic matrix of the right
+            size.
+
+        See Also
+        --------
+        out_of_fold_label_issues : the scores of the training rows, out of fold.
+        label_issue_scores : the score from given probabilities and ``T``.
+
+        Examples
+        --------
+        Train on half of the rows, then audit the labels of the other half:
+
+        >>> from sknoisy import ForwardCorrectedClassifier, make_noisy_classification
+        >>> from sknoisy.modules import MLP
+        >>> X, y_noisy, y_clean, T = make_noisy_classification(
+        ...     600, 5, 3, noise="flip_to_one", rate=0.3, random_state=0)
+        >>> clf = ForwardCorrectedClassifier(MLP, transition_matrix=T, max_epochs=20,
+        ...                                  lr=0.01, random_state=0).fit(X[:300], y_noisy[:300])
+        >>> issues = clf.label_issues(X[300:], y_noisy[300:])
+        >>> issues.scores.shape, issues.suggested.shape
+        ((300,), (300,))
+        >>> flipped = y_noisy[300:] != y_clean[300:]
+        >>> top = issues.order[: flipped.sum()]
+        >>> bool(flipped[top].mean() > 2 * flipped.mean())  # far above chance
+        True
+        """
+        check_is_fitted(self)
+        if y is None:
+            raise ValueError(f"{type(self).__name__}.label_issues needs the given labels y of the rows of X.")
+        if hasattr(y, "to_numpy"):
+            y = y.to_numpy()
+        classes = np.asarray(self.classes_)
+        if transition_matrix is None:
+            transition_matrix = getattr(self, "transition_matrix_", None)
+        if transition_matrix is None:
+            # No noise model: the label says nothing about the clean class
+            # beyond what the model sees in x, which is a T with equal rows.
+            T = None
+            used = np.full((len(classes), len(classes)), 1.0 / len(classes))
+        else:
+            T = used = check_transition_matrix(transition_matrix, len(classes))
+        proba = np.asarray(self.predict_proba(X), dtype=np.float64)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(proba):
+            raise ValueError(
+                f"y must hold one label per row of X ({len(proba)}), got shape {y.shape}."
+            )
+        scores, suggested = label_issue_scores(proba, y, used, classes=classes, trusted=trusted)
+        return Bunch(
+            scores=scores,
+            suggested=suggested,
+            order=rank_label_issues(scores),
+            proba_clean=proba,
+            classes=classes,
+            fold=np.full(len(scores), -1, dtype=np.int64),
+            transition_matrices=[T],
+        )

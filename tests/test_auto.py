@@ -161,6 +161,13 @@ def test_without_trusted_rows_one_T_scores_every_method(data):
     assert auto.best_index_ == int(np.argmin(auto.cv_results_["rank_test_score"]))
     text = auto.summary()
     assert "clean_accuracy_estimate" in text and "which do not choose" in text
+    # the low end: the same accuracy through the anchor T of each class's most confident out-of-fold row
+    from sknoisy.transition import estimate_anchor
+
+    T_low = estimate_anchor(auto.transition_matrix_estimator_.oof_proba_, quantile=None)
+    np.testing.assert_allclose(auto.search_.scorer_["clean_accuracy_low"].transition_matrix, T_low)
+    assert np.all(np.isfinite(auto.cv_results_["mean_test_clean_accuracy_low"]))
+    assert "clean_accuracy_low" in text
 
 
 def test_noise_corrected_accuracy_is_unbiased_for_the_clean_accuracy():
@@ -185,6 +192,45 @@ def test_noise_corrected_accuracy_is_unbiased_for_the_clean_accuracy():
     assert score == pytest.approx(clean_accuracy, abs=0.01)
     # the plain noisy accuracy credits the flips: it is far off
     assert abs(np.mean(Fixed().predict(X) == y_noisy) - clean_accuracy) > 0.1
+
+
+def test_less_noise_in_T_gives_a_lower_accuracy_estimate():
+    # why the least-noise anchor T gives the low end: the noise-corrected accuracy grows with the noise T assumes
+    from sknoisy._auto import _NoiseCorrectedAccuracy
+    from sknoisy.noise import corrupt_labels, make_transition_matrix
+
+    rng = np.random.RandomState(0)
+    y_clean = rng.randint(0, 4, size=100_000)
+    y_noisy = corrupt_labels(y_clean, make_transition_matrix("symmetric", 4, 0.4), classes=np.arange(4),
+                             random_state=1)
+
+    class Fixed:  # right on 80% of the rows, else a random class
+        classes_ = np.arange(4)
+
+        def predict(self, X):
+            return np.where(X[:, 0] < 0.8, y_clean, X[:, 1].astype(int))
+
+    X = np.column_stack([rng.rand(len(y_clean)), rng.randint(0, 4, len(y_clean))])
+    scores = [_NoiseCorrectedAccuracy(make_transition_matrix("symmetric", 4, rate))(Fixed(), X, y_noisy)
+              for rate in (0.2, 0.4, 0.5)]
+    clean_accuracy = np.mean(Fixed().predict(X) == y_clean)
+    assert scores[0] < clean_accuracy - 0.05 and scores[2] > clean_accuracy + 0.05
+    assert scores[1] == pytest.approx(clean_accuracy, abs=0.01)
+
+
+def test_least_noise_T_needs_out_of_fold_probabilities():
+    from types import SimpleNamespace
+
+    from sknoisy._auto import _least_noise_transition_matrix
+
+    assert _least_noise_transition_matrix(None) is None
+    assert _least_noise_transition_matrix(SimpleNamespace(oof_proba_=None)) is None
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]])
+    np.testing.assert_allclose(_least_noise_transition_matrix(SimpleNamespace(oof_proba_=proba)),
+                               [[0.9, 0.1], [0.2, 0.8]])
+    # an ill-conditioned one says nothing
+    flat = np.array([[0.55, 0.45], [0.5, 0.5]])
+    assert _least_noise_transition_matrix(SimpleNamespace(oof_proba_=flat)) is None
 
 
 def test_ill_conditioned_T_gives_no_clean_accuracy_estimate(data):
@@ -431,3 +477,18 @@ def test_sklearn_compatible(estimator, check):
 @parametrize_with_sknoisy_checks([_auto(methods=["ce", "glc", "nce+rce"])])
 def test_sknoisy_contracts(estimator, check):
     check(estimator)
+
+
+def test_label_issues_are_the_chosen_models(data):
+    X, _, y_noisy, _, _ = data
+    auto = _auto(methods=["forward"]).fit(X, y_noisy)
+    issues = auto.label_issues(X[:50], y_noisy[:50])
+    expected = auto.best_estimator_.label_issues(X[:50], y_noisy[:50])
+    np.testing.assert_allclose(issues.scores, expected.scores)
+    np.testing.assert_allclose(issues.transition_matrices[0], auto.best_estimator_.transition_matrix_)
+    with pytest.raises(ValueError, match="features"):
+        auto.label_issues(X[:50, :3], y_noisy[:50])
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        _auto().label_issues(X[:5], y_noisy[:5])

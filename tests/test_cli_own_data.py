@@ -156,6 +156,46 @@ def test_fit_without_trusted_rows_says_no_accuracy_is_available(files, tmp_path,
     assert chosen in ("ce", "forward", "nce+rce")  # the methods that need no trusted rows
 
 
+def _searched(estimate, low):
+    """A stand-in for a fitted AutoNoisyClassifier without trusted rows, as fit's report reads it."""
+    import types
+
+    results = {
+        "param_method": np.array(["ce", "forward"], dtype=object), "rank_test_score": np.array([1, 2]),
+        "mean_test_score": np.array([0.5, 0.45]), "std_test_score": np.array([0.01, 0.02]),
+        "split0_test_score": np.array([0.5, 0.45]), "split1_test_score": np.array([0.5, 0.45]),
+        "mean_fit_time": np.array([1.0, 2.0]),
+        "mean_test_clean_accuracy_estimate": np.array([estimate, 0.7]),
+        "std_test_clean_accuracy_estimate": np.array([0.02, 0.03]),
+    }
+    if low is not None:
+        results["mean_test_clean_accuracy_low"] = np.array([low, 0.5])
+    return types.SimpleNamespace(
+        cv_results_=results, best_index_=0, best_method_="ce", methods_=["ce", "forward"], trusted_selection_=False,
+        scoring_="accuracy on held-out noisy labels", skipped_methods_={}, transition_matrix_=None,
+    )
+
+
+@pytest.mark.parametrize("estimate, low, shown", [(0.9, 0.6, r"between 0\.600 \(.*\) and 0\.900 \("),
+                                                  (0.6, 0.9, r"between 0\.600 \(.*\) and 0\.900 \("),
+                                                  (0.9, None, "1 to 11 points too high")])
+def test_fit_prints_the_range_of_the_noise_model_without_trusted_rows(estimate, low, shown, capsys):
+    import argparse
+
+    from sknoisy.cli.fit import _print_report, _report
+
+    auto = _searched(estimate, low)
+    report = _report(auto, n_trusted=0)
+    assert report["kind"] == "noise model" and report["accuracy"] == estimate
+    assert report.get("accuracy_low") == low  # saved with the model
+    _print_report(argparse.Namespace(quiet=True), auto, report)
+    line = re.search(r"^estimated accuracy: .*$", capsys.readouterr().out, re.M).group(0)
+    # the headline stays the estimate through T (what benchmarks/own_data.py reads), then the range
+    assert line.startswith(f"estimated accuracy: {estimate:.3f} (")
+    assert "an estimate from the noise model, not a measurement" in line
+    assert re.search(shown, line), line
+
+
 def test_fit_a_named_method_still_estimates_its_accuracy(files, tmp_path, capsys):
     status, out, err = run(["fit", files["data"], "--target", "label", "--trusted-column", "checked", "--drop", "id",
                             "--method", "glc", "-o", str(tmp_path / "m"), *FAST], capsys)

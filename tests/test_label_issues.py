@@ -247,3 +247,104 @@ def test_out_of_fold_bad_input(noisy):
     with pytest.warns(UserWarning, match="smallest class has 2 rows, fewer than cv=3; using 2 folds"):
         result = out_of_fold_label_issues(plain, X, y_small, transition_matrix=np.eye(4), cv=3, random_state=0)
     assert sorted(set(result.fold.tolist())) == [0, 1]
+
+
+# --------------------------------------------------------------------------
+# the method of fitted estimators
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def audit():
+    """A forward net with the true T trained on half the rows; the other half's labels to audit."""
+    X, y_noisy, y_clean, T = make_noisy_classification(600, 5, 3, noise="flip_to_one", rate=0.3, random_state=0)
+    classes = np.array(["a", "b", "c"])
+    clf = ForwardCorrectedClassifier(MLP, transition_matrix=T, max_epochs=20, lr=0.01, random_state=0)
+    clf.fit(X[:300], classes[y_noisy[:300]])
+    return clf, X[300:], classes[y_noisy[300:]], classes[y_clean[300:]], T
+
+
+def test_method_ranks_flipped_labels_of_new_rows_first(audit):
+    clf, X, y, y_clean, _ = audit
+    flipped = y != y_clean
+    issues = clf.label_issues(X, y)
+    top = issues.order[: flipped.sum()]
+    # 31% of the labels are flipped; the top of the ranking is mostly flips
+    assert flipped[top].mean() > 0.7
+    assert np.mean(issues.scores[flipped]) > 2 * np.mean(issues.scores[~flipped])
+    # where a flipped label is caught, the suggestion is mostly the true class
+    caught = flipped & (issues.scores > 0.5)
+    assert np.mean(issues.suggested[caught] == y_clean[caught]) > 0.8
+
+
+def test_method_returns_the_structure_of_the_function(audit):
+    clf, X, y, _, T = audit
+    issues = clf.label_issues(X, y)
+    oof_keys = {"scores", "suggested", "order", "proba_clean", "classes", "fold", "transition_matrices"}
+    assert set(issues) == oof_keys
+    assert issues.scores.shape == (300,) and issues.suggested.shape == (300,)
+    assert sorted(issues.order.tolist()) == list(range(300))
+    assert set(issues.suggested) <= {"a", "b", "c"}
+    assert issues.classes.tolist() == ["a", "b", "c"]
+    np.testing.assert_array_equal(issues.fold, -1)
+    np.testing.assert_allclose(issues.proba_clean, clf.predict_proba(X), rtol=1e-6)
+    np.testing.assert_allclose(issues.transition_matrices[0], T)
+    # the same numbers as the function on the model's probabilities and T
+    expected, _ = label_issue_scores(clf.predict_proba(X), y, T, classes=clf.classes_)
+    np.testing.assert_allclose(issues.scores, expected)
+
+
+def test_method_trusted_rows_and_given_T(audit):
+    clf, X, y, _, _ = audit
+    trusted = np.arange(300) < 50
+    issues = clf.label_issues(X, y, trusted=trusted)
+    np.testing.assert_array_equal(issues.scores[trusted], 0.0)
+    assert issues.suggested[trusted].tolist() == y[trusted].tolist()
+    # a given T replaces the model's: with the identity no label can be wrong
+    np.testing.assert_array_equal(clf.label_issues(X, y, transition_matrix=np.eye(3)).scores, 0.0)
+
+
+def test_method_without_noise_model_is_self_confidence():
+    X, y_noisy, _, _ = make_noisy_classification(200, 5, 3, noise="symmetric", rate=0.2, random_state=1)
+    clf = CrossEntropyClassifier(MLP, max_epochs=3, random_state=0).fit(X, y_noisy)
+    issues = clf.label_issues(X, y_noisy)
+    proba = clf.predict_proba(X).astype(np.float64)
+    proba /= proba.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(issues.scores, 1 - proba[np.arange(200), y_noisy], atol=1e-6)
+    np.testing.assert_array_equal(issues.suggested, clf.predict(X))
+    assert issues.transition_matrices == [None]
+
+
+def test_method_on_unfitted_estimator_raises_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        ForwardCorrectedClassifier(MLP).label_issues(np.zeros((3, 5)), [0, 1, 0])
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (["a", "b", "z"], r"labels \['z'\] that are not in classes"),
+        (["a", "b"], r"one label per row of X \(3\)"),
+        ([["a"], ["b"], ["c"]], r"one label per row of X"),
+        (None, "needs the given labels y"),
+    ],
+)
+def test_method_bad_labels_are_refused_clearly(audit, y, message):
+    clf, X, _, _, _ = audit
+    with pytest.raises(ValueError, match=message):
+        clf.label_issues(X[:3], y)
+
+
+def test_method_bad_transition_matrix_is_refused(audit):
+    clf, X, y, _, _ = audit
+    with pytest.raises(ValueError):
+        clf.label_issues(X, y, transition_matrix=np.eye(2))
+
+
+def test_every_public_classifier_has_the_method():
+    import sknoisy
+
+    classifiers = [getattr(sknoisy, name) for name in sknoisy.__all__ if name.endswith("Classifier")]
+    assert len(classifiers) >= 7
+    for cls in classifiers:
+        assert callable(getattr(cls, "label_issues", None)), cls.__name__

@@ -185,13 +185,22 @@ def save_figure(fig, path):
 # --------------------------------------------------------------------------
 # the network and where it runs
 # --------------------------------------------------------------------------
-def add_network_options(parser, *, epochs, hidden, seed):
-    """``--epochs``, ``--lr``, ``--batch-size``, ``--hidden``, ``--device``, ``--threads`` and ``--seed``."""
+def add_network_options(parser, *, epochs, hidden, batch_size=128, choose_module=False, seed=None):
+    """``--epochs``, ``--lr``, ``--batch-size``, [``--module``], ``--hidden``, ``--device``, ``--threads`` [and ``--seed``].
+
+    ``choose_module`` adds ``--module mlp|cnn``; ``seed`` (what it seeds)
+    adds ``--seed``, for a command whose ``--seed`` comes from nowhere else.
+    """
     parser.add_argument("--epochs", type=int_at_least(1), default=epochs, help="training epochs of every network")
     parser.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (Adam)")
-    parser.add_argument("--batch-size", type=int_at_least(1), default=128, help="mini-batch size")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=batch_size, help="mini-batch size")
+    if choose_module:
+        parser.add_argument(
+            "--module", choices=("mlp", "cnn"), default="mlp", help="network: an MLP, or a small CNN (square images)"
+        )
     parser.add_argument(
-        "--hidden", type=int_at_least(1), default=hidden, help="hidden units of the MLP (tabular data)"
+        "--hidden", type=int_at_least(1), default=hidden,
+        help="hidden units of the MLP" if choose_module else "hidden units of the MLP (tabular data)",
     )
     parser.add_argument("--device", default="cpu", help="PyTorch device: cpu, cuda or cuda:N")
     parser.add_argument(
@@ -200,7 +209,8 @@ def add_network_options(parser, *, epochs, hidden, seed):
         default=1,
         help="PyTorch CPU threads; these small networks train fastest on one, more only help bigger ones",
     )
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help=f"seed of {seed}")
+    if seed is not None:
+        parser.add_argument("--seed", type=int_at_least(0), default=0, help=f"seed of {seed}")
 
 
 def check_device_option(device):

@@ -19,13 +19,13 @@ from ._format import collect_warnings, format_table, print_notes
 from ._io import load_dataset, read_csv
 from ._options import (
     add_command,
+    add_network_options,
     add_noise_options,
     add_output_options,
     check_device_option,
     check_plot_path,
     fraction,
     int_at_least,
-    positive_float,
     save_figure,
     torch_threads,
     transition_matrix,
@@ -107,20 +107,7 @@ def register(commands):
         f"(default: {','.join(_DEFAULT_METHODS)}; {needing} only with trusted rows)",
     )
     parser.add_argument("--test-size", type=fraction, default=0.25, metavar="F", help="share of rows kept for testing")
-    parser.add_argument("--epochs", type=int_at_least(1), default=30, help="training epochs of every network")
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (Adam)")
-    parser.add_argument("--batch-size", type=int_at_least(1), default=64, help="mini-batch size")
-    parser.add_argument(
-        "--module", choices=("mlp", "cnn"), default="mlp", help="network: an MLP, or a small CNN (square images)"
-    )
-    parser.add_argument("--hidden", type=int_at_least(1), default=256, help="hidden units of the MLP")
-    parser.add_argument("--device", default="cpu", help="PyTorch device: cpu, cuda or cuda:N")
-    parser.add_argument(
-        "--threads",
-        type=int_at_least(1),
-        default=1,
-        help="PyTorch CPU threads; these small networks train fastest on one, more only help bigger ones",
-    )
+    add_network_options(parser, epochs=30, hidden=256, batch_size=64, choose_module=True)
     add_output_options(
         parser,
         seed="the split, the noise and the nets",

@@ -10,7 +10,8 @@ from ._format import collect_warnings, format_matrix, format_table, print_notes
 from ._inputs import check_output_file, read_training
 from ._options import add_command, add_network_options, check_device_option, int_at_least, torch_threads
 from ._training import FitProgress, apply_scaler, fit_scaler, network, network_summary
-from .fit import add_data_options, check_trusted
+# the --method choices: 'ce' and every other classifier method of the registry, as fit's
+from .fit import _methods, add_data_options, check_trusted
 
 __all__ = ["NAME", "register", "run"]
 
@@ -18,13 +19,6 @@ NAME = "issues"
 
 #: The default route: out-of-fold plain cross-entropy probabilities of the given labels.
 _NOISY_ROUTE = "ce"
-
-
-def _methods():
-    """``--method`` choices: 'ce' and every other classifier method of the registry."""
-    from .._auto import CLASSIFIER_METHODS
-
-    return CLASSIFIER_METHODS
 
 
 def _transition_methods():
