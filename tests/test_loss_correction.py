@@ -17,6 +17,7 @@ from sknoisy import (
 )
 from sknoisy.losses import (
     BackwardCorrectedCrossEntropy,
+    EstimatedTransitionBackwardWarning,
     ForwardCorrectedCrossEntropy,
     forward_corrected_cross_entropy,
 )
@@ -125,6 +126,48 @@ def test_backward_warns_on_an_ill_conditioned_T_and_stays_finite(flip_problem):
     assert np.isfinite(clf.history[:, "train_loss"]).all()
     assert np.isfinite(clf.predict_proba(X_test)).all()
     assert isinstance(clf.criterion_, BackwardCorrectedCrossEntropy)
+
+
+def test_backward_warns_with_an_estimated_T_and_says_why(flip_problem):
+    """Backward with T-hat fell below CE in every benchmarked setting, however well conditioned T-hat was."""
+    X, y_noisy, *_ = flip_problem
+    spec = TransitionMatrixEstimator(LogisticRegression(), method="anchor", cv=2)
+    clf = make_fast_estimator(BackwardCorrectedClassifier, transition_matrix=spec, max_epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X[:300], y_noisy[:300])
+    ours = [w for w in caught if issubclass(w.category, EstimatedTransitionBackwardWarning)]
+    assert len(ours) == 1 and issubclass(ours[0].category, UserWarning)
+    message = str(ours[0].message)
+    assert "with an estimated (method 'anchor') transition matrix is unreliable" in message
+    assert "T^-1, which amplifies the estimate's errors" in message
+    assert "fell below plain cross-entropy" in message
+    assert "Prefer ForwardCorrectedClassifier" in message
+    # not an ill-conditioning warning (benchmarks/patrini.py counts those by the word "condition")
+    assert "condition" not in message.lower()
+    # the matrix's own figures are in the message
+    assert f"smallest diagonal entry {np.diag(clf.transition_matrix_).min():.3g}" in message
+
+
+@pytest.mark.parametrize("spec", ["anchor", None], ids=["name", "default"])
+def test_backward_warns_with_every_kind_of_estimated_T(spec, flip_problem):
+    X, y_noisy, *_ = flip_problem
+    clf = make_fast_estimator(BackwardCorrectedClassifier, transition_matrix=spec, max_epochs=1)
+    with pytest.warns(EstimatedTransitionBackwardWarning, match="use forward correction with the same estimate"):
+        clf.fit(X[:300], y_noisy[:300])
+
+
+def test_backward_with_a_known_T_and_forward_with_an_estimate_do_not_warn(flip_problem):
+    X, y_noisy, _, _, T = flip_problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_fast_estimator(BackwardCorrectedClassifier, transition_matrix=T, max_epochs=1).fit(X[:300], y_noisy[:300])
+    spec = TransitionMatrixEstimator(LogisticRegression(), method="anchor", cv=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        forward = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix=spec, max_epochs=1)
+        forward.fit(X[:300], y_noisy[:300])
+    assert not [w for w in caught if issubclass(w.category, EstimatedTransitionBackwardWarning)]
 
 
 def test_predict_proba_is_clean_not_T_applied(flip_problem):
