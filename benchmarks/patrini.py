@@ -2,7 +2,7 @@
 
 Command of the committed results (2 CPU cores)::
 
-    python benchmarks/patrini.py --seeds 5 --n-jobs 2
+    python benchmarks/patrini.py --seeds 5 --n-jobs 1
 
 Quick check (seconds; what the test suite runs)::
 
@@ -21,14 +21,17 @@ Protocol (fixed a priori; no hyper-parameter is selected on the test split):
   use the library's default (the same settings, early stopping on a 20%
   *noisy* hold-out of the training rows, 3-fold out-of-fold probabilities).
 * methods: plain CE on the noisy labels; forward and backward correction with
-  the true T and with T-hat (the library's default: anchor points at the 97th
-  percentile of out-of-fold probabilities, Patrini's ``filter_outlier``); CE on
+  the true T and with T-hat (the library's default,
+  ``sknoisy.transition.DEFAULT_TRANSITION_METHOD``: the confident joint of the
+  out-of-fold probabilities, chosen by ``benchmarks/t_estimation.py``); CE on
   the clean labels (ceiling). GLC and MLC (10 trusted rows per class, drawn from
   the train split, default settings) are listed as well for reference.
 * T-estimation table: mean row-L1 error ``mean_i sum_j |T_hat[i,j] - T[i,j]|``
-  of several estimators. anchor, anchor-97, dual_t, gold and cleanlab's
-  confident-joint estimate all read the **same** out-of-fold probabilities
-  (``TransitionMatrixEstimator.oof_proba_`` of the forward-T-hat fit); GLC's
+  of several estimators. The default (confident_joint), anchor, anchor-97,
+  dual_t, gold and cleanlab's confident-joint estimate all read the **same**
+  out-of-fold probabilities (``TransitionMatrixEstimator.oof_proba_`` of the
+  forward-T-hat fit); the ``[temperature]`` rows read those of a second
+  stage 1 with ``calibration='temperature'`` (same net and folds); GLC's
   T-hat comes from its own stage-1 net (trained on the untrusted rows) and
   MLC's T is learned during its training. The identity and the empirical T of
   the drawn labels are references (the latter is the best any estimator of the
@@ -56,11 +59,15 @@ METHODS = [
 ]
 ESTIMATORS = [
     ("identity", "identity (reference)"),
-    ("anchor", "anchor (max)"),
-    ("anchor97", "anchor-97 (quantile 0.97)"),
-    ("dual_t", "dual_t (quantile 0.97)"),
-    ("gold", "gold (10 trusted/class)"),
+    ("default", "confident_joint: forward's T-hat (the default)"),
     ("cleanlab", "cleanlab confident joint"),
+    ("anchor", "anchor (max)"),
+    ("anchor97", "anchor-97 (quantile 0.97; the default before issue 12)"),
+    ("dual_t", "dual_t (quantile 0.97)"),
+    ("default_t", "confident_joint [temperature]"),
+    ("anchor97_t", "anchor-97 [temperature]"),
+    ("cleanlab_t", "cleanlab confident joint [temperature]"),
+    ("gold", "gold (10 trusted/class)"),
     ("glc", "GLC's T-hat (own stage 1)"),
     ("mlc", "MLC's learned T"),
     ("empirical", "empirical T of the drawn labels (floor)"),
@@ -131,7 +138,14 @@ def run_seed(seed, args, net_params, log=print):
     from sknoisy._glc import GLCClassifier
     from sknoisy._meta import MetaLossCorrectionClassifier
     from sknoisy.modules import MLP
-    from sknoisy.transition import estimate_anchor, estimate_dual_t, estimate_gold
+    from sknoisy.transition import (
+        DEFAULT_TRANSITION_METHOD,
+        TransitionMatrixEstimator,
+        estimate_anchor,
+        estimate_confident_joint,
+        estimate_dual_t,
+        estimate_gold,
+    )
 
     X, y = load_digits_images()
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
@@ -169,7 +183,9 @@ def run_seed(seed, args, net_params, log=print):
         acc = {}
         _, acc["ce"], _ = fit_score("ce", CrossEntropyClassifier, y_noisy)
         _, acc["forward_T"], _ = fit_score("forward_T", ForwardCorrectedClassifier, y_noisy, transition_matrix=T)
-        fwd, acc["forward_That"], _ = fit_score("forward_That", ForwardCorrectedClassifier, y_noisy, transition_matrix=None)
+        fwd, acc["forward_That"], _ = fit_score(
+            "forward_That", ForwardCorrectedClassifier, y_noisy, transition_matrix=DEFAULT_TRANSITION_METHOD
+        )
         T_hat = fwd.transition_matrix_
         _, acc["backward_T"], _ = fit_score("backward_T", BackwardCorrectedClassifier, y_noisy, transition_matrix=T)
         _, acc["backward_That"], n_ill = fit_score("backward_That", BackwardCorrectedClassifier, y_noisy, transition_matrix=T_hat)
@@ -180,20 +196,33 @@ def run_seed(seed, args, net_params, log=print):
             records.append({"seed": seed, "setting": setting, "method": method, "accuracy": value})
 
         oof = fwd.transition_matrix_estimator_.oof_proba_
-        _, noise_matrix, _, _ = estimate_py_and_noise_matrices_from_probabilities(labels=y_noisy, pred_probs=oof)
+        # the same stage-1 net and folds, calibration='temperature'
+        stage1 = fwd._make_plain_net(random_state=seed)
+        oof_t = TransitionMatrixEstimator(stage1, calibration="temperature", refit=False, random_state=seed).fit(
+            X_train, y_noisy
+        ).oof_proba_
+
+        def cleanlab_T(proba):
+            _, noise_matrix, _, _ = estimate_py_and_noise_matrices_from_probabilities(labels=y_noisy, pred_probs=proba)
+            return from_cleanlab_noise_matrix(noise_matrix)
+
         estimates = {
             "identity": np.eye(10),
+            "default": T_hat,
+            "cleanlab": cleanlab_T(oof),
             "anchor": estimate_anchor(oof, quantile=None),
             "anchor97": estimate_anchor(oof, quantile=0.97),
             "dual_t": estimate_dual_t(oof, y_noisy, quantile=0.97),
+            "default_t": estimate_confident_joint(oof_t, y_noisy),
+            "anchor97_t": estimate_anchor(oof_t, quantile=0.97),
+            "cleanlab_t": cleanlab_T(oof_t),
             "gold": estimate_gold(oof[trusted], y_train[trusted]),
-            "cleanlab": from_cleanlab_noise_matrix(noise_matrix),
             "glc": glc.transition_matrix_,
             "mlc": mlc.transition_matrix_,
             "empirical": empirical_transition_matrix(y_train, y_noisy, classes=np.arange(10)),
         }
-        if not np.allclose(estimates["anchor97"], T_hat):
-            log("    note: the classifier's T-hat differs from anchor-97 on its own out-of-fold probabilities")
+        if not np.allclose(estimate_confident_joint(oof, y_noisy), T_hat):
+            log("    note: the classifier's T-hat differs from confident_joint on its own out-of-fold probabilities")
         for name, T_est in estimates.items():
             errors.append({"seed": seed, "setting": setting, "estimator": name, "error": transition_matrix_error(T_est, T)})
         if seed == 0 and (kind, rate) == HEADLINE:
@@ -263,10 +292,13 @@ def write_outputs(records, errors, examples, args, elapsed):
               f"{len(seeds) * len(SETTINGS)} runs.\n")
 
     md.append("## (c) T-estimation error (mean row L1, lower is better)\n")
-    md.append("anchor, anchor-97, dual_t, gold and cleanlab read the same out-of-fold probabilities "
-              "(`TransitionMatrixEstimator.oof_proba_`, 3 folds, stage-1 MLP with early stopping on noisy hold-out loss). "
-              "cleanlab: `cleanlab.count.estimate_py_and_noise_matrices_from_probabilities(labels, pred_probs)`, its "
-              "`noise_matrix` converted with `sknoisy.from_cleanlab_noise_matrix`.\n")
+    md.append("The default (confident_joint, forward's T-hat), anchor, anchor-97, dual_t, gold and cleanlab read the same "
+              "out-of-fold probabilities (`TransitionMatrixEstimator.oof_proba_`, 3 folds, stage-1 MLP with early "
+              "stopping on noisy hold-out loss); the `[temperature]` rows read those of a second stage 1 with "
+              "`calibration='temperature'` (each fold's model fitted on 80% of its training rows, its temperature on "
+              "the other 20%). cleanlab: `cleanlab.count.estimate_py_and_noise_matrices_from_probabilities(labels, "
+              "pred_probs)`, its `noise_matrix` converted with `sknoisy.from_cleanlab_noise_matrix`. The default was "
+              "chosen by `benchmarks/t_estimation.py` (3 seeds, ten settings) before this run.\n")
     md.append(_common.markdown_table(["estimator", *settings], summarise(errors, "estimator", "error", ESTIMATORS, settings, scale=1.0, digits=3)))
     md.append("")
     (args.out / "patrini.md").write_text("\n".join(md) + "\n", encoding="utf-8")
@@ -290,7 +322,7 @@ def write_outputs(records, errors, examples, args, elapsed):
     ax_b.set_title("(b) every setting (mean over seeds)")
     ax_b.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax_b.grid(True, axis="y", alpha=0.3)
-    shown = ["T", "anchor", "anchor97", "cleanlab", "glc", "mlc"]
+    shown = ["T", "default", "cleanlab", "anchor97", "glc", "mlc"]
     axes = bottom.subplots(1, len(shown))
     for ax, name in zip(axes, shown):
         if name in examples:

@@ -432,7 +432,7 @@ def test_estimator_default_mlp_anchor(noisy_data):
 
 def test_estimator_matches_functions_on_oof(noisy_data):
     X, _, y_noisy, _, _ = noisy_data
-    tme = _fast(quantile=None, random_state=0).fit(X, y_noisy)
+    tme = _fast(method="anchor", quantile=None, random_state=0).fit(X, y_noisy)
     np.testing.assert_allclose(tme.transition_matrix_, estimate_anchor(tme.oof_proba_))
     tme = _fast(method="dual_t", random_state=0).fit(X, y_noisy)
     np.testing.assert_allclose(tme.transition_matrix_, estimate_dual_t(tme.oof_proba_, y_noisy, quantile=0.97))
@@ -837,6 +837,26 @@ def test_confident_joint_largest_reached_class_wins():
     np.testing.assert_allclose(T_hat, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
 
 
+def test_confident_joint_rounds_the_calibrated_joint_to_whole_rows():
+    # label 0: two rows counted as clean 0, one as clean 1, one reaching no
+    # threshold; calibration scales (2, 1) to (2.67, 1.33), rounded to (3, 1)
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7], [0.3, 0.7]])
+    T_hat = estimate_confident_joint(proba, [0, 0, 0, 0, 1, 1])
+    np.testing.assert_allclose(T_hat, [[1.0, 0.0], [1 / 3, 2 / 3]])
+    # the counts themselves, without calibration
+    np.testing.assert_allclose(estimate_confident_joint(proba, [0, 0, 0, 0, 1, 1], calibrate=False), [[1, 0], [1 / 3, 2 / 3]])
+
+
+def test_confident_joint_shares_exact_ties_instead_of_faking_a_clean_diagonal():
+    # a model that says nothing: every class reaches its threshold on every row
+    # (label counts divisible by 3, so the shared counts are whole rows)
+    y = np.repeat([0, 1, 2], [9, 6, 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no class is left without counted rows
+        T_hat = estimate_confident_joint(np.full((18, 3), 1 / 3), y)
+    np.testing.assert_allclose(T_hat, np.tile([3 / 6, 2 / 6, 1 / 6], (3, 1)))
+
+
 def test_confident_joint_agrees_with_cleanlab():
     count = pytest.importorskip("cleanlab.count")
     T = make_transition_matrix("asymmetric", 10, 0.4, preset="mnist")
@@ -1141,3 +1161,134 @@ def test_check_informative_bad_arguments(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         check_informative(T4, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# calibration of the out-of-fold probabilities, and the default method
+# ---------------------------------------------------------------------------
+
+
+class _Overconfident(LogisticRegression):
+    """Logistic regression whose probabilities are sharpened by a factor 4 (temperature 1/4)."""
+
+    def predict_proba(self, X):
+        logits = 4.0 * np.log(np.clip(super().predict_proba(X), 1e-12, None))
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+
+def _log_loss(proba, y):
+    return float(-np.mean(np.log(proba[np.arange(len(y)), y])))
+
+
+@pytest.mark.parametrize("sharpen, above_one", [(3.0, True), (1.0 / 3.0, False)])
+def test_fit_temperature_recovers_the_miscalibration_and_lowers_held_out_log_loss(sharpen, above_one):
+    from sknoisy.transition._estimates import fit_temperature, scale_temperature
+
+    rng = np.random.RandomState(0)
+    logits = rng.normal(scale=2.0, size=(4000, 4))
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(4, p=p) for p in truth])
+    model = scale_temperature(truth, 1.0 / sharpen)  # over- (sharpen > 1) or under-confident
+    fit_rows, held = np.arange(2000), np.arange(2000, 4000)
+    t = fit_temperature(model[fit_rows], y[fit_rows])
+    assert t > 0 and (t > 1.0) == above_one
+    assert t == pytest.approx(sharpen, rel=0.15)
+    assert _log_loss(scale_temperature(model[held], t), y[held]) < _log_loss(model[held], y[held])
+    # scaling keeps the ranking of every row
+    np.testing.assert_array_equal(scale_temperature(model, t).argmax(axis=1), model.argmax(axis=1))
+
+
+def test_scale_temperature_refuses_a_non_positive_temperature():
+    from sknoisy.transition._estimates import scale_temperature
+
+    for bad in (0.0, -1.0, float("nan"), True, "2"):
+        with pytest.raises(ValueError, match="temperature must be a positive number"):
+            scale_temperature(np.array([[0.5, 0.5]]), bad)
+
+
+@pytest.mark.parametrize("bad", ["Temperature", "platt", True, 1, ["temperature"]])
+def test_calibration_is_validated(noisy_data, bad):
+    X, _, y_noisy, _, _ = noisy_data
+    with pytest.raises(ValueError, match=re.escape("calibration must be one of [None, 'temperature'], got")):
+        _fast(calibration=bad, cv=2).fit(X, y_noisy)
+
+
+def test_calibration_is_refused_by_the_methods_with_trusted_rows(noisy_data):
+    X, y_clean, y_noisy, trusted, _ = noisy_data
+    y = np.where(trusted, y_clean, y_noisy)
+    with pytest.raises(ValueError, match="calibration='temperature' calibrates the out-of-fold probabilities"):
+        _fast(method="gold", calibration="temperature", cv=2).fit(X, y, trusted=trusted)
+
+
+def test_temperature_calibration_brings_an_overconfident_anchor_estimate_closer_to_the_truth():
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(600, centers=3, cluster_std=2.0, random_state=0)
+    T = make_transition_matrix("symmetric", 3, 0.3)
+    y_noisy = corrupt_labels(y, T, random_state=0)
+    raw = TransitionMatrixEstimator(_Overconfident(), method="anchor", random_state=0).fit(X, y_noisy)
+    calibrated = TransitionMatrixEstimator(
+        _Overconfident(), method="anchor", calibration="temperature", random_state=0
+    ).fit(X, y_noisy)
+    assert raw.temperatures_ is None
+    # one temperature per fold; the sharpening by 4 is seen and undone
+    assert calibrated.temperatures_.shape == (3,) and np.all(calibrated.temperatures_ > 2.0)
+    raw_error = transition_matrix_error(raw.transition_matrix_, T)
+    calibrated_error = transition_matrix_error(calibrated.transition_matrix_, T)
+    assert raw_error > 0.4 and calibrated_error < raw_error / 2
+    # the calibrated probabilities fit the noisy labels better than the raw ones
+    assert _log_loss(calibrated.oof_proba_, y_noisy) < _log_loss(raw.oof_proba_, y_noisy)
+    # transform keeps the model as fitted: same estimator_, same transform
+    np.testing.assert_allclose(
+        raw.estimator_.predict_proba(X[:5]), calibrated.estimator_.predict_proba(X[:5])
+    )
+
+
+def test_temperature_calibration_is_reproducible_and_never_fits_on_the_predicted_rows(noisy_data):
+    X, _, y_noisy, _, _ = noisy_data
+    first = _fast(calibration="temperature", cv=2, random_state=0).fit(X, y_noisy)
+    second = _fast(calibration="temperature", cv=2, random_state=0).fit(X, y_noisy)
+    np.testing.assert_array_equal(first.oof_proba_, second.oof_proba_)
+    np.testing.assert_array_equal(first.temperatures_, second.temperatures_)
+
+    seen = []
+
+    class _Recording(LogisticRegression):
+        def fit(self, X, y):
+            seen.append(np.asarray(X).copy())
+            return super().fit(X, y)
+
+    tme = TransitionMatrixEstimator(_Recording(), cv=2, calibration="temperature", refit=False, random_state=0)
+    tme.fit(X, y_noisy)
+    folds = list(tme._make_cv(np.unique(y_noisy, return_inverse=True)[1], 0).split(X, y_noisy))
+    for fitted_on, (train, test) in zip(seen, folds):
+        # each fold's model is fitted on 80% of its training rows only
+        assert len(fitted_on) == len(train) - int(np.ceil(0.2 * len(train)))
+        assert not (set(map(tuple, fitted_on)) & set(map(tuple, X[test])))
+
+
+def test_the_default_method_is_the_registry_default_and_needs_no_trusted_rows(noisy_data):
+    from sknoisy.transition import DEFAULT_TRANSITION_METHOD
+
+    assert DEFAULT_TRANSITION_METHOD == "confident_joint"
+    assert TransitionMatrixEstimator().method == DEFAULT_TRANSITION_METHOD
+    assert TransitionMatrixEstimator().calibration is None
+    assert not TRANSITION_METHODS[DEFAULT_TRANSITION_METHOD].needs_trusted
+    X, _, y_noisy, _, _ = noisy_data
+    tme = _fast(cv=2, random_state=0).fit(X, y_noisy)
+    np.testing.assert_allclose(tme.transition_matrix_, estimate_confident_joint(tme.oof_proba_, y_noisy))
+    assert TransitionMatrixEstimator.__doc__.count("default='confident_joint'") == 1
+
+
+def test_temperature_calibration_with_a_class_too_small_to_stratify():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    y = np.r_[np.zeros(29, int), np.ones(29, int), [2, 2]]  # class 2: one row per training fold
+    X[y == 1] += 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        tme = _fast(cv=2, calibration="temperature", random_state=0).fit(X, y)
+    assert tme.temperatures_.shape == (2,) and np.all(tme.temperatures_ > 0)
+    np.testing.assert_allclose(tme.oof_proba_.sum(axis=1), 1.0)

@@ -15,7 +15,8 @@ One concept a module:
   and :func:`denoise_proba`, the plug-in inverse of the forward model;
 * ``_registry``: :data:`TRANSITION_METHODS`, the one list of methods (name,
   whether it needs trusted rows, a summary, the estimate) that the
-  transformer, the classifiers, the docs and the CLI read;
+  transformer, the classifiers, the docs and the CLI read, and
+  :data:`DEFAULT_TRANSITION_METHOD`, the method used when none is named;
 * ``_estimator``: :class:`TransitionMatrixEstimator`, a scikit-learn
   transformer that computes the out-of-fold probabilities itself, estimates
   ``T`` with a registered method and transforms ``X`` into denoised class
@@ -40,6 +41,6 @@ from ._estimates import (
 )
 from ._estimator import TransitionMatrixEstimator
 from ._metrics import from_cleanlab_noise_matrix, to_cleanlab_noise_matrix, transition_matrix_error
-from ._registry import TRANSITION_METHODS, TransitionMethod
+from ._registry import DEFAULT_TRANSITION_METHOD, TRANSITION_METHODS, TransitionMethod
 
 __all__ = [*_estimates.__all__, *_checks.__all__, *_registry.__all__, *_estimator.__all__, *_metrics.__all__]

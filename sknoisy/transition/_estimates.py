@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 from scipy import sparse
+from scipy.optimize import minimize_scalar
+from scipy.special import logsumexp
 
 from ..utils._validation import check_rate, check_transition_matrix
 
@@ -424,6 +426,22 @@ def estimate_dual_t(proba_noisy, y_noisy, *, quantile=None):
     return T / T.sum(axis=1, keepdims=True)
 
 
+def _round_columns(counts):
+    """``counts`` rounded to whole rows, each column keeping its (rounded) total.
+
+    Largest-remainder rounding: every entry is floored, then the entries with
+    the largest fractional parts get one more until the column adds up. A
+    cell worth less than about half a row vanishes instead of leaving a small
+    spurious noise rate.
+    """
+    floor = np.floor(counts)
+    missing = np.rint(counts.sum(axis=0) - floor.sum(axis=0)).astype(np.int64)
+    order = np.argsort(floor - counts, axis=0, kind="stable")  # largest remainder first
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(counts.shape[0])[:, None], axis=0)
+    return floor + (rank < missing)
+
+
 def estimate_confident_joint(proba_noisy, y_noisy, *, calibrate=True):
     """Confident-joint estimate of the transition matrix (Northcutt et al., JAIR 2021).
 
@@ -451,8 +469,9 @@ def estimate_confident_joint(proba_noisy, y_noisy, *, calibrate=True):
         Rescale the counts of every noisy label ``i`` so that they add up to
         the number of samples labelled ``i`` (samples reaching no threshold
         are thus spread over the clean classes in proportion to the counted
-        ones) before the rows are normalised. A noisy label none of whose
-        samples was counted keeps a zero column.
+        ones), rounded to whole rows (largest remainder, each label keeping
+        its count; as cleanlab does), before the rows are normalised. A
+        noisy label none of whose samples was counted keeps a zero column.
 
     Returns
     -------
@@ -474,11 +493,17 @@ def estimate_confident_joint(proba_noisy, y_noisy, *, calibrate=True):
     Notes
     -----
     Memory: ``O(n_samples + n_classes**2)`` plus bounded row blocks, so
-    ``n_samples = 10**6`` and ``n_classes = 1000`` are fine. When several
-    classes reach their threshold, cleanlab takes the overall argmax of the
-    row (which may be a class below its own threshold); this function takes
-    the most probable class among those reaching their threshold, as the
-    paper describes. The two differ only on such rare rows.
+    ``n_samples = 10**6`` and ``n_classes = 1000`` are fine. It matches cleanlab's
+    ``estimate_py_and_noise_matrices_from_probabilities`` (transposed) on
+    the same probabilities up to three details: cleanlab counts at
+    least one row on every diagonal entry (here a class without counted
+    rows gets the identity row with a warning); when several classes reach their
+    threshold cleanlab takes the overall argmax of the row (which may be a
+    class below its own threshold), this function the most probable class
+    among those reaching their threshold, as the paper describes; and a row
+    whose most probable reached classes tie exactly is shared among them
+    (cleanlab gives it to the first), so a model that says nothing (uniform
+    rows) gives identical rows, not a made-up identity.
 
     Examples
     --------
@@ -508,25 +533,123 @@ def estimate_confident_joint(proba_noisy, y_noisy, *, calibrate=True):
     # rows counted.
     thresholds -= 1e-6
 
-    guess = np.empty(n_samples, dtype=np.int64)
-    counted = np.empty(n_samples, dtype=bool)
+    # joint[j, i]: rows labelled i counted as clean class j
+    joint = np.zeros((n_classes, n_classes))
     height = max(1, _BLOCK_ELEMENTS // n_classes)
     for start in range(0, n_samples, height):
         block = proba_noisy[start : start + height]
-        reached = block >= thresholds
-        # -1 lies below every probability, so argmax only sees reached classes.
-        guess[start : start + height] = np.argmax(np.where(reached, block, -1.0), axis=1)
-        counted[start : start + height] = reached.any(axis=1)
-    joint = _counts(guess[counted], y[counted], n_classes).astype(np.float64)
+        # -1 lies below every probability, so only reached classes compete.
+        reached = np.where(block >= thresholds, block, -1.0)
+        best = reached.max(axis=1, keepdims=True)
+        # A row counts for its most probable reached class; exact ties (a model
+        # that says nothing, e.g. uniform rows) share the row, rather than the
+        # first class taking it and faking a clean diagonal.
+        share = (reached == best) & (best >= 0)
+        n_best = share.sum(axis=1, keepdims=True)
+        share = share / np.maximum(n_best, 1)
+        rows = y[start : start + height]
+        indicator = sparse.csr_matrix(
+            (np.ones(rows.size), (rows, np.arange(rows.size))), shape=(n_classes, rows.size)
+        )
+        joint += np.asarray(indicator @ share).T
 
     if calibrate:
         column = joint.sum(axis=0)
         scale = np.divide(label_counts, column, out=np.zeros(n_classes), where=column > 0)
-        joint *= scale
+        joint = _round_columns(joint * scale)
     totals = joint.sum(axis=1)
     T = joint / np.where(totals > 0, totals, 1.0)[:, None]
     T = _fill_empty_rows(T, totals <= 0, "No sample is confidently counted")
     return T / T.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------
+# temperature scaling of probabilities (calibration of stage-1 models)
+# ---------------------------------------------------------------------------
+
+# Searched range of the temperature: far beyond what a trained model needs,
+# and it keeps the scaled log-probabilities finite.
+_TEMPERATURE_BOUNDS = (0.05, 20.0)
+# Probabilities are floored here before their log is taken (a model may
+# output exact zeros).
+_LOG_FLOOR = 1e-12
+
+
+def _log_proba(proba):
+    return np.log(np.clip(np.asarray(proba, dtype=np.float64), _LOG_FLOOR, None))
+
+
+def fit_temperature(proba, y):
+    """The temperature ``t`` that minimises the log-loss of ``softmax(log(proba) / t)`` on labels ``y``.
+
+    Temperature scaling (Guo et al., ICML 2017) with the log-probabilities
+    as logits: ``t > 1`` softens over-confident probabilities, ``t < 1``
+    sharpens under-confident ones, and the ranking of the classes in every
+    row is kept. The log-loss is convex in ``1 / t``, so the bounded search
+    finds its unique minimum in ``[0.05, 20]``.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_classes)
+        Probabilities of a model on rows it was **not** trained on.
+    y : array-like of shape (n_samples,)
+        The labels of those rows (noisy ones: the model predicts noisy
+        labels), as class indices.
+
+    Returns
+    -------
+    temperature : float
+        In ``[0.05, 20]``; always positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.transition._estimates import fit_temperature
+    >>> proba = np.array([[0.99, 0.01], [0.99, 0.01], [0.99, 0.01], [0.01, 0.99]])
+    >>> y = [0, 0, 1, 1]  # a quarter of the confident rows are wrong
+    >>> fit_temperature(proba, y) > 1.0
+    True
+    """
+    proba = _check_proba(proba)
+    n_samples, n_classes = proba.shape
+    y = _check_labels(y, n_samples, n_classes, "y")
+    logits = _log_proba(proba)
+    picked = logits[np.arange(n_samples), y]
+
+    def log_loss(beta):
+        return float(np.mean(logsumexp(beta * logits, axis=1) - beta * picked))
+
+    low, high = _TEMPERATURE_BOUNDS
+    best = minimize_scalar(log_loss, bounds=(1.0 / high, 1.0 / low), method="bounded", options={"xatol": 1e-4})
+    return float(1.0 / best.x)
+
+
+def scale_temperature(proba, temperature):
+    """``softmax(log(proba) / temperature)``: ``proba`` softened (``t > 1``) or sharpened (``t < 1``).
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_classes)
+        Probabilities; entries are floored at ``1e-12`` before the log.
+    temperature : float > 0
+
+    Returns
+    -------
+    proba_scaled : ndarray of shape (n_samples, n_classes), dtype float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.transition._estimates import scale_temperature
+    >>> scale_temperature(np.array([[0.8, 0.2]]), 2.0).round(3)
+    array([[0.667, 0.333]])
+    """
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}.")
+    logits = _log_proba(_check_proba(proba)) / float(temperature)
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=1, keepdims=True)
 
 
 def denoise_proba(proba_noisy, transition_matrix):

@@ -11,7 +11,7 @@ import typing
 
 from ._estimates import estimate_anchor, estimate_confident_joint, estimate_confusion, estimate_dual_t, estimate_gold
 
-__all__ = ["TransitionMethod", "TRANSITION_METHODS"]
+__all__ = ["TransitionMethod", "TRANSITION_METHODS", "DEFAULT_TRANSITION_METHOD"]
 
 
 class TransitionMethod(typing.NamedTuple):
@@ -59,6 +59,12 @@ TRANSITION_METHODS = types.MappingProxyType(
         )
     }
 )
+
+
+#: The method used when none is named (``TransitionMatrixEstimator`` and the
+#: classifiers that estimate ``T``): the lowest mean T error without trusted
+#: rows in ``benchmarks/results/t_estimation.md``.
+DEFAULT_TRANSITION_METHOD = "confident_joint"
 
 
 def lookup_method(name, param="method"):
