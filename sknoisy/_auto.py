@@ -53,7 +53,7 @@ from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
 from .base import _PLAIN_NET_PARAMS, CrossEntropyClassifier
 from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
-from .transition import TransitionMatrixEstimator, check_informative, estimate_anchor
+from .transition import DEFAULT_TRANSITION_METHOD, TransitionMatrixEstimator, check_informative, estimate_anchor
 from .transition._estimator import _check_class_labels
 from .utils._random import seed_from
 from .utils._validation import check_transition_matrix, check_trusted_mask, is_lazy_dataset
@@ -88,7 +88,8 @@ CLASSIFIER_METHODS = types.MappingProxyType(
             ClassifierMethod("ce", CrossEntropyClassifier, False, False, True, "plain cross-entropy, no correction"),
             ClassifierMethod(
                 "forward", ForwardCorrectedClassifier, False, True, True,
-                "forward-corrected cross-entropy with the estimated T (Patrini et al. 2017)",
+                "forward-corrected cross-entropy with T learned with the network (VolMinNet, Li et al. 2021), "
+                "or with the given T (Patrini et al. 2017)",
             ),
             ClassifierMethod(
                 "backward", BackwardCorrectedClassifier, False, True, False,
@@ -214,18 +215,22 @@ class _MethodCandidate(ClassifierMixin, BaseEstimator):
     # the trusted mask is routed to every candidate's fit
     __metadata_request__fit = {"trusted": True}
 
-    def __init__(self, method="ce", module=None, net_params=None, transition_matrix=None, random_state=None):
+    def __init__(
+        self, method="ce", module=None, net_params=None, transition_matrix=None, random_state=None,
+        forward_learns_transition_matrix=False,
+    ):
         self.method = method
         self.module = module
         self.net_params = net_params
         self.transition_matrix = transition_matrix
         self.random_state = random_state
+        self.forward_learns_transition_matrix = forward_learns_transition_matrix
 
     def make_estimator(self):
         """The unfitted sknoisy classifier of ``method``."""
         entry = CLASSIFIER_METHODS[self.method]
         params = {**(self.net_params or {}), **entry.params, "random_state": self.random_state}
-        if entry.takes_transition_matrix:
+        if entry.takes_transition_matrix and not (self.method == "forward" and self.forward_learns_transition_matrix):
             params["transition_matrix"] = self.transition_matrix
         return entry.estimator(self.module, **params)
 
@@ -306,10 +311,12 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         (those that need trusted rows only with enough trusted rows). A
         named method that needs trusted rows the data lack is an error.
     transition_matrix : None, str, estimator or array-like of shape (n_classes, n_classes), default=None
-        Where the shared ``T`` comes from (used by ``'forward'`` and
-        ``'backward'``, and by the diagnostics without trusted rows): None or a
+        Where the shared ``T`` comes from (used by ``'backward'``, by the
+        diagnostics without trusted rows and, when not None, by
+        ``'forward'``; with None, ``'forward'`` learns its own T with the
+        network, ``ForwardCorrectedClassifier``'s default ``'volmin'``): None or a
         method name of :class:`~sknoisy.TransitionMatrixEstimator` (None
-        is the forward classifier's default), an unfitted estimator (its
+        is its default method, ``DEFAULT_TRANSITION_METHOD``), an unfitted estimator (its
         ``estimator``, when None, is this network trained with plain
         cross-entropy, as in Patrini's recipe), or a known ``T`` in the
         order of ``classes_``.
@@ -569,7 +576,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _estimate_transition_matrix(self, X, y, mask, classes, net_params, seed):
         spec = self.transition_matrix
         if spec is None:
-            spec = ForwardCorrectedClassifier._default_transition_method
+            spec = DEFAULT_TRANSITION_METHOD
         if isinstance(spec, str):
             estimator = TransitionMatrixEstimator(method=spec, n_jobs=self.n_jobs)
         elif isinstance(spec, type):
@@ -640,7 +647,12 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         seed = seed_from(self.random_state)
 
-        needs_T = any(CLASSIFIER_METHODS[name].takes_transition_matrix for name in tried)
+        # Forward learns its own T (its default, 'volmin') unless a T or a way to estimate one is given; the
+        # shared estimate is still made without trusted rows, for the accuracy estimate through T.
+        forward_learns = self.transition_matrix is None
+        takes_T = [name for name in tried if CLASSIFIER_METHODS[name].takes_transition_matrix]
+        shares_T = [name for name in takes_T if not (name == "forward" and forward_learns)]
+        needs_T = bool(shares_T) or (bool(takes_T) and shortfall is not None)
         T, T_estimator = (None, None)
         if needs_T:
             T, T_estimator = self._estimate_transition_matrix(X, y, mask, classes, net_params, seed)
@@ -665,7 +677,10 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 scoring["forward_log_loss"] = forward_corrected_log_loss_scorer(T)
             refit, self.scoring_ = "score", "accuracy on held-out noisy labels"
 
-        candidate = _MethodCandidate(module=self.module, net_params=net_params, transition_matrix=T, random_state=seed)
+        candidate = _MethodCandidate(
+            module=self.module, net_params=net_params, transition_matrix=T, random_state=seed,
+            forward_learns_transition_matrix=forward_learns,
+        )
         search = GridSearchCV(
             candidate,
             {"method": tried},

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._loss_correction import _TransitionMatrixMixin
+from ._loss_correction import _WARM_UP_DOC, DEFAULT_WARM_UP_EPOCHS, _TransitionMatrixMixin
 from ._targets import split_target_table
 from .base import CrossEntropyClassifier
 from .losses import GoldCorrectedCrossEntropy
@@ -93,6 +93,7 @@ class GLCClassifier(_TransitionMatrixMixin, CrossEntropyClassifier):
           for that, exactly as for the forward-corrected classifier);
         * an array: ``T[i, j] = p(noisy=j | clean=i)`` in the order of
           ``classes_``, used as given (no stage 1).
+    {_WARM_UP_DOC}
     criterion : class, default=GoldCorrectedCrossEntropy
         Built with ``transition_matrix=transition_matrix_`` and any
         ``criterion__*`` parameter; called as ``criterion(logits, labels,
@@ -132,13 +133,22 @@ class GLCClassifier(_TransitionMatrixMixin, CrossEntropyClassifier):
     """
 
     _default_transition_method = "gold"
-    _correction_params = ("transition_matrix",)
+    _correction_params = ("transition_matrix", "warm_up_epochs")
     # get_loss reduces through _criterion_loss, which weights each row
     _supports_sample_weight = True
 
-    def __init__(self, module, *args, transition_matrix=None, criterion=GoldCorrectedCrossEntropy, **kwargs):
+    def __init__(
+        self,
+        module,
+        *args,
+        transition_matrix=None,
+        warm_up_epochs=DEFAULT_WARM_UP_EPOCHS,
+        criterion=GoldCorrectedCrossEntropy,
+        **kwargs,
+    ):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.transition_matrix = transition_matrix
+        self.warm_up_epochs = warm_up_epochs
 
     def _resolve_transition_matrix(self, X, y_enc, mask):
         self._check_trusted_rows(y_enc, mask, purpose="estimate the transition matrix")

@@ -492,3 +492,19 @@ def test_label_issues_are_the_chosen_models(data):
 
     with pytest.raises(NotFittedError):
         _auto().label_issues(X[:5], y_noisy[:5])
+
+
+def test_forward_learns_its_own_T_when_none_is_given(data):
+    """With transition_matrix=None, 'forward' is ForwardCorrectedClassifier's default: T learned with the network."""
+    X, _, y_noisy, _, _ = data
+    from sknoisy.losses import VolMinCrossEntropy
+
+    trusted = np.zeros(len(y_noisy), dtype=bool)
+    trusted[::4] = True
+    auto = _auto(methods=["forward"], transition_matrix=None).fit(X, y_noisy, trusted=trusted)
+    assert isinstance(auto.best_estimator_.criterion_, VolMinCrossEntropy)
+    assert auto.best_estimator_.transition_matrix == "volmin"
+    # with trusted rows nothing needs the shared estimate: no stage-1 cross-validation is paid for
+    assert auto.transition_matrix_estimator_ is None
+    np.testing.assert_allclose(auto.transition_matrix_, auto.best_estimator_.transition_matrix_)
+    np.testing.assert_allclose(auto.transition_matrix_.sum(axis=1), 1.0, rtol=1e-6)

@@ -21,6 +21,7 @@ from sknoisy.losses import (
     ForwardCorrectedCrossEntropy,
     forward_corrected_cross_entropy,
 )
+from sknoisy._glc import GLCClassifier
 from sknoisy.modules import MLP
 from sknoisy.transition import TRANSITION_METHODS
 from sknoisy.utils._testing import make_fast_estimator
@@ -254,3 +255,47 @@ def test_backward_warns_once_per_fit_and_honours_max_condition(flip_problem):
 def test_docstring_lists_every_transition_method(cls):
     for name in TRANSITION_METHODS:
         assert repr(name) in cls.__doc__, name
+
+
+# ------------------------------------------------------------ warm-up epochs
+@pytest.mark.parametrize("cls", [ForwardCorrectedClassifier, BackwardCorrectedClassifier, GLCClassifier])
+def test_warm_up_epochs_train_exactly_as_plain_cross_entropy(cls, flip_problem):
+    """The first warm_up_epochs epochs are plain cross-entropy: the same network as CrossEntropyClassifier's."""
+    X, y_noisy, X_test, _, T = flip_problem
+    X, y = X[:300], y_noisy[:300]
+    trusted = np.zeros(len(y), dtype=bool)
+    trusted[::5] = True
+    fit_params = {"trusted": trusted} if cls is GLCClassifier else {}
+    warm = make_fast_estimator(cls, transition_matrix=T, warm_up_epochs=2, max_epochs=2).fit(X, y, **fit_params)
+    plain = make_fast_estimator(CrossEntropyClassifier, max_epochs=2).fit(X, y)
+    np.testing.assert_allclose(warm.predict_proba(X_test), plain.predict_proba(X_test), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(warm.history[:, "train_loss"], plain.history[:, "train_loss"], rtol=1e-5)
+    corrected = make_fast_estimator(cls, transition_matrix=T, warm_up_epochs=0, max_epochs=2).fit(X, y, **fit_params)
+    assert not np.allclose(corrected.predict_proba(X_test), plain.predict_proba(X_test), atol=1e-4)
+
+
+def test_warm_up_hands_over_to_the_corrected_loss(flip_problem):
+    X, y_noisy, X_test, _, T = flip_problem
+    X, y = X[:300], y_noisy[:300]
+    longer = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix=T, warm_up_epochs=1, max_epochs=3).fit(X, y)
+    plain = make_fast_estimator(CrossEntropyClassifier, max_epochs=3).fit(X, y)
+    losses, plain_losses = longer.history[:, "train_loss"], plain.history[:, "train_loss"]
+    np.testing.assert_allclose(losses[0], plain_losses[0], rtol=1e-5)
+    assert not np.isclose(losses[1], plain_losses[1], rtol=1e-3)
+    # a loss computed outside a training step is the corrected one, warm-up or not
+    logits = torch.randn(5, 3)
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    expected = ForwardCorrectedCrossEntropy(T)(logits, labels)
+    fresh = make_fast_estimator(ForwardCorrectedClassifier, transition_matrix=T, warm_up_epochs=5, max_epochs=1).fit(X, y)
+    np.testing.assert_allclose(float(fresh.get_loss(logits, labels)), float(expected), rtol=1e-5)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "2"])
+@pytest.mark.parametrize("cls", [ForwardCorrectedClassifier, BackwardCorrectedClassifier, GLCClassifier])
+def test_warm_up_epochs_is_validated(cls, value, flip_problem):
+    X, y_noisy, _, _, T = flip_problem
+    trusted = np.zeros(100, dtype=bool)
+    trusted[::5] = True
+    fit_params = {"trusted": trusted} if cls is GLCClassifier else {}
+    with pytest.raises(ValueError, match="warm_up_epochs must be an integer >= 0"):
+        make_fast_estimator(cls, transition_matrix=T, warm_up_epochs=value).fit(X[:100], y_noisy[:100], **fit_params)

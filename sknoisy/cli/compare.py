@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from ..noise import corrupt_labels
-from ..transition import TransitionMatrixEstimator, transition_matrix_error
+from ..transition import DEFAULT_TRANSITION_METHOD, TransitionMatrixEstimator, transition_matrix_error
 from ._errors import InputError, one_line
 from ._format import collect_warnings, format_table, print_notes
 from ._io import load_dataset, read_csv
@@ -53,16 +53,18 @@ class _Method(typing.NamedTuple):
         return getattr(sknoisy, self.estimator)(**own, **net_params)
 
 
-# forward and backward estimate T as Patrini et al. did, with 3 folds to stay quick
-_ANCHOR_T = (("transition_matrix", TransitionMatrixEstimator(method="anchor", cv=3)),)
+# backward estimates T with the library's default method, with 3 folds to stay quick; forward learns
+# T with the network (its default)
+_ESTIMATED_T = (("transition_matrix", TransitionMatrixEstimator(method=DEFAULT_TRANSITION_METHOD, cv=3)),)
 
 _METHODS = {
     m.name: m
     for m in (
         _Method("clean", "CE on the clean labels (ceiling)", "CrossEntropyClassifier", clean_labels=True),
         _Method("ce", "cross-entropy, no correction", "CrossEntropyClassifier"),
-        _Method("forward", "forward, anchor T (Patrini 2017)", "ForwardCorrectedClassifier", _ANCHOR_T),
-        _Method("backward", "backward, anchor T (Patrini 2017)", "BackwardCorrectedClassifier", _ANCHOR_T),
+        _Method("forward", "forward, T learned with the network (VolMinNet, Li 2021)", "ForwardCorrectedClassifier"),
+        _Method("backward", f"backward, {DEFAULT_TRANSITION_METHOD} T (Patrini 2017)", "BackwardCorrectedClassifier",
+                _ESTIMATED_T),
         _Method("glc", "GLC, gold T (Hendrycks 2018)", "GLCClassifier", needs_trusted=True),
         _Method("mlc", "Meta Loss Correction (Wang 2020)", "MetaLossCorrectionClassifier", needs_trusted=True),
         _Method("nce+rce", "Active Passive Loss (Ma 2020)", "RobustLossClassifier", (("loss", "nce+rce"),)),

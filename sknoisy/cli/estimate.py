@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..noise import empirical_transition_matrix
-from ..transition import TRANSITION_METHODS, TransitionMatrixEstimator, transition_matrix_error
+from ..transition import DEFAULT_TRANSITION_METHOD, TRANSITION_METHODS, TransitionMatrixEstimator, transition_matrix_error
 from ._errors import InputError, library_checks
 from ._format import collect_warnings, format_matrix, format_table, print_notes
 from ._io import load_dataset, read_csv
@@ -22,7 +22,7 @@ _TRUSTED_METHODS = [m.name for m in TRANSITION_METHODS.values() if m.needs_trust
 
 
 def _default_method(args):
-    return "gold" if args.trusted_column else "anchor"
+    return "gold" if args.trusted_column else DEFAULT_TRANSITION_METHOD
 
 
 def register(commands):
@@ -61,7 +61,7 @@ def register(commands):
         choices=tuple(TRANSITION_METHODS),
         default=None,
         metavar="METHOD",
-        help=f"estimator of T. {methods}. Default: gold with --trusted-column, else anchor",
+        help=f"estimator of T. {methods}. Default: gold with --trusted-column, else {DEFAULT_TRANSITION_METHOD}",
     )
     parser.add_argument("--cv", type=int_at_least(2), default=3, help="folds for the out-of-fold probabilities")
     add_output_options(
