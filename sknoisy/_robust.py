@@ -9,6 +9,7 @@ transition matrix nor trusted rows.
 import math
 import numbers
 
+import torch
 from skorch.callbacks import GradientNormClipping
 
 from .base import CrossEntropyClassifier
@@ -29,6 +30,69 @@ _LOSS_DESCRIPTIONS = {
     "rce": "reverse cross-entropy (passive only)",
     "mae": "mean absolute error, 1 - p_y (passive only)",
 }
+
+
+class _GradientNormClipping(GradientNormClipping):
+    """skorch's ``GradientNormClipping`` at a fraction of its per-step cost.
+
+    The same parameters and bit for bit the same gradients as
+    ``torch.nn.utils.clip_grad_norm_`` (the total L2 norm of all gradients;
+    each scaled by ``min(1, max_norm / (norm + 1e-6))``), but on CPU it
+    skips what dominates a small network's step: torch's grouping of the
+    gradients by device and dtype, and the tensor arithmetic that ends in a
+    multiplication by exactly 1 when the norm is within bounds (most steps
+    of a mean-reduced loss). Other norms, half precision, and other
+    devices (where the comparison would cost a synchronisation) go to
+    torch's function.
+    """
+
+    def initialize(self):
+        self.params_ = self.fast_ = None
+        return super().initialize()
+
+    def on_train_begin(self, net, **kwargs):
+        # The parameters a fit trains are fixed once it starts (the optimizer
+        # holds them too): walking the modules for them at every step would
+        # cost a third of this callback's time on a small network.
+        self.params_ = [param for _, param in net.get_all_learnable_params()]
+        self.fast_ = self._fast_path_applies(self.params_)
+
+    def on_train_end(self, net, **kwargs):
+        self.params_ = self.fast_ = None
+
+    def _fast_path_applies(self, params):
+        # float32/64 only: the margin below is far above their rounding, not above half precision's
+        return float(self.gradient_clip_norm_type) == 2.0 and all(
+            param.device.type == "cpu" and param.dtype in (torch.float32, torch.float64) for param in params
+        )
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        max_norm = self.gradient_clip_value
+        if max_norm is None:
+            return
+        params = getattr(self, "params_", None)
+        if params is None:  # a step outside fit: the parameters skorch hands over
+            params = [param for _, param in named_parameters]
+            fast = self._fast_path_applies(params)
+        else:
+            fast = self.fast_
+        params = [param for param in params if param.grad is not None]
+        if not params:
+            return
+        if not fast:
+            torch.nn.utils.clip_grad_norm_(params, max_norm, self.gradient_clip_norm_type)
+            return
+        with torch.no_grad():
+            grads = [param.grad for param in params]
+            total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(grad) for grad in grads]))
+            # Within bounds by a margin far above float32 rounding, torch's
+            # coefficient would be exactly 1: a Python comparison settles the
+            # usual step. Otherwise (NaN included) scale exactly as torch does.
+            if total.item() < max_norm * (1.0 - 1e-4):
+                return
+            coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+            for grad in grads:
+                grad.mul_(coef)
 
 
 def _applicable(loss):
@@ -86,9 +150,10 @@ class RobustLossClassifier(CrossEntropyClassifier):
         Focusing parameter of NFL. None takes the loss's default.
     clip_grad_norm : float > 0 or None, default=5.0
         Clip the L2 norm of all gradients to this value before each step,
-        as the APL authors did in every run (skorch's
-        ``GradientNormClipping`` callback, named ``'grad_norm_clipping'``).
-        None disables clipping.
+        as the APL authors did in every run (a callback named
+        ``'grad_norm_clipping'``: skorch's ``GradientNormClipping``, giving
+        the same gradients bit for bit at a fraction of its per-step cost on
+        CPU). None disables clipping.
     criterion : None
         Reserved: the criterion is built from ``loss``. Any
         ``criterion__*`` parameter (e.g. ``criterion__label_min``, or
@@ -240,7 +305,7 @@ class RobustLossClassifier(CrossEntropyClassifier):
         # clip_grad_norm is validated in initialize_callbacks instead.
         callbacks = list(super()._default_callbacks)
         if self.clip_grad_norm is not None:
-            clipping = GradientNormClipping(gradient_clip_value=self.clip_grad_norm)
+            clipping = _GradientNormClipping(gradient_clip_value=self.clip_grad_norm)
             callbacks.insert(-1, ("grad_norm_clipping", clipping))
         return callbacks
 

@@ -553,6 +553,31 @@ def test_fused_nce_rce_module_has_the_function_values_and_gradients(reduction, a
     torch.testing.assert_close(got2, expected2, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", [name for name in LOSS_NAMES if "+" in name])
+def test_only_nce_rce_takes_the_fused_path(name):
+    # the other APL pairs keep the generic path through autograd
+    logits = _random_logits(8, 5, seed=4).requires_grad_()
+    loss = make_loss(name)(logits, _random_targets(8, 5))
+    assert (type(loss.grad_fn).__name__ == "_FusedNCERCEBackward") == (name == "nce+rce")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fused_nce_rce_with_sample_weights_matches_the_composed_loss(reduction):
+    # sample_weight reaches the loss as reduction='none' times the row weights
+    from sknoisy.base import weighted_criterion_loss
+
+    logits = _random_logits(32, 6, seed=5, scale=4.0).requires_grad_()
+    target = _random_targets(32, 6)
+    weight = torch.rand(32, generator=_gen(6), dtype=torch.float64) * 2
+    fused = weighted_criterion_loss(make_loss("nce+rce", beta=10.0, reduction=reduction), weight, logits, target)
+    rows = active_passive_loss(logits, target, "nce", "rce", 1.0, 10.0, reduction="none") * weight
+    composed = rows.mean() if reduction == "mean" else rows.sum()
+    torch.testing.assert_close(fused, composed, rtol=1e-12, atol=1e-12)
+    (got,) = torch.autograd.grad(fused, logits)
+    (expected,) = torch.autograd.grad(composed, logits)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
 def test_fused_nce_rce_checks_its_inputs_and_float32():
     module = ActivePassiveLoss("nce", "rce")
     with pytest.raises(ValueError, match="at least 2 classes"):

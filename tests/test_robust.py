@@ -8,9 +8,9 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, GradientNormClipping
 
-from sknoisy._robust import RobustLossClassifier
+from sknoisy._robust import RobustLossClassifier, _GradientNormClipping
 from sknoisy.base import CrossEntropyClassifier
 from sknoisy.losses import DEFAULT_LOSS_PARAMS, LOSS_NAMES, ActivePassiveLoss, GeneralizedCrossEntropy
 from sknoisy.modules import MLP
@@ -132,6 +132,53 @@ def test_clip_grad_norm_clips_and_none_disables(small_data):
 
     clf = RobustLossClassifier(MLP)
     assert clf.clip_grad_norm == 5.0
+
+
+def _grads_with(scale, seed, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(seed)
+    params = [torch.nn.Parameter(torch.zeros(shape, dtype=dtype)) for shape in [(16, 6), (16,), (3, 16), (3,)]]
+    for p in params:
+        p.grad = scale * torch.randn(p.shape, generator=gen, dtype=dtype)
+    return params
+
+
+@pytest.mark.parametrize("scale", [1e-3, 0.3, 1.0, 30.0, float("nan")])
+@pytest.mark.parametrize("max_norm, norm_type", [(5.0, 2), (1.0, 2), (1.0, 1), (1.0, float("inf"))])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_default_clipping_gives_torch_clip_grad_norm_gradients_bit_for_bit(scale, max_norm, norm_type, dtype):
+    # the cheap clipping must be a pure speed-up: the same gradients as
+    # torch.nn.utils.clip_grad_norm_ (what skorch's GradientNormClipping calls)
+    # whether the norm is within bounds, above them, or NaN
+    for seed in range(5):
+        ours, theirs = _grads_with(scale, seed, dtype), _grads_with(scale, seed, dtype)
+        clipping = _GradientNormClipping(gradient_clip_value=max_norm, gradient_clip_norm_type=norm_type)
+        clipping.on_grad_computed(None, named_parameters=((str(i), p) for i, p in enumerate(ours)))
+        torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+        for a, b in zip(ours, theirs):
+            torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=0, equal_nan=True)
+    # a gradient exactly at the bound: torch scales by 5 / (5 + 1e-6) < 1, and so do we
+    ours, theirs = _grads_with(1.0, 0), _grads_with(1.0, 0)
+    norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in ours])))
+    _GradientNormClipping(norm).on_grad_computed(None, named_parameters=(("p", p) for p in ours))
+    torch.nn.utils.clip_grad_norm_(theirs, norm)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=0)
+
+
+def test_default_clipping_trains_the_same_model_as_skorch_clipping(small_data):
+    # a bound low enough that most steps clip: the fitted weights equal those
+    # of skorch's own GradientNormClipping callback, so no accuracy moves
+    X, y = small_data
+    ours = _fit(X, y, loss="nce+rce", clip_grad_norm=0.05)
+    assert isinstance(dict(ours.callbacks_)["grad_norm_clipping"], _GradientNormClipping)
+    skorchs = _fit(X, y, loss="nce+rce", clip_grad_norm=None, callbacks=[("clip", GradientNormClipping(0.05))])
+    for a, b in zip(ours.module_.parameters(), skorchs.module_.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    unclipped = _fit(X, y, loss="nce+rce", clip_grad_norm=None)
+    assert not np.allclose(ours.predict_proba(X), unclipped.predict_proba(X))
+    # the callback is skorch's, so its parameters are reachable the skorch way
+    ours.set_params(callbacks__grad_norm_clipping__gradient_clip_value=0.5)
+    assert dict(ours.callbacks_)["grad_norm_clipping"].gradient_clip_value == 0.5
 
 
 def test_plain_net_drops_robust_params():
