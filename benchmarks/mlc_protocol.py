@@ -26,16 +26,20 @@ Protocol (everything fixed a priori; nothing is selected on the test split):
   (digits: batch 64, 40 epochs), identical for every method. Stage-1 nets of
   the estimated-T recipes use the library's defaults (early stopping on a 20%
   noisy hold-out of the training rows, 3-fold out-of-fold probabilities).
-* methods: CE; forward and backward correction with T-hat (the library's
-  default anchor-97 estimate; backward reuses forward's T-hat); GLC; MLC
-  (the library's defaults, chosen on a validation split by
-  ``benchmarks/mlc_options.py``; the results list them);
-  NCE+RCE (the APL authors' MNIST setting alpha=1, beta=10);
+* methods: CE; forward correction with the library's default, T learned
+  with the network (``'volmin'``); forward correction with the default
+  T-hat (``transition_matrix=None``: Patrini's two stages with
+  ``TransitionMatrixEstimator``'s default method); backward correction with
+  its own default T-hat (the same stage 1 as the previous one, paid again so that it
+  runs as a user's would, warning included); GLC; MLC (the library's defaults, chosen on a validation split
+  by ``benchmarks/mlc_options.py``; the results list them); NCE+RCE (the
+  APL authors' MNIST setting alpha=1, beta=10);
   ``cleanlab.classification.CleanLearning`` wrapping the same skorch network
   (``CrossEntropyClassifier``), fed the same out-of-fold probabilities as
-  forward's T-hat (``pred_probs``), so its label-issue search does not pay for
-  a second cross-validation; forward with the true T (oracle); CE on the clean
-  labels of every training row (ceiling).
+  the T-hat (``pred_probs``), so its label-issue search does not pay for a
+  second cross-validation; forward with the true T (oracle); CE on the clean
+  labels of every training row (ceiling). Every corrected method uses the
+  library's defaults, including ``warm_up_epochs``.
 * reported: test accuracy, mean ± std over seeds, and the recovered fraction
   ``(acc - CE) / (ceiling - CE)`` computed from the means (marked when the gap
   ceiling - CE is below one point, where the ratio means little); the error
@@ -44,7 +48,7 @@ Protocol (everything fixed a priori; nothing is selected on the test split):
   recorded every epoch (``true_transition_matrix``, for monitoring only) and
   the table shows the last epoch within 0.05 of the run's lowest error.
 * ``--methods`` runs some of the columns only (CE and the ceiling always run;
-  backward and CleanLearning reuse forward's T-hat and probabilities).
+  CleanLearning reuses forward_hat's probabilities).
 """
 
 import argparse
@@ -58,7 +62,8 @@ import _common
 
 METHODS = [
     ("ce", "CE"),
-    ("forward", "Forward (T-hat)"),
+    ("forward", "Forward (default: T learned, volmin)"),
+    ("forward_hat", "Forward (T-hat, confident joint)"),
     ("backward", "Backward (T-hat)"),
     ("glc", "GLC"),
     ("mlc", "MLC"),
@@ -68,9 +73,9 @@ METHODS = [
     ("ceiling", "CE on clean labels (ceiling)"),
 ]
 #: The methods sknoisy offers (for the "best sknoisy method" goal).
-SKNOISY = ("forward", "backward", "glc", "mlc", "nce_rce")
+SKNOISY = ("forward", "forward_hat", "backward", "glc", "mlc", "nce_rce")
 #: Those that need no trusted row (issue 12 compares them with CleanLearning, which needs none either).
-NO_TRUSTED = ("forward", "backward", "nce_rce")
+NO_TRUSTED = ("forward", "forward_hat", "backward", "nce_rce")
 KINDS = [("uniform", "uniform"), ("symmetric", "flip-random"), ("flip_to_one", "flip-to-one")]
 RATES = (0.1, 0.2, 0.3, 0.4)
 
@@ -92,8 +97,8 @@ def parse_args(argv=None):
     unknown = sorted(set(methods) - {k for k, _ in METHODS})
     if unknown:
         parser.error(f"unknown method(s) {unknown}; choose from {[k for k, _ in METHODS]}")
-    if {"backward", "cleanlearning"} & set(methods) and "forward" not in methods:
-        parser.error("backward and cleanlearning reuse forward's T-hat and probabilities: add forward to --methods")
+    if "cleanlearning" in methods and "forward_hat" not in methods:
+        parser.error("cleanlearning reuses forward_hat's out-of-fold probabilities: add forward_hat to --methods")
     # CE and the ceiling anchor every table (recovered fraction)
     args.methods = [k for k, _ in METHODS if k in set(methods) | {"ce", "ceiling"}]
     if args.quick:
@@ -193,9 +198,14 @@ def run_task(args, seed, kind, rate):
            "n_flipped": int(np.sum(y != y_train))}
     fit_score("ce", CrossEntropyClassifier(MLP, **params), y)
     if "forward" in wanted:
-        fwd = fit_score("forward", ForwardCorrectedClassifier(MLP, **params), y)
+        # the library's default: T learned with the network
+        learned = fit_score("forward", ForwardCorrectedClassifier(MLP, **params), y)
+        T_errors["forward"] = transition_matrix_error(learned.transition_matrix_, T)
+    if "forward_hat" in wanted:
+        # Patrini's two stages with the default T estimate (TransitionMatrixEstimator's default method)
+        fwd = fit_score("forward_hat", ForwardCorrectedClassifier(MLP, transition_matrix=None, **params), y)
         T_hat = fwd.transition_matrix_
-        T_errors["forward"] = transition_matrix_error(T_hat, T)
+        T_errors["forward_hat"] = transition_matrix_error(T_hat, T)
         try:  # cleanlab's confident joint on the very same out-of-fold probabilities (issue 12's yardstick)
             from cleanlab.count import estimate_py_and_noise_matrices_from_probabilities
 
@@ -210,7 +220,9 @@ def run_task(args, seed, kind, rate):
         # does backward say when T-hat makes it unreliable? (issue 12: warn wherever it falls below CE)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            fit_score("backward", BackwardCorrectedClassifier(MLP, transition_matrix=T_hat, **params), y)
+            # as a user runs it: its own (default) estimate, which is what it warns about (a T given as an
+            # array is taken as known); the same seed gives the same stage 1 as forward_hat's
+            fit_score("backward", BackwardCorrectedClassifier(MLP, **params), y)
         out["backward_warned"] = any(issubclass(w.category, UserWarning) for w in caught)
     if "glc" in wanted:
         glc = fit_score("glc", GLCClassifier(MLP, **params), y, trusted=trusted)
@@ -296,9 +308,10 @@ def write_outputs(tasks, args, elapsed, rates):
 
     # T errors (identity, forward's T-hat, GLC, MLC) and MLC's drift, per setting
     has_cleanlab = any("cleanlab" in t.get("T_errors", {}) for t in tasks)
-    t_methods = [k for k in ("identity", "forward", "cleanlab", "glc", "mlc")
+    t_methods = [k for k in ("identity", "forward", "forward_hat", "cleanlab", "glc", "mlc")
                  if k == "identity" or k in ran or (k == "cleanlab" and has_cleanlab)]
-    t_labels = {"identity": "identity", "forward": "Forward's T-hat (library default)",
+    t_labels = {"identity": "identity", "forward": "Forward's learned T (volmin, default)",
+                "forward_hat": "T-hat (confident joint, TransitionMatrixEstimator's default)",
                 "cleanlab": "cleanlab confident joint (same probabilities)", "glc": "GLC (gold)", "mlc": "MLC (learned)"}
     t_rows, t_means = [], {k: [] for k in t_methods}
     drift_ok = True
@@ -364,18 +377,21 @@ def write_outputs(tasks, args, elapsed, rates):
                          f"(MLC {100 * overall['mlc']:.2f}, GLC {100 * overall['glc']:.2f}, difference {gap:+.2f}).")
 
     t_goals = []
-    if "forward" in ran:
-        fwd_T = np.mean(t_means["forward"])
-        if "cleanlab" in t_methods:
-            cl_T = np.mean(t_means["cleanlab"])
-            worse = [ps[0] for ps, f, c in zip(per_setting, t_means["forward"], t_means["cleanlab"]) if f > c]
-            t_goals.append(f"- Forward's T-hat at or below cleanlab's confident joint on the mean: "
-                           f"**{'met' if fwd_T <= cl_T else 'not met'}** (T-hat {fwd_T:.3f}, cleanlab {cl_T:.3f}); "
+    if "forward" in ran or "forward_hat" in ran:
+        for key, what in (("forward", "Forward's default T (learned, volmin)"), ("forward_hat", "the default T-hat (confident joint)")):
+            if key not in ran or "cleanlab" not in t_methods:
+                continue
+            fwd_T, cl_T = np.mean(t_means[key]), np.mean(t_means["cleanlab"])
+            worse = [ps[0] for ps, f, c in zip(per_setting, t_means[key], t_means["cleanlab"]) if f > c]
+            t_goals.append(f"- {what} at or below cleanlab's confident joint on the mean: "
+                           f"**{'met' if fwd_T <= cl_T else 'not met'}** ({fwd_T:.3f} vs cleanlab {cl_T:.3f}); "
                            f"settings where it is above: {', '.join(worse) if worse else 'none'}.")
         if "forward_oracle" in ran:
-            d = 100 * (overall["forward"] - overall["forward_oracle"])
-            t_goals.append(f"- Forward with T-hat within 1.0 point of forward with the true T on the mean: "
-                           f"**{'met' if d >= -1.0 else 'not met'}** ({d:+.2f} points).")
+            for key, what in (("forward", "Forward with its default T (learned)"), ("forward_hat", "Forward with the default T-hat")):
+                if key in ran:
+                    d = 100 * (overall[key] - overall["forward_oracle"])
+                    t_goals.append(f"- {what} within 1.0 point of forward with the true T on the mean: "
+                                   f"**{'met' if d >= -1.0 else 'not met'}** ({d:+.2f} points).")
             stds = {name: 100 * float(np.std(accs(k, r, "forward_oracle")))
                     for (k, _, r), (name, _, _) in zip(settings, per_setting)}
             unsteady = {n: v for n, v in stds.items() if v > 3.0}
@@ -430,8 +446,8 @@ def write_outputs(tasks, args, elapsed, rates):
         md.extend(t_goals)
     ce_time = _common.median(total_times["ce"])
     md.append("\n## Fit time per run (s, median over runs; stage 1 and T estimation included), and against CE\n")
-    md.append("Backward and CleanLearning reuse forward's T-hat and out-of-fold probabilities, so their times leave out "
-              "the stage 1 that forward's time includes. Wall times of runs sharing the machine with other work.\n")
+    md.append("CleanLearning reuses forward_hat's out-of-fold probabilities, so its time leaves out "
+              "the stage 1 that forward_hat's time includes. Wall times of runs sharing the machine with other work.\n")
     md.append(_common.markdown_table(["method", "median fit time (s)", "x CE"],
                                      [[label, f"{_common.median(total_times[k]):.1f}", f"{_common.median(total_times[k]) / ce_time:.2f}"]
                                       for k, label in methods if k in total_times and k != "ceiling"]))
