@@ -24,7 +24,7 @@ validation split; uniform / flip-random / flip-to-one at 20% and 40%; 20
 trusted rows per class, used by GLC only), the MLC protocol's network and
 training (MLP(128), Adam 1e-3, batch 128, 20 epochs). Each method with
 ``warm_up_epochs`` 0 and 2 (the default): forward with the true T, forward
-with the anchor T-hat (estimated once, given to both), forward with the T
+with the anchor T-hat (``transition_matrix='anchor'``, estimated once, given to both), forward with the T
 learned with the network (``'volmin'``), GLC (its estimate computed once,
 given to both). Reported: mean validation accuracy per setting, the lowest
 per-class recall (a collapsed class shows as 0), and the differences.
@@ -64,7 +64,7 @@ def run_task(args, seed, kind, rate):
         out["acc"][key] = float(np.mean(pred == y_val))
         out["min_recall"][key] = float(min(np.mean(pred[y_val == c] == c) for c in np.unique(y_val)))
 
-    T_hat = ForwardCorrectedClassifier(MLP, **net).fit(X, y).transition_matrix_estimator_.transition_matrix_
+    T_hat = ForwardCorrectedClassifier(MLP, transition_matrix="anchor", **net).fit(X, y).transition_matrix_
     T_gold = GLCClassifier(MLP, **net).fit(X, y, trusted=trusted).transition_matrix_
     for k in WARM_UPS:
         score(("forward_true", k), ForwardCorrectedClassifier(MLP, transition_matrix=T, warm_up_epochs=k, **net).fit(X, y))
