@@ -178,7 +178,7 @@ def _searched(estimate, low):
 
 @pytest.mark.parametrize("estimate, low, shown", [(0.9, 0.6, r"between 0\.600 \(.*\) and 0\.900 \("),
                                                   (0.6, 0.9, r"between 0\.600 \(.*\) and 0\.900 \("),
-                                                  (0.9, None, "1 to 11 points too high")])
+                                                  (0.9, None, "13 to 18 points too high")])
 def test_fit_prints_the_range_of_the_noise_model_without_trusted_rows(estimate, low, shown, capsys):
     import argparse
 
