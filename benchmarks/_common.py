@@ -149,3 +149,27 @@ def interleaved_timings(runs, repeats, warmup=1):
 def median(values):
     """The median of a sequence of numbers."""
     return statistics.median(values)
+
+
+def bar_figure(path, values, xlabel, title, facts, command, reference=None):
+    """Save ``values`` (label -> number) as a horizontal bar chart: the figure of a script whose result is one ranking.
+
+    ``reference`` (label, value) draws a dashed line (e.g. GLC's accuracy, the identity's T error).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(values)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.6), layout="constrained")
+    ax.barh(range(len(labels)), [values[k] for k in labels], color="C0")
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    if reference is not None:
+        ax.axvline(reference[1], color="k", ls="--", lw=1, label=reference[0])
+        ax.legend(fontsize=7)
+    ax.set_xlabel(xlabel)
+    fig.suptitle(f"{title} — {facts['date']} — {facts['cpu']} — {facts['versions'].split(',')[0]}\n{command}", fontsize=7)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

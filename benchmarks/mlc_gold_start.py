@@ -109,6 +109,9 @@ def main(argv=None):
               f"setting; then the best accuracy, ties within {mlc_options.TIE_POINTS} points by T error): **{final}**.\n")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "mlc_gold_start.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    _common.bar_figure(args.out / "mlc_gold_start.png", {name: summary[name]["acc"] for name in ["CE", "GLC", *named]},
+                       "mean validation accuracy (%)", "MLC from GLC's estimate", facts, _common.command_line(),
+                       reference=("GLC", summary["GLC"]["acc"]))
     print(f"final: {final}; wrote {args.out / 'mlc_gold_start.md'} in {elapsed / 60:.1f} min")
 
 

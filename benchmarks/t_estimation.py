@@ -276,6 +276,10 @@ def write_outputs(rows, args, elapsed):
     md.append("\nStage-1 fit time (3 folds, one torch thread, mean per setting and seed): "
               + "; ".join(f"{g} [{c}] {np.mean(list(v.values())):.1f} s" for (g, c), v in sorted(times.items())) + ".\n")
     (args.out / "t_estimation.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    _common.bar_figure(args.out / "t_estimation.png",
+                       {f"{dict(CANDIDATES)[n]} [{c}]": e for e, n, c in ranking},
+                       "mean row-L1 error of T-hat over the settings (lower is better)",
+                       "T estimation without trusted rows", facts, command)
 
 
 def main(argv=None):

@@ -129,6 +129,11 @@ def main(argv=None):
          f"{sum(d > 0 for d in diffs[m])} / {sum(d < 0 for d in diffs[m])}"] for m, label in METHODS]))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "warm_up.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    _common.bar_figure(args.out / "warm_up.png",
+                       {f"{label}, warm-up {k}": 100 * np.mean([t["acc"][(m, k)] for t in tasks])
+                        for m, label in METHODS for k in WARM_UPS},
+                       "mean validation accuracy (%)", "CE warm-up before the corrected loss", facts,
+                       _common.command_line())
     print(f"wrote {args.out / 'warm_up.md'} in {elapsed / 60:.1f} min")
 
 
