@@ -112,13 +112,15 @@ class _TransitionMatrixMixin:
         epochs = getattr(self, "warm_up_epochs", 0)
         return bool(epochs) and getattr(self, "_in_train_step", False) and len(self.history) <= epochs
 
-    def train_step_single(self, batch, **fit_params):
-        # marks the loss computed here as a training loss (the validation loss stays the corrected one)
-        self._in_train_step = True
-        try:
-            return super().train_step_single(batch, **fit_params)
-        finally:
-            self._in_train_step = False
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        # Marks the losses of a training batch (the validation loss stays the corrected one). A notification,
+        # not a train_step_single override, so that mixins with their own training step (AccelerateMixin) warm up too.
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        self._in_train_step = bool(training)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        self._in_train_step = False
 
     def _criterion_loss(self, y_pred, table, *criterion_args):
         if not self._warming_up():
