@@ -7,21 +7,9 @@ transpose, with columns that sum to one.
 
 import numpy as np
 
-from ..utils._validation import check_transition_matrix
+from ..utils._validation import check_square_matrix, check_transition_matrix
 
 __all__ = ["transition_matrix_error", "to_cleanlab_noise_matrix", "from_cleanlab_noise_matrix"]
-
-
-def _square_float(A, name):
-    try:
-        A = np.asarray(A, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array.") from exc
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"{name} must be a square 2-D array, got shape {A.shape}.")
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return A
 
 
 def transition_matrix_error(T_hat, T):
@@ -49,8 +37,8 @@ def transition_matrix_error(T_hat, T):
     >>> transition_matrix_error([[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [0.2, 0.8]])
     0.1
     """
-    T_hat = _square_float(T_hat, "T_hat")
-    T = _square_float(T, "T")
+    T_hat = check_square_matrix(T_hat, name="T_hat")
+    T = check_square_matrix(T, name="T")
     if T_hat.shape != T.shape:
         raise ValueError(f"T_hat has shape {T_hat.shape} but T has shape {T.shape}.")
     return float(np.abs(T_hat - T).sum(axis=1).mean())
@@ -108,7 +96,7 @@ def from_cleanlab_noise_matrix(noise_matrix):
     array([[0.9, 0.1],
            [0.3, 0.7]])
     """
-    nm = _square_float(noise_matrix, "noise_matrix")
+    nm = check_square_matrix(noise_matrix, name="noise_matrix")
     sums = nm.sum(axis=0)
     bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-6)
     if bad.size:
