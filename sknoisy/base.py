@@ -926,6 +926,10 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
                 del params[key]
         # Ctrl-C in a stage-1 net stops the whole fit, not one fold.
         params["callbacks__interrupt__reraise"] = True
+        # skorch's AccelerateMixin sets the sink to 'auto' and resolves it to
+        # its accelerator's print; the stage-1 net is a plain one
+        if isinstance(params.get("callbacks__print_log__sink"), str):
+            del params["callbacks__print_log__sink"]
         if early_stopping:
             params["train_split"] = NoisyHoldout(0.2, random_state=random_state)
             params["callbacks"] = [
