@@ -81,11 +81,7 @@ def main(argv=None):
     setting_names = [f"{label} {int(r * 100)}%" for _, label, r in settings]
 
     def cells(name, key):
-        out = []
-        for kind, _, rate in settings:
-            vals = [t["runs"][name][key] for t in tasks if t["kind"] == kind and t["rate"] == rate and key in t["runs"][name]]
-            out.append("-" if not vals else (f"{100 * np.mean(vals):.1f}" if key == "acc" else f"{np.mean(vals):.3f}"))
-        return out
+        return mlc_options.setting_cells(tasks, settings, name, key)
 
     rows = []
     for name in ["CE", "GLC", *named]:

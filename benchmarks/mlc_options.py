@@ -253,6 +253,15 @@ def summarise(tasks, names):
     return summary
 
 
+def setting_cells(tasks, settings, name, key):
+    """Per (kind, label, rate) of ``settings``: the mean of ``key`` over the runs of ``name`` (accuracy in %)."""
+    out = []
+    for kind, _, rate in settings:
+        vals = [t["runs"][name][key] for t in tasks if t["kind"] == kind and t["rate"] == rate and key in t["runs"][name]]
+        out.append("-" if not vals else (f"{100 * np.mean(vals):.1f}" if key == "acc" else f"{np.mean(vals):.3f}"))
+    return out
+
+
 def eligible(summary, name, references):
     """Whether a variant's learned T meets issue 11's goals (see the docstring)."""
     entry = summary[name]

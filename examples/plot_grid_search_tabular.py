@@ -83,7 +83,7 @@ param_grid = [
         "clf__transition_matrix__method": ["anchor", "gold"],
     },
     {"clf": [candidate(GLCClassifier)]},
-    {"clf": [candidate(MetaLossCorrectionClassifier)], "clf__meta_lr": [1.0, 5.0]},
+    {"clf": [candidate(MetaLossCorrectionClassifier)], "clf__meta_lr": [0.01, 0.05]},
     {"clf": [candidate(RobustLossClassifier, loss="nce+rce")]},
 ]
 pipe = Pipeline([("scale", StandardScaler()), ("clf", candidate(CrossEntropyClassifier))])

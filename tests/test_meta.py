@@ -47,7 +47,8 @@ def _one_torch_thread():
 
 
 def _fast(**overrides):
-    params = {"max_epochs": 3}
+    # meta steps from the first epoch, so that short fits exercise them
+    params = {"max_epochs": 3, "warm_up_epochs": 0}
     params.update(overrides)
     return make_fast_estimator(MetaLossCorrectionClassifier, **params)
 
@@ -315,6 +316,9 @@ def test_update_with_simplex_and_column_normalisations():
     expected = np.maximum(T.numpy() - 0.5 * grad.numpy(), 0)
     np.testing.assert_allclose(new.numpy(), expected / expected.sum(axis=0, keepdims=True))
     assert int(frozen) == 0
+    sums = torch.tensor([[0.9, 1.3, 0.8]], dtype=torch.float64)
+    new, _ = _update_transition_matrix(T, grad, 0.5, "column", sums)
+    np.testing.assert_allclose(new.numpy(), expected / expected.sum(axis=0, keepdims=True) * sums.numpy())
 
 
 def test_simplex_step_keeps_the_column_scale_free_direction(small):
@@ -377,7 +381,12 @@ def test_history_records_transition_matrix_per_epoch(small):
     changes = clf.history[:, "transition_matrix_change"]
     assert all(c >= 0 for c in changes) and changes[0] > 0
     assert all(np.isfinite(clf.history[:, "meta_loss"]))
-    np.testing.assert_allclose(clf.initial_transition_matrix_, np.eye(3))
+    # the default start: the confident-joint estimate (benchmarks/results/mlc_start.md)
+    assert clf.transition_matrix_estimator_.method == "confident_joint"
+    np.testing.assert_allclose(clf.initial_transition_matrix_, clf.transition_matrix_estimator_.transition_matrix_)
+    identity = _fast(transition_matrix="identity").fit(X, y, trusted=trusted)
+    assert identity.transition_matrix_estimator_ is None
+    np.testing.assert_allclose(identity.initial_transition_matrix_, np.eye(3))
     np.testing.assert_allclose(clf.transition_matrix_.sum(axis=1), 1.0)
     assert (clf.transition_matrix_ >= 0).all()
 
@@ -400,7 +409,7 @@ def test_class_without_trusted_rows_warns_with_its_name(small):
     X, y, trusted, _ = small
     labels = np.array(["cat", "dog", "emu"])[y]
     no_emu = trusted & (labels != "emu")
-    with pytest.warns(UserWarning, match=r"class\(es\) \['emu'\] have no trusted row; .*start from the initial T"):
+    with pytest.warns(UserWarning, match=r"class\(es\) \['emu'\] have no trusted row; .*keep the initial T's rows"):
         clf = _fast(max_epochs=1).fit(X, labels, trusted=no_emu)
     assert clf.transition_matrix_.shape == (3, 3)
     with warnings.catch_warnings():
@@ -442,13 +451,26 @@ def test_meta_batch_sizes(small, monkeypatch):
 
 def test_column_normalisation_trains_with_a_column_stochastic_T(small, monkeypatch):
     X, y, trusted, _ = small
-    clf = _fast(max_epochs=2, normalization="column", meta_lr=5.0)
+    clf = _fast(max_epochs=2, normalization="column", meta_lr=5.0, transition_matrix="identity")
     clf.fit(X, y, trusted=trusted)
     used = clf.criterion_.T.detach().double().numpy()
     np.testing.assert_allclose(used.sum(axis=0), 1.0, atol=1e-5)
     assert not np.allclose(used.sum(axis=1), 1.0, atol=1e-3)
     # what sknoisy reports is row-stochastic: the row-normalised matrix
     np.testing.assert_allclose(clf.transition_matrix_, used / used.sum(axis=1, keepdims=True), atol=1e-6)
+
+
+def test_column_normalisation_keeps_the_column_sums_of_the_initial_T(small):
+    # The meta objective cannot see column scales, so they stay those of the start: a row-stochastic
+    # start that no step changes is reported as it was, not as its column-normalised version.
+    X, y, trusted, T = small
+    assert not np.allclose(T.sum(axis=0), 1.0)
+    clf = _fast(max_epochs=2, transition_matrix=T, meta_lr=5.0).fit(X, y, trusted=trusted)
+    used = clf.criterion_.T.detach().double().numpy()
+    np.testing.assert_allclose(used.sum(axis=0), T.sum(axis=0), atol=1e-5)
+    assert not np.allclose(used, T, atol=1e-3)
+    still = _fast(max_epochs=2, transition_matrix=T, meta_lr=1e-12).fit(X, y, trusted=trusted)
+    np.testing.assert_allclose(still.transition_matrix_, T, atol=1e-5)
     np.testing.assert_allclose(np.asarray(clf.history[-1, "transition_matrix"]), clf.transition_matrix_)
 
 
@@ -475,8 +497,10 @@ class _OwnTrainStep(MetaLossCorrectionClassifier):
 
 def test_meta_step_lives_in_get_loss_so_any_training_step_learns_T(small):
     X, y, trusted, _ = small
-    plain = _fast().fit(X, y, trusted=trusted)
+    # the default warm-up included: its epochs are marked by skorch's batch notifications, not the step
+    plain = _fast(warm_up_epochs=2).fit(X, y, trusted=trusted)
     own = make_fast_estimator(_OwnTrainStep, max_epochs=3).fit(X, y, trusted=trusted)
+    assert own.warm_up_epochs == 2
     assert not np.allclose(plain.transition_matrix_, np.eye(3))
     np.testing.assert_allclose(own.transition_matrix_, plain.transition_matrix_, atol=1e-6)
     np.testing.assert_allclose(own.predict_proba(X), plain.predict_proba(X), atol=1e-6)
@@ -493,6 +517,7 @@ def test_accelerate_mixin_learns_T():
     y, trusted = _with_trusted(X, y_noisy, y_clean, 10)
     params = {"module__hidden_units": (16,), "max_epochs": 3, "random_state": 0}
     plain = MetaLossCorrectionClassifier(MLP, **params).fit(X, y, trusted=trusted)
+    # the default start estimates T with a stage-1 net, which is a plain one
     clf = Accelerated(MLP, accelerator=accelerate.Accelerator(cpu=True), **params).fit(X, y, trusted=trusted)
     assert not np.allclose(plain.transition_matrix_, np.eye(3))
     np.testing.assert_allclose(clf.transition_matrix_, plain.transition_matrix_, atol=1e-5)
@@ -522,9 +547,9 @@ class _Spy:
         self.starts = []
         original = meta._update_transition_matrix
 
-        def spy(T, grad, meta_lr, normalization):
+        def spy(T, grad, meta_lr, normalization, column_sums=None):
             self.starts.append(T.detach().cpu().numpy().copy())
-            return original(T, grad, meta_lr, normalization)
+            return original(T, grad, meta_lr, normalization, column_sums)
 
         monkeypatch.setattr(meta, "_update_transition_matrix", spy)
 
@@ -532,18 +557,18 @@ class _Spy:
 def test_reset_each_step_starts_every_step_from_the_initial_T(small, monkeypatch):
     X, y, trusted, _ = small
     spy = _Spy(monkeypatch)
-    _fast(reset_each_step=True, max_epochs=2).fit(X, y, trusted=trusted)
+    _fast(reset_each_step=True, max_epochs=2, transition_matrix="identity").fit(X, y, trusted=trusted)
     assert len(spy.starts) > 2
     for start in spy.starts:
         np.testing.assert_allclose(start, np.eye(3))
     spy.starts.clear()
-    _fast(reset_each_step=False, max_epochs=2).fit(X, y, trusted=trusted)
+    _fast(reset_each_step=False, max_epochs=2, transition_matrix="identity").fit(X, y, trusted=trusted)
     assert not np.allclose(spy.starts[-1], np.eye(3))
 
 
 def test_T_persists_across_partial_fit_and_fit_restarts(small, monkeypatch):
     X, y, trusted, _ = small
-    clf = _fast(max_epochs=2).fit(X, y, trusted=trusted)
+    clf = _fast(max_epochs=2, transition_matrix="identity").fit(X, y, trusted=trusted)
     learned = clf.criterion_.T.numpy().copy()  # (column-normalised: transition_matrix_ is its row-normalised form)
     spy = _Spy(monkeypatch)
     clf.partial_fit(X, y, trusted=trusted)
@@ -555,7 +580,7 @@ def test_T_persists_across_partial_fit_and_fit_restarts(small, monkeypatch):
 
 def test_warm_start_fit_restarts_T_from_the_initial_one(small, monkeypatch):
     X, y, trusted, _ = small
-    clf = _fast(max_epochs=2, warm_start=True).fit(X, y, trusted=trusted)
+    clf = _fast(max_epochs=2, warm_start=True, transition_matrix="identity").fit(X, y, trusted=trusted)
     criterion = clf.criterion_
     assert not np.allclose(clf.transition_matrix_, np.eye(3))
     spy = _Spy(monkeypatch)
@@ -607,7 +632,7 @@ def test_docstring_lists_every_transition_method():
 
 def test_initial_T_from_array(small):
     X, y, trusted, T = small
-    clf = _fast(max_epochs=1).fit(X, y, trusted=trusted)
+    clf = _fast(max_epochs=1, transition_matrix="identity").fit(X, y, trusted=trusted)
     assert clf.transition_matrix_estimator_ is None
     clf = _fast(max_epochs=1, transition_matrix=T).fit(X, y, trusted=trusted)
     np.testing.assert_allclose(clf.initial_transition_matrix_, T)
@@ -857,3 +882,35 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks([_fast(max_epochs=2), make_fast_estimator(_TrustedByDefault, max_epochs=2, meta_batch_size=16)], expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_warm_up_epochs_train_with_cross_entropy_and_keep_T(small, monkeypatch):
+    X, y, trusted, _ = small
+    spy = _Spy(monkeypatch)
+    clf = _fast(warm_up_epochs=2, max_epochs=3).fit(X, y, trusted=trusted)
+    changes = clf.history[:, "transition_matrix_change"]
+    assert changes[0] == 0 and changes[1] == 0 and changes[2] > 0
+    batches = len(clf.history[-1, "batches"])
+    assert len(spy.starts) == sum(1 for b in clf.history[-1, "batches"] if "train_loss" in b) <= batches
+    np.testing.assert_allclose(clf.history[1, "transition_matrix"], clf.initial_transition_matrix_, atol=1e-6)
+    # the loss of a warm-up batch is plain cross-entropy on every row, trusted ones included
+    seen = []
+    original = meta.MetaLossCorrectionClassifier.get_loss
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = original(self, y_pred, y_true, X=X, training=training)
+        if training and len(self.history) <= 2:
+            labels, _ = meta.split_target_table(torch.as_tensor(y_true))
+            seen.append(float(loss) - float(torch.nn.functional.cross_entropy(y_pred, labels)))
+        return loss
+
+    monkeypatch.setattr(meta.MetaLossCorrectionClassifier, "get_loss", get_loss)
+    _fast(warm_up_epochs=2, max_epochs=2).fit(X, y, trusted=trusted)
+    assert seen and max(abs(d) for d in seen) < 1e-6
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "2"])
+def test_invalid_warm_up_epochs_is_refused(small, value):
+    X, y, trusted, _ = small
+    with pytest.raises(ValueError, match="warm_up_epochs must be an integer >= 0"):
+        _fast(warm_up_epochs=value).fit(X, y, trusted=trusted)
