@@ -27,8 +27,8 @@ Protocol (fixed before any result was seen; nothing is selected on the test spli
 * every method trains the same network with the same seed: sknoisy's ``MLP``
   (one hidden layer of 64 units), Adam, lr 1e-3, batch 128, 20 epochs (the
   classifiers' defaults). The single methods are the classifiers themselves
-  with their defaults: CE, forward with its default estimated T, NCE+RCE,
-  and, with trusted rows, GLC and MLC.
+  with their defaults: CE, forward with its default T (learned with the
+  network, ``'volmin'``), NCE+RCE, and, with trusted rows, GLC and MLC.
 * the auto choice: ``AutoNoisyClassifier(MLP, random_state=seed)``
   with every default (``methods='auto'``, ``cv=3``): it scores the methods by
   ``TrustedKFold`` + trusted accuracy with trusted rows, and by the accuracy
@@ -131,7 +131,9 @@ def run_setting(kind, rate, seed, args, log=print):
         mask = trusted if with_trusted else None
         singles = {}
         for method in WITH_TRUSTED if with_trusted else WITHOUT_TRUSTED:
-            clf = _MethodCandidate(method, MLP, net_params, None, seed).make_estimator()
+            # as AutoNoisyClassifier builds them when it is given no T (forward then learns its own)
+            clf = _MethodCandidate(method, MLP, net_params, None, seed,
+                                   forward_learns_transition_matrix=True).make_estimator()
             start = time.perf_counter()
             clf.fit(X_train, y, trusted=mask)
             singles[method] = (float(np.mean(clf.predict(X_test) == y_test)), time.perf_counter() - start)
