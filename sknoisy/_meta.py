@@ -35,7 +35,7 @@ from torch.func import functional_call
 from torch.utils.data import Subset
 
 from ._data import inputs_and_table
-from ._loss_correction import _transition_method_names, _TransitionMatrixMixin
+from ._loss_correction import DEFAULT_WARM_UP_EPOCHS, _transition_method_names, _TransitionMatrixMixin
 from ._targets import split_target_table
 from .base import CrossEntropyClassifier
 from .losses import ForwardCorrectedCrossEntropy, forward_corrected_cross_entropy, gold_corrected_cross_entropy
@@ -57,7 +57,7 @@ DEFAULT_META_BATCH_SIZE = None
 DEFAULT_NORMALIZATION = "column"
 DEFAULT_LOOK_AHEAD = "optimizer"
 DEFAULT_TRAIN_ON_TRUSTED = True
-DEFAULT_WARM_UP_EPOCHS = 2
+# DEFAULT_WARM_UP_EPOCHS (2) is the other corrected losses' warm-up; mlc_start.py measured it for MLC too.
 
 
 # --------------------------------------------------------------------------
