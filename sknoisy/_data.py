@@ -65,8 +65,8 @@ def as_training_data(X, y_enc, mask, weight=None):
     >>> from sknoisy._data import as_training_data
     >>> X, table = as_training_data(np.zeros((2, 3)), [1, 0], [True, False])
     >>> table
-    array([[1, 1],
-           [0, 0]])
+    array([[1, 1, 0],
+           [0, 0, 1]])
     """
     table = make_target_table(y_enc, mask, weight)
     if is_lazy_dataset(X):

@@ -1,15 +1,24 @@
-"""The target table: encoded labels, the trusted flag and optional row weights, batched together.
+"""The target table: encoded labels, the trusted flag, the row's identity and optional weights, batched together.
 
 skorch batches ``y`` but not fit parameters, so every sknoisy net trains on a
-*target table*: column :data:`LABEL` holds the encoded (possibly noisy)
-label, column :data:`TRUSTED` the trusted flag (1 = the label is known to be
-clean) and, only when ``fit`` got non-uniform ``sample_weight``, column
-:data:`WEIGHT` the row's weight. Without weights the table is ``int64`` with
-two columns; with them it is ``float32`` with three (labels up to 2**24 are
-exact in float32). This module is the only place that knows the layout: make
+*target table*, one row per training row:
+
+* column :data:`LABEL`: the encoded (possibly noisy) label;
+* column :data:`TRUSTED`: the trusted flag (1 = the label is known to be clean);
+* column :data:`ROW`: the row's position in the data ``fit`` was given
+  (0 to n_samples - 1). A batch's rows say which training rows they are, so
+  a method that keeps state per training row (running targets, per-row
+  weights or losses) indexes a tensor of length n_samples with it, whatever
+  the shuffling and whatever rows skorch's ``train_split`` held out;
+* column :data:`WEIGHT`, only when ``fit`` got non-uniform
+  ``sample_weight``: the row's weight.
+
+Without weights the table is ``int64`` with three columns; with them it is
+``float64`` with four (integers up to 2**53, far beyond any row count, are
+exact in float64). This module is the only place that knows the layout: make
 a table with :func:`make_target_table`, read one (numpy or torch, a whole
 table or a batch of it) with :func:`split_target_table`,
-:func:`target_labels` and :func:`target_weights`.
+:func:`target_labels`, :func:`target_rows` and :func:`target_weights`.
 """
 
 import numpy as np
@@ -17,10 +26,12 @@ import numpy as np
 __all__ = [
     "LABEL",
     "TRUSTED",
+    "ROW",
     "WEIGHT",
     "make_target_table",
     "split_target_table",
     "target_labels",
+    "target_rows",
     "target_weights",
 ]
 
@@ -28,15 +39,14 @@ __all__ = [
 LABEL = 0
 #: Column of the target table holding the trusted flag (1 = clean row).
 TRUSTED = 1
+#: Column of the target table holding the row's position in the training data.
+ROW = 2
 #: Column of the target table holding the row's weight (only in weighted tables).
-WEIGHT = 2
-
-# float32 represents every integer up to 2**24 exactly.
-_MAX_WEIGHTED_LABEL = 2**24
+WEIGHT = 3
 
 
 def make_target_table(y_enc, mask, weight=None):
-    """The target table of encoded labels, trusted flags and, optionally, row weights.
+    """The target table of encoded labels, trusted flags, row positions and, optionally, row weights.
 
     Parameters
     ----------
@@ -46,32 +56,31 @@ def make_target_table(y_enc, mask, weight=None):
 
     Returns
     -------
-    table : ndarray of shape (n_samples, 2), int64, or (n_samples, 3), float32 with ``weight``
+    table : ndarray of shape (n_samples, 3), int64, or (n_samples, 4), float64 with ``weight``
 
     Examples
     --------
-    >>> from sknoisy._targets import make_target_table, split_target_table, target_weights
+    >>> from sknoisy._targets import make_target_table, split_target_table, target_rows, target_weights
     >>> make_target_table([2, 0], [True, False])
-    array([[2, 1],
-           [0, 0]])
+    array([[2, 1, 0],
+           [0, 0, 1]])
     >>> table = make_target_table([2, 0], [True, False], weight=[0.5, 1.5])
     >>> labels, trusted = split_target_table(table)
-    >>> labels, trusted, target_weights(table)
-    (array([2, 0]), array([ True, False]), array([0.5, 1.5], dtype=float32))
+    >>> labels, trusted, target_rows(table), target_weights(table)
+    (array([2, 0]), array([ True, False]), array([0, 1]), array([0.5, 1.5], dtype=float32))
     """
     y_enc = np.asarray(y_enc, dtype=np.int64)
+    rows = np.arange(y_enc.shape[0], dtype=np.int64)
     if weight is None:
-        return np.column_stack([y_enc, np.asarray(mask, dtype=np.int64)])
-    if y_enc.size and y_enc.max() >= _MAX_WEIGHTED_LABEL:
-        raise ValueError(f"sample_weight supports at most {_MAX_WEIGHTED_LABEL} classes.")
-    return np.column_stack([y_enc, np.asarray(mask), np.asarray(weight, dtype=np.float64)]).astype(np.float32)
+        return np.column_stack([y_enc, np.asarray(mask, dtype=np.int64), rows])
+    return np.column_stack([y_enc, np.asarray(mask), rows, np.asarray(weight, dtype=np.float64)]).astype(np.float64)
 
 
-def _as_int64(labels):
-    """Labels read from a float (weighted) table, as int64; others as they are."""
-    if hasattr(labels, "is_floating_point"):  # torch
-        return labels.long() if labels.is_floating_point() else labels
-    return labels.astype(np.int64) if labels.dtype.kind == "f" else labels
+def _as_int64(column):
+    """A column read from a float (weighted) table, as int64; others as they are."""
+    if hasattr(column, "is_floating_point"):  # torch
+        return column.long() if column.is_floating_point() else column
+    return column.astype(np.int64) if column.dtype.kind == "f" else column
 
 
 def split_target_table(table):
@@ -91,12 +100,22 @@ def target_labels(table):
     return table if table.ndim == 1 else _as_int64(table[:, LABEL])
 
 
+def target_rows(table):
+    """The rows' positions in the training data (int64), or None for labels alone (a 1-d input).
+
+    Index per-row state of length n_samples with them: they are the same
+    for a row in every epoch and every batch it lands in.
+    """
+    return None if table.ndim == 1 else _as_int64(table[:, ROW])
+
+
 def target_weights(table):
-    """The weight column of a weighted table, or None (no weights: every row counts alike).
+    """The weight column (float32) of a weighted table, or None (no weights: every row counts alike).
 
     The weights have mean 1 over the rows ``fit`` was given, so a weighted
     mean of per-row losses is ``(weight * losses).mean()`` on any batch.
     """
     if table.ndim == 1 or table.shape[1] <= WEIGHT:
         return None
-    return table[:, WEIGHT]
+    column = table[:, WEIGHT]
+    return column.float() if hasattr(column, "is_floating_point") else column.astype(np.float32)

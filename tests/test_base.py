@@ -679,12 +679,14 @@ def test_robust_losses_meet_the_weighting_contract(data):
 
 
 def test_weighted_target_table_layout():
-    from sknoisy._targets import make_target_table, split_target_table, target_labels, target_weights
+    from sknoisy._targets import make_target_table, split_target_table, target_labels, target_rows, target_weights
 
     table = make_target_table([2, 0, 1], [True, False, False], weight=[0.5, 1.0, 1.5])
-    assert table.dtype == np.float32 and table.shape == (3, 3)
+    assert table.dtype == np.float64 and table.shape == (3, 4)
     labels, trusted = split_target_table(torch.as_tensor(table))
     assert labels.dtype == torch.int64 and labels.tolist() == [2, 0, 1] and trusted.tolist() == [True, False, False]
+    assert target_rows(torch.as_tensor(table)).tolist() == [0, 1, 2]
+    assert target_weights(torch.as_tensor(table)).dtype == torch.float32
     assert target_labels(table).dtype == np.int64
     assert target_weights(make_target_table([0, 1], [False, True])) is None
 
