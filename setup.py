@@ -10,7 +10,7 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 version = {}
-for line in (HERE / "sknoisy" / "__init__.py").read_text().splitlines():
+for line in (HERE / "sknoisy" / "_version.py").read_text().splitlines():
     if line.startswith("__version__"):
         exec(line, version)
 

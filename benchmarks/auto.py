@@ -132,8 +132,7 @@ def run_setting(kind, rate, seed, args, log=print):
         singles = {}
         for method in WITH_TRUSTED if with_trusted else WITHOUT_TRUSTED:
             # as AutoNoisyClassifier builds them when it is given no T (forward then learns its own)
-            clf = _MethodCandidate(method, MLP, net_params, None, seed,
-                                   forward_learns_transition_matrix=True).make_estimator()
+            clf = _MethodCandidate(method, MLP, net_params, None, seed).make_estimator()
             start = time.perf_counter()
             clf.fit(X_train, y, trusted=mask)
             singles[method] = (float(np.mean(clf.predict(X_test) == y_test)), time.perf_counter() - start)

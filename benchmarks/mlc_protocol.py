@@ -52,6 +52,7 @@ Protocol (everything fixed a priori; nothing is selected on the test split):
 """
 
 import argparse
+import inspect
 import time
 import warnings
 from pathlib import Path
@@ -232,8 +233,9 @@ def run_task(args, seed, kind, rate):
         mlc = fit_score("mlc", MetaLossCorrectionClassifier(MLP, true_transition_matrix=T, **params), y, trusted=trusted)
         T_errors["mlc"] = transition_matrix_error(mlc.transition_matrix_, T)
         out["mlc_T_error_per_epoch"] = list(mlc.history[:, "transition_matrix_error"])
-        out["mlc_params"] = {k: v for k, v in mlc.get_params(deep=False).items() if k in mlc._correction_params
-                             and k != "true_transition_matrix"}
+        own = set(inspect.signature(MetaLossCorrectionClassifier).parameters) - set(
+            inspect.signature(CrossEntropyClassifier).parameters) - {"true_transition_matrix"}
+        out["mlc_params"] = {k: v for k, v in mlc.get_params(deep=False).items() if k in own}
     if "nce_rce" in wanted:
         fit_score("nce_rce", RobustLossClassifier(MLP, loss="nce+rce", alpha=1.0, beta=10.0, **params), y)
     if "cleanlearning" in wanted:

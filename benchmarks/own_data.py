@@ -207,7 +207,7 @@ def command_accuracy(folder, train_file, trusted, y_test, args, log, extra=()):
 
 def by_hand(X_train, y, trusted, X_test, y_test, seed, methods, args):
     """Each single method on the standardised features, with the command's network and seed."""
-    from sknoisy._auto import CLASSIFIER_METHODS
+    from sknoisy import CLASSIFIER_METHODS
     from sknoisy.cli._training import apply_scaler, fit_scaler
     from sknoisy.modules import MLP
 

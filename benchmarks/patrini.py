@@ -137,6 +137,7 @@ def run_seed(seed, args, net_params, log=print):
     )
     from sknoisy._glc import GLCClassifier
     from sknoisy._meta import MetaLossCorrectionClassifier
+    from sknoisy._stage1 import stage1_net
     from sknoisy.modules import MLP
     from sknoisy.transition import (
         DEFAULT_TRANSITION_METHOD,
@@ -197,7 +198,7 @@ def run_seed(seed, args, net_params, log=print):
 
         oof = fwd.transition_matrix_estimator_.oof_proba_
         # the same stage-1 net and folds, calibration='temperature'
-        stage1 = fwd._make_plain_net(random_state=seed)
+        stage1 = stage1_net(fwd, random_state=seed)
         oof_t = TransitionMatrixEstimator(stage1, calibration="temperature", refit=False, random_state=seed).fit(
             X_train, y_noisy
         ).oof_proba_

@@ -142,6 +142,7 @@ def out_of_fold(group, kind, rate, seed, calibration, args):
     import torch
 
     from sknoisy import ForwardCorrectedClassifier
+    from sknoisy._stage1 import stage1_net
     from sknoisy.modules import MLP
     from sknoisy.transition import TransitionMatrixEstimator
 
@@ -149,9 +150,7 @@ def out_of_fold(group, kind, rate, seed, calibration, args):
     loader = patrini_data if group == "patrini" else mlc_data
     X, y_clean, y, T = loader(seed, kind, rate, args.quick)
     # the stage-1 net ForwardCorrectedClassifier builds for its T-hat
-    stage1 = ForwardCorrectedClassifier(MLP, **net_params(group, args.quick), random_state=seed)._make_plain_net(
-        random_state=seed
-    )
+    stage1 = stage1_net(ForwardCorrectedClassifier(MLP, **net_params(group, args.quick)), random_state=seed)
     start = time.perf_counter()
     tme = TransitionMatrixEstimator(stage1, calibration=calibration, refit=False, random_state=seed).fit(X, y)
     seconds = time.perf_counter() - start

@@ -11,6 +11,7 @@ import importlib
 import types
 
 from ._auto import AutoNoisyClassifier
+from ._classifier_registry import CLASSIFIER_METHODS, ClassifierMethod
 from ._glc import GLCClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier
@@ -42,8 +43,8 @@ from .label_issues import (
 )
 from .persistence import load_model, save_model
 from .utils._validation import check_transition_matrix
+from ._version import __version__
 
-__version__ = "0.1.0.dev0"
 
 # name -> submodule that defines it, imported on first access (PEP 562)
 _LAZY = dict.fromkeys(

@@ -3,7 +3,7 @@
 A user with noisy labels (and perhaps a few rows checked by hand) wants one
 model, not a study. :class:`AutoNoisyClassifier` is a meta-estimator over
 scikit-learn's ``GridSearchCV``: the grid is the list of methods
-(:data:`CLASSIFIER_METHODS`), every method trains the same network with the
+(:data:`~sknoisy._classifier_registry.CLASSIFIER_METHODS`), every method trains the same network with the
 same settings, and the score never rewards fitting the noise:
 
 * with enough trusted rows, :class:`~sknoisy.model_selection.TrustedKFold`
@@ -36,82 +36,32 @@ Layering: this module sits above the classifiers and
 
 import numbers
 import time
-import types
-import typing
 import warnings
 
 import numpy as np
 from sklearn import config_context
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._glc import GLCClassifier
-from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
-from ._meta import MetaLossCorrectionClassifier
-from ._robust import RobustLossClassifier
-from .base import _PLAIN_NET_PARAMS, CrossEntropyClassifier
-from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
-from .transition import DEFAULT_TRANSITION_METHOD, TransitionMatrixEstimator, check_informative, estimate_anchor
+from ._classifier_registry import CLASSIFIER_METHODS, methods_doc
+from ._stage1 import PLAIN_NET_PARAMS, resolve_transition_matrix
+from .base import CrossEntropyClassifier
+from .model_selection import (
+    TrustedKFold,
+    forward_corrected_log_loss_scorer,
+    noise_corrected_accuracy_scorer,
+    noisy_accuracy_scorer,
+    trusted_scorer,
+)
+from .transition import DEFAULT_TRANSITION_METHOD, check_informative, estimate_anchor
 from .transition._estimator import _check_class_labels
 from .utils._random import seed_from
-from .utils._validation import check_transition_matrix, check_trusted_mask, is_lazy_dataset
+from .utils._validation import check_trusted_mask, is_lazy_dataset
 
-__all__ = ["AutoNoisyClassifier", "ClassifierMethod", "CLASSIFIER_METHODS"]
+__all__ = ["AutoNoisyClassifier"]
 
-
-class ClassifierMethod(typing.NamedTuple):
-    """One way of training a classifier on noisy labels, as :class:`AutoNoisyClassifier` tries it."""
-
-    name: str
-    #: The sknoisy classifier class; built as ``estimator(module, **net_params, **params)``.
-    estimator: type
-    #: Whether it refuses to run without trusted rows.
-    needs_trusted: bool
-    #: Whether it takes the shared, estimated ``transition_matrix``.
-    takes_transition_matrix: bool
-    #: Whether ``methods='auto'`` tries it.
-    in_auto: bool
-    summary: str
-    #: Fixed constructor parameters of the method.
-    params: typing.Mapping = types.MappingProxyType({})
-
-
-#: The methods :class:`AutoNoisyClassifier` knows, by name; ``'auto'`` tries
-#: those with ``in_auto`` that the data allow. The CLI's ``--method`` choices
-#: are read from here.
-CLASSIFIER_METHODS = types.MappingProxyType(
-    {
-        m.name: m
-        for m in (
-            ClassifierMethod("ce", CrossEntropyClassifier, False, False, True, "plain cross-entropy, no correction"),
-            ClassifierMethod(
-                "forward", ForwardCorrectedClassifier, False, True, True,
-                "forward-corrected cross-entropy with T learned with the network (VolMinNet, Li et al. 2021), "
-                "or with the given T (Patrini et al. 2017)",
-            ),
-            ClassifierMethod(
-                "backward", BackwardCorrectedClassifier, False, True, False,
-                "backward-corrected cross-entropy with the estimated T; unreliable with an estimated T, so "
-                "only tried when named",
-            ),
-            ClassifierMethod(
-                "glc", GLCClassifier, True, False, True,
-                "Gold Loss Correction: T from the trusted rows, joint training (Hendrycks et al. 2018)",
-            ),
-            ClassifierMethod(
-                "mlc", MetaLossCorrectionClassifier, True, False, True,
-                "Meta Loss Correction: T learned by meta-gradient on the trusted rows (Wang et al. 2020)",
-            ),
-            ClassifierMethod(
-                "nce+rce", RobustLossClassifier, False, False, True,
-                "the robust active-passive loss NCE+RCE (Ma et al. 2020)",
-                types.MappingProxyType({"loss": "nce+rce"}),
-            ),
-        )
-    }
-)
 
 #: Fewest trusted rows of every class for the trusted scoring and the methods that need them.
 MIN_TRUSTED_PER_CLASS = 2
@@ -130,7 +80,7 @@ _RESERVED_NET_PARAMS = ("criterion", "transition_matrix", "loss")
 
 def _is_net_param(name):
     root = name.partition("__")[0]
-    return root in _NET_PREFIXES if "__" in name else name in _PLAIN_NET_PARAMS
+    return root in _NET_PREFIXES if "__" in name else name in PLAIN_NET_PARAMS
 
 
 def _check_net_param(name):
@@ -146,36 +96,6 @@ def _check_net_param(name):
             "the network parameters every method shares (max_epochs, lr, batch_size, optimizer, device, "
             "module__*, optimizer__*, iterator_train__*, callbacks, ...)."
         )
-
-
-class _NoiseCorrectedAccuracy:
-    """Estimated clean accuracy from noisy labels: ``mean(pinv(T)[y_noisy, y_pred])``.
-
-    The 0-1 loss corrected backward (Patrini et al. 2017): for a row of clean
-    class ``y`` whose noisy label ``j`` is drawn from ``T[y]``,
-    ``E[pinv(T)[j, k]] = (T @ pinv(T))[y, k] = 1{y == k}`` when ``T`` is
-    invertible, so on held-out rows (whose noise the model never saw) the
-    mean is an unbiased estimate of the clean accuracy when ``T`` is right.
-    Under symmetric or uniform noise it is an increasing affine function of
-    the noisy accuracy; under asymmetric noise it takes back the credit the
-    noisy accuracy gives to predicting a class's usual flip.
-    """
-
-    #: What the score is, for reports.
-    name = "noise-corrected accuracy on held-out noisy rows (an estimate of the clean accuracy through T)"
-
-    def __init__(self, transition_matrix):
-        self.transition_matrix = check_transition_matrix(transition_matrix)
-        self.inverse_ = np.linalg.pinv(self.transition_matrix)
-
-    def __call__(self, estimator, X, y):
-        classes = np.asarray(estimator.classes_)
-        noisy = np.searchsorted(classes, np.asarray(y))
-        predicted = np.searchsorted(classes, np.asarray(estimator.predict(X)))
-        return float(np.mean(self.inverse_[noisy, predicted]))
-
-    def __repr__(self):
-        return f"<{self.name}>"
 
 
 def _least_noise_transition_matrix(T_estimator):
@@ -200,11 +120,6 @@ def _least_noise_transition_matrix(T_estimator):
     return T_low
 
 
-def _noisy_accuracy(estimator, X, y):
-    """Accuracy on the (held-out) noisy labels: the criterion without trusted rows."""
-    return float(np.mean(np.asarray(estimator.predict(X)) == np.asarray(y)))
-
-
 class _MethodCandidate(ClassifierMixin, BaseEstimator):
     """One point of the search grid: a method name and everything shared by every method.
 
@@ -217,20 +132,22 @@ class _MethodCandidate(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, method="ce", module=None, net_params=None, transition_matrix=None, random_state=None,
-        forward_learns_transition_matrix=False,
+        share_transition_matrix_with_learners=False,
     ):
         self.method = method
         self.module = module
         self.net_params = net_params
         self.transition_matrix = transition_matrix
         self.random_state = random_state
-        self.forward_learns_transition_matrix = forward_learns_transition_matrix
+        self.share_transition_matrix_with_learners = share_transition_matrix_with_learners
 
     def make_estimator(self):
         """The unfitted sknoisy classifier of ``method``."""
         entry = CLASSIFIER_METHODS[self.method]
         params = {**(self.net_params or {}), **entry.params, "random_state": self.random_state}
-        if entry.takes_transition_matrix and not (self.method == "forward" and self.forward_learns_transition_matrix):
+        if entry.takes_transition_matrix and (
+            not entry.learns_transition_matrix or self.share_transition_matrix_with_learners
+        ):
             params["transition_matrix"] = self.transition_matrix
         return entry.estimator(self.module, **params)
 
@@ -249,19 +166,11 @@ class _MethodCandidate(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(X)
 
 
-def _format_methods():
-    return "\n".join(
-        f"        * ``'{m.name}'``{' (needs trusted rows)' if m.needs_trusted else ''}"
-        f"{'' if m.in_auto else ' (only when named)'}: {m.summary}."
-        for m in CLASSIFIER_METHODS.values()
-    )
-
-
 class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     __doc__ = f"""Choose the noisy-label method for the data by honest cross-validation, and refit it.
 
-    ``fit(X, y, trusted=None)`` tries each applicable method of
-    :data:`CLASSIFIER_METHODS` with ``GridSearchCV`` (every method trains
+    ``fit(X, y, trusted=None)`` tries each applicable method of the
+    classifier registry (:data:`~sknoisy.CLASSIFIER_METHODS`) with ``GridSearchCV`` (every method trains
     the same ``module`` with the same network parameters and seed), scores
     them on what can be trusted, and refits the best on every row. It then
     predicts like any classifier, and tells what it tried
@@ -305,7 +214,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     methods : 'auto' or list of str, default='auto'
         The methods to try, by name:
 
-{_format_methods()}
+{methods_doc("        ")}
 
         ``'auto'`` tries the methods marked for it that the data allow
         (those that need trusted rows only with enough trusted rows). A
@@ -574,30 +483,13 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return tried, skipped
 
     def _estimate_transition_matrix(self, X, y, mask, classes, net_params, seed):
-        spec = self.transition_matrix
-        if spec is None:
-            spec = DEFAULT_TRANSITION_METHOD
-        if isinstance(spec, str):
-            estimator = TransitionMatrixEstimator(method=spec, n_jobs=self.n_jobs)
-        elif isinstance(spec, type):
-            raise TypeError(
-                f"transition_matrix must be an estimator instance, a method name or an array, got the class "
-                f"{spec.__name__}; pass {spec.__name__}(...) instead."
-            )
-        elif hasattr(spec, "fit") and hasattr(spec, "get_params"):
-            estimator = clone(spec)
-        else:
-            T = check_transition_matrix(spec, len(classes))
-            return check_informative(T, classes=classes), None
-        if estimator.get_params().get("estimator") is None:
-            plain = CrossEntropyClassifier(self.module, **net_params)
-            estimator.set_params(estimator=plain._make_plain_net(random_state=seed))
-        if estimator.get_params().get("random_state", 0) is None:
-            estimator.set_params(random_state=seed)
-        if "refit" in estimator.get_params():
-            estimator.set_params(refit=False)  # only transition_matrix_ is read
-        estimator.fit(X, y, trusted=mask if mask.any() else None)
-        return np.asarray(estimator.transition_matrix_, dtype=np.float64), estimator
+        T, estimator = resolve_transition_matrix(
+            self.transition_matrix, X, y, mask, net=CrossEntropyClassifier(self.module, **net_params),
+            default_method=DEFAULT_TRANSITION_METHOD, n_classes=len(classes), random_state=seed, n_jobs=self.n_jobs,
+        )
+        if estimator is None:  # given by the user: refuse one that says nothing
+            T = check_informative(T, classes=classes)
+        return T, estimator
 
     def fit(self, X, y, trusted=None):
         """Estimate the shared ``T`` if needed, score every applicable method and refit the best.
@@ -647,11 +539,13 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         seed = seed_from(self.random_state)
 
-        # Forward learns its own T (its default, 'volmin') unless a T or a way to estimate one is given; the
-        # shared estimate is still made without trusted rows, for the accuracy estimate through T.
-        forward_learns = self.transition_matrix is None
+        # A method that learns its own T (forward's default, 'volmin') gets the shared one only when the user
+        # names a T; the shared estimate is still made without trusted rows, for the accuracy estimate through T.
+        share_with_learners = self.transition_matrix is not None
         takes_T = [name for name in tried if CLASSIFIER_METHODS[name].takes_transition_matrix]
-        shares_T = [name for name in takes_T if not (name == "forward" and forward_learns)]
+        shares_T = [
+            name for name in takes_T if share_with_learners or not CLASSIFIER_METHODS[name].learns_transition_matrix
+        ]
         needs_T = bool(shares_T) or (bool(takes_T) and shortfall is not None)
         T, T_estimator = (None, None)
         if needs_T:
@@ -666,20 +560,20 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         elif shortfall is None:
             scoring, refit, self.scoring_ = trusted_scorer("accuracy"), True, "accuracy on trusted rows"
         else:
-            scoring = {"score": _noisy_accuracy}
+            scoring = {"score": noisy_accuracy_scorer()}
             if T is not None:
                 # diagnostics through the shared T; only "score" chooses
                 if np.linalg.cond(T) <= MAX_CONDITION:
-                    scoring["clean_accuracy_estimate"] = _NoiseCorrectedAccuracy(T)
+                    scoring["clean_accuracy_estimate"] = noise_corrected_accuracy_scorer(T)
                     T_low = _least_noise_transition_matrix(T_estimator)
                     if T_low is not None:
-                        scoring["clean_accuracy_low"] = _NoiseCorrectedAccuracy(T_low)
+                        scoring["clean_accuracy_low"] = noise_corrected_accuracy_scorer(T_low)
                 scoring["forward_log_loss"] = forward_corrected_log_loss_scorer(T)
             refit, self.scoring_ = "score", "accuracy on held-out noisy labels"
 
         candidate = _MethodCandidate(
             module=self.module, net_params=net_params, transition_matrix=T, random_state=seed,
-            forward_learns_transition_matrix=forward_learns,
+            share_transition_matrix_with_learners=share_with_learners,
         )
         search = GridSearchCV(
             candidate,

@@ -133,7 +133,6 @@ class GLCClassifier(_TransitionMatrixMixin, CrossEntropyClassifier):
     """
 
     _default_transition_method = "gold"
-    _correction_params = ("transition_matrix", "warm_up_epochs")
     # get_loss reduces through _criterion_loss, which weights each row
     _supports_sample_weight = True
 
@@ -170,4 +169,4 @@ class GLCClassifier(_TransitionMatrixMixin, CrossEntropyClassifier):
         table = torch.as_tensor(y_true, device=y_pred.device)
         labels, trusted = split_target_table(table)
         # weighted by the table's sample_weight column when fit got one
-        return self._criterion_loss(y_pred, table, labels, trusted)
+        return self._criterion_loss(y_pred, table, labels, trusted, training=training)

@@ -18,10 +18,10 @@ import numbers
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import clone
 from skorch.utils import to_device
 
 from ._targets import target_labels, target_weights
+from ._stage1 import resolve_transition_matrix
 from .base import CrossEntropyClassifier
 from .losses import (
     BackwardCorrectedCrossEntropy,
@@ -30,7 +30,7 @@ from .losses import (
     check_invertible,
     warn_backward_with_estimated_T,
 )
-from .transition import DEFAULT_TRANSITION_METHOD, TRANSITION_METHODS, TransitionMatrixEstimator
+from .transition import DEFAULT_TRANSITION_METHOD, TRANSITION_METHODS
 from .utils._random import seed_from as _seed_from
 
 __all__ = ["ForwardCorrectedClassifier", "BackwardCorrectedClassifier"]
@@ -61,38 +61,22 @@ class _TransitionMatrixMixin:
     """
 
     _default_transition_method = DEFAULT_TRANSITION_METHOD
-    _correction_params = ("transition_matrix",)
     # every T criterion reads its reduction, so the base's weighted reduction applies
     _supports_sample_weight = True
 
     def _resolve_transition_matrix(self, X, y_enc, mask):
         spec = self.transition_matrix
-        if spec is None:
-            spec = self._default_transition_method
         if isinstance(spec, str) and spec == VOLMIN:
             raise ValueError(
                 f"transition_matrix='volmin' learns T with the network inside the forward-corrected loss, which "
                 f"ForwardCorrectedClassifier offers; {type(self).__name__} needs T before training: pass an array, "
                 f"a TransitionMatrixEstimator or a method name ({_transition_method_names()})."
             )
-        if isinstance(spec, str):
-            estimator = TransitionMatrixEstimator(method=spec)
-        elif hasattr(spec, "fit") and hasattr(spec, "get_params"):
-            estimator = clone(spec)
-        else:
-            self.transition_matrix_estimator_ = None
-            return self._check_transition_matrix(spec)
-        seed = _seed_from(self.random_state)
-        if estimator.get_params().get("estimator") is None:
-            estimator.set_params(estimator=self._make_plain_net(random_state=seed))
-        if "random_state" in estimator.get_params() and estimator.get_params()["random_state"] is None:
-            estimator.set_params(random_state=seed)
-        if "refit" in estimator.get_params():
-            # only transition_matrix_ is read: skip the fits that serve transform
-            estimator.set_params(refit=False)
-        estimator.fit(X, y_enc, trusted=mask)
-        self.transition_matrix_estimator_ = estimator
-        return self._check_transition_matrix(estimator.transition_matrix_)
+        T, self.transition_matrix_estimator_ = resolve_transition_matrix(
+            spec, X, y_enc, mask, net=self, default_method=self._default_transition_method,
+            n_classes=len(self.classes_), random_state=_seed_from(self.random_state),
+        )
+        return self._check_transition_matrix(T)
 
     def _criterion_transition_matrix(self):
         """The T handed to the criterion: fitted, or given as an array."""
@@ -107,24 +91,15 @@ class _TransitionMatrixMixin:
             "initialize(), or pass transition_matrix as an array."
         )
 
-    def _warming_up(self):
-        """Whether this is a training step of one of the first ``warm_up_epochs`` epochs of the net's history."""
+    def _warming_up(self, training):
+        """Whether a training batch's loss falls in the first ``warm_up_epochs`` epochs of the net's history."""
         epochs = getattr(self, "warm_up_epochs", 0)
-        return bool(epochs) and getattr(self, "_in_train_step", False) and len(self.history) <= epochs
+        return bool(epochs) and bool(training) and len(self.history) <= epochs
 
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        # Marks the losses of a training batch (the validation loss stays the corrected one). A notification,
-        # not a train_step_single override, so that mixins with their own training step (AccelerateMixin) warm up too.
-        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
-        self._in_train_step = bool(training)
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        super().on_batch_end(net, batch=batch, training=training, **kwargs)
-        self._in_train_step = False
-
-    def _criterion_loss(self, y_pred, table, *criterion_args):
-        if not self._warming_up():
-            return super()._criterion_loss(y_pred, table, *criterion_args)
+    def _criterion_loss(self, y_pred, table, *criterion_args, training=False):
+        # the validation loss stays the corrected one
+        if not self._warming_up(training):
+            return super()._criterion_loss(y_pred, table, *criterion_args, training=training)
         # Plain cross-entropy first: from a random network the corrected loss can settle on a
         # merged pair of classes when T has a 2-cycle (see warm_up_epochs); the (noisy) majority
         # label of each class separates them first.
@@ -320,7 +295,6 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
     array([1., 1., 1.])
     """
 
-    _correction_params = ("transition_matrix", "volmin_lambda", "volmin_lr", "warm_up_epochs")
     # both criteria (fixed and learned T) read their reduction: the base's weighted reduction applies
     _supports_sample_weight = True
 
@@ -479,7 +453,6 @@ class BackwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier
     (3,)
     """
 
-    _correction_params = ("transition_matrix", "warm_up_epochs")
 
     def __init__(
         self,

@@ -684,18 +684,6 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
     3
     """
 
-    _correction_params = (
-        "transition_matrix",
-        "virtual_lr",
-        "meta_lr",
-        "meta_batch_size",
-        "normalization",
-        "look_ahead",
-        "reset_each_step",
-        "train_on_trusted",
-        "warm_up_epochs",
-        "true_transition_matrix",
-    )
 
     def __init__(
         self,
@@ -947,7 +935,7 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
                 f"{type(self).__name__} trains through fit or partial_fit, which set up the trusted "
                 "meta set; skorch's fit_loop cannot be called on its own."
             )
-        if self._warming_up():
+        if self._warming_up(training):
             # plain cross-entropy on every row; T stays as it is until the
             # network's probabilities mean something
             return F.cross_entropy(y_pred, labels)

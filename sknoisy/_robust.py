@@ -219,7 +219,6 @@ class RobustLossClassifier(CrossEntropyClassifier):
     4
     """
 
-    _correction_params = ("loss", "alpha", "beta", "q", "gamma", "clip_grad_norm")
     # every loss of the registry reads its reduction, so the base's weighted reduction applies
     _supports_sample_weight = True
 

@@ -28,8 +28,8 @@ scikit-learn users expect and what learning with noisy labels needs:
 Subclasses change the loss through skorch's hooks (``initialize_criterion``,
 ``get_loss``, ``train_step_single``) and run extra stages before training
 through :meth:`CrossEntropyClassifier._prepare_training`; two-stage recipes
-build their plain stage-1 net with
-:meth:`CrossEntropyClassifier._make_plain_net`. A subclass that overrides one
+build their plain stage-1 net and resolve their ``transition_matrix`` in
+:mod:`sknoisy._stage1`. A subclass that overrides one
 of those hooks weights rows by ``sample_weight`` once it declares
 ``_supports_sample_weight = True`` (its loss reduces the batch through
 :meth:`CrossEntropyClassifier._criterion_loss` or
@@ -48,19 +48,18 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
-from skorch import NeuralNet, NeuralNetClassifier
+from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import to_numpy
 from torch.utils.data import DataLoader
 
 from ._data import as_prediction_data, as_training_data, inputs_and_table, sample_shape, stack_collate
 from ._targets import target_labels, target_weights
-from .callbacks import DivergenceGuard, FiniteLossGuard, InterruptGuard, _BestValidLoss, _table_accuracy
+from .callbacks import DivergenceGuard, FiniteLossGuard, InterruptGuard, _table_accuracy
 from .label_issues import LabelIssuesMixin
-from .model_selection._split import NoisyHoldout, TrustedValidSplit
+from .model_selection._split import TrustedValidSplit
 from .transition import check_informative
 from .utils._random import seed_from, torch_seeded
 from .utils._validation import (
@@ -336,10 +335,6 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
     (array([0, 1, 2]), (2, 3))
     """
 
-    #: Constructor parameters added by a subclass (its correction's
-    #: settings). Stage-1 nets, plain cross-entropy nets, drop them.
-    _correction_params = ()
-
     def __init__(
         self,
         module,
@@ -371,6 +366,9 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
     # ------------------------------------------------------------------ skorch
     #: This class weights rows by sample_weight (see :func:`weighted_criterion_loss`).
     _supports_sample_weight = True
+    #: fit and predict read a torch Dataset of inputs batch by batch, so a fold of
+    #: a memmap can be handed over as a view instead of a copy (TransitionMatrixEstimator).
+    _accepts_lazy_inputs = True
 
     @property
     def _default_callbacks(self):
@@ -446,14 +444,16 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = torch.as_tensor(y_true, device=y_pred.device)
-        return self._criterion_loss(y_pred, y_true, target_labels(y_true))
+        return self._criterion_loss(y_pred, y_true, target_labels(y_true), training=training)
 
-    def _criterion_loss(self, y_pred, table, *criterion_args):
+    def _criterion_loss(self, y_pred, table, *criterion_args, training=False):
         """``criterion_(y_pred, *criterion_args)``, weighted by the table's weight column when it has one.
 
         The one place a batch's loss is reduced: subclasses whose criterion
         takes more than the labels (GLC: labels and trusted flags) call it
         with those arguments, and weights then need nothing more from them.
+        ``training`` is skorch's flag of ``get_loss`` (a subclass may train
+        with another loss, e.g. during warm-up epochs).
         """
         weight = target_weights(table)
         if weight is None:
@@ -641,8 +641,8 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
             self._train(X, y_enc, mask, "fit", **_weight_kwargs(weight), **fit_params)
         return self
 
-    def partial_fit(self, X, y=None, classes=None, trusted=None, *, sample_weight=None, **fit_params):
-        """Train for ``max_epochs`` more epochs without re-initialising.
+    def partial_fit(self, X, y=None, classes=None, trusted=None, *, sample_weight=None, epochs=None, **fit_params):
+        """Train for ``max_epochs`` (or ``epochs``) more epochs without re-initialising.
 
         The first call validates the data and runs the preparation stages
         (such as estimating T) as ``fit`` does; later calls reuse them.
@@ -656,6 +656,9 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
             scikit-learn's ``partial_fit`` takes them; a later call may only
             repeat them. None on the first call uses the ``classes``
             parameter, or else the classes found in ``y``.
+        epochs : int or None, default=None
+            The number of epochs to train, as in skorch's ``partial_fit``;
+            None trains ``max_epochs``. (``fit`` takes it too.)
 
         Returns
         -------
@@ -678,7 +681,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
                 self._prepare(X, y_enc, mask, weight)
             if not self.initialized_:
                 self.initialize()
-            self._train(X, y_enc, mask, "partial_fit", **_weight_kwargs(weight), **fit_params)
+            self._train(X, y_enc, mask, "partial_fit", epochs=epochs, **_weight_kwargs(weight), **fit_params)
         return self
 
     def _prepare(self, X, y_enc, mask, weight):
@@ -703,8 +706,14 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
                 "estimator is not fitted: call fit again."
             ) from exc
 
-    def _train(self, X, y_enc, mask, routing_method, sample_weight=None, **fit_params):
-        """Train the initialised net on the target table (with ``sample_weight``'s column, if any)."""
+    def _train(self, X, y_enc, mask, routing_method, sample_weight=None, epochs=None, **fit_params):
+        """Train the initialised net on the target table (with ``sample_weight``'s column, if any).
+
+        ``epochs`` (skorch's ``fit_loop`` argument) trains that many epochs instead of ``max_epochs``.
+        """
+        if epochs is not None:
+            _check_positive_int(epochs, "epochs")
+            fit_params["epochs"] = int(epochs)
         if fit_params:
             self._check_fit_params(fit_params)
         if sample_weight is not None:
@@ -871,7 +880,10 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         takers = [self.module_.forward]
         if self.train_split:
             takers.append(self.train_split)
-        unknown = [name for name in fit_params if not any(_takes_keyword(taker, name) for taker in takers)]
+        # epochs is skorch's fit_loop's own
+        unknown = [
+            name for name in fit_params if name != "epochs" and not any(_takes_keyword(t, name) for t in takers)
+        ]
         if unknown:
             raise TypeError(
                 f"{type(self).__name__}.fit got unexpected keyword argument(s) {', '.join(map(repr, unknown))}: "
@@ -888,56 +900,6 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         them (see :meth:`_sample_weight_supported`).
         """
 
-    def _plain_net_params(self):
-        """This net's parameters that its plain cross-entropy stage-1 net takes.
-
-        One rule for plain and ``prefix__sub`` names alike: kept when the
-        name (or its prefix) is a parameter of ``CrossEntropyClassifier``,
-        except ``criterion`` (stage 1 is plain cross-entropy), ``classes``
-        (stage 1 trains on encoded labels) and the subclass's
-        ``_correction_params``. So a mixin's own parameters (e.g. skorch's
-        ``AccelerateMixin.accelerator``), which skorch would refuse, are
-        dropped too.
-        """
-        accepted = _PLAIN_NET_PARAMS - {"criterion", "classes", *self._correction_params}
-        return {key: value for key, value in self.get_params(deep=False).items() if key.partition("__")[0] in accepted}
-
-    def _make_plain_net(self, random_state=None, early_stopping=True):
-        """A fresh, unfitted plain cross-entropy net with this net's settings.
-
-        Used for stage 1 of the two-stage recipes (Patrini, GLC). It takes
-        none of the user's ``callbacks`` (they belong to the final network)
-        but keeps the settings of the base callbacks, and re-raises Ctrl-C
-        (``callbacks__interrupt__reraise=True``) so that the whole fit stops.
-        A net
-        trained to zero loss on noisy labels gives near one-hot probabilities
-        and T estimates collapse towards the identity, so by default stage 1
-        keeps the epoch with the best held-out *noisy* loss (Patrini et al.
-        took that checkpoint): a stratified 20% validation split and
-        skorch's ``EarlyStopping(load_best=True)``.
-        """
-        params = self._plain_net_params()
-        params["random_state"] = random_state
-        # The user's callbacks belong to the network fit returns, not to
-        # every fold and stage; the settings of the base callbacks carry over.
-        params.pop("callbacks", None)
-        for key in [key for key in params if key.startswith("callbacks__")]:
-            if key.split("__")[1] not in _BASE_CALLBACK_NAMES:
-                del params[key]
-        # Ctrl-C in a stage-1 net stops the whole fit, not one fold.
-        params["callbacks__interrupt__reraise"] = True
-        # skorch's AccelerateMixin sets the sink to 'auto' and resolves it to
-        # its accelerator's print; the stage-1 net is a plain one
-        if isinstance(params.get("callbacks__print_log__sink"), str):
-            del params["callbacks__print_log__sink"]
-        if early_stopping:
-            params["train_split"] = NoisyHoldout(0.2, random_state=random_state)
-            params["callbacks"] = [
-                ("stage1_early_stopping", _BestValidLoss(monitor="valid_loss", patience=5, load_best=True)),
-            ]
-        module = params.pop("module")
-        return clone(CrossEntropyClassifier(module, **params), safe=False)
-
     def _check_transition_matrix(self, T):
         """``T`` validated for this net's classes; a warning when rows alike say the labels carry no information.
 
@@ -949,13 +911,3 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         """
         T = check_transition_matrix(T, len(self.classes_))
         return check_informative(T, classes=self.classes_, uninformative="warn")
-
-
-#: Constructor parameters of a plain net (CrossEntropyClassifier's and skorch's):
-#: the one list stage-1 nets take their parameters from.
-_PLAIN_NET_PARAMS = frozenset(
-    name
-    for cls in (CrossEntropyClassifier, NeuralNetClassifier, NeuralNet)
-    for name in inspect.signature(cls.__init__).parameters
-    if name not in ("self", "args", "kwargs")
-)

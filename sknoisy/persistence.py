@@ -312,10 +312,10 @@ def _versions():
     import skorch
     import torch
 
-    import sknoisy
+    from ._version import __version__
 
     return {
-        "sknoisy": getattr(sknoisy, "__version__", "unknown"),
+        "sknoisy": __version__,
         "torch": torch.__version__,
         "skorch": skorch.__version__,
         "scikit-learn": sklearn.__version__,

@@ -17,6 +17,7 @@ arguments.
 Tiny data (30 rows, 4 features, 3 classes) and one epoch keep it fast.
 """
 
+import inspect
 import os
 import re
 
@@ -27,19 +28,12 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from sknoisy import (
-    BackwardCorrectedClassifier,
-    CrossEntropyClassifier,
-    ForwardCorrectedClassifier,
-    GLCClassifier,
-    MetaLossCorrectionClassifier,
-    RobustLossClassifier,
-    TransitionMatrixEstimator,
-)
+from sknoisy import TransitionMatrixEstimator
 from sknoisy.cli import main
 from sknoisy.modules import MLP
 from sknoisy.noise import add_noisy_copies, corrupt_labels, make_noisy_classification, make_transition_matrix
 from sknoisy.transition import UninformativeTransitionWarning
+from sknoisy.utils._testing import classifier_specs
 
 RNG = np.random.RandomState(0)
 X = RNG.randn(30, 4).astype(np.float32)
@@ -47,26 +41,20 @@ Y = np.arange(30) % 3
 TRUSTED = np.arange(30) % 2 == 0  # 5 trusted rows of each class
 T = np.full((3, 3), 0.1) + 0.7 * np.eye(3)
 
-CLASSES = {
-    "CE": CrossEntropyClassifier,
-    "Forward": ForwardCorrectedClassifier,
-    "Backward": BackwardCorrectedClassifier,
-    "GLC": GLCClassifier,
-    "MLC": MetaLossCorrectionClassifier,
-    "Robust": RobustLossClassifier,
-}
+# every method of the classifier registry, by its name there
+CLASSES = {name: cls for name, cls, _ in classifier_specs()}
+METHOD_PARAMS = {name: kwargs for name, _, kwargs in classifier_specs(T)}
 ESTIMATORS = list(CLASSES)
 #: The classifiers whose transition_matrix parameter takes an array.
-WITH_T = ["Forward", "Backward", "GLC", "MLC"]
+WITH_T = [name for name, cls in CLASSES.items() if "transition_matrix" in inspect.signature(cls).parameters]
 
 
 def make(name, module=MLP, **params):
-    """A tiny, one-epoch estimator; Forward and Backward get a known T unless told otherwise."""
+    """A tiny, one-epoch estimator; the methods that take a shared T get a known one unless told otherwise."""
     kwargs = {"max_epochs": 1, "batch_size": 16, "random_state": 0}
     if module is MLP:
         kwargs["module__hidden_units"] = (8,)
-    if name in ("Forward", "Backward"):
-        kwargs["transition_matrix"] = T
+    kwargs.update(METHOD_PARAMS[name])  # a known T for the methods that take the shared one
     kwargs.update(params)
     return CLASSES[name](module, **kwargs)
 
@@ -265,7 +253,7 @@ def _score_with_unknown_labels(name):
 
 
 def _binary(name, y):
-    T2 = {"transition_matrix": [[0.9, 0.1], [0.1, 0.9]]} if name in ("Forward", "Backward") else {}
+    T2 = {"transition_matrix": [[0.9, 0.1], [0.1, 0.9]]} if "transition_matrix" in METHOD_PARAMS[name] else {}
     return fit(name, y=y, **T2)
 
 
@@ -304,7 +292,7 @@ def test_module_returning_probabilities_is_warned_about(name):
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_non_uniform_sample_weight_is_used_or_refused(name):
     weights = np.where(Y == 0, 3.0, 1.0)
-    if name != "CE":
+    if name != "ce":
         _xfail_until_weighted(name)
     weighted = fit(name, fit_params={"sample_weight": weights})
     plain = fit(name)
@@ -312,13 +300,7 @@ def test_non_uniform_sample_weight_is_used_or_refused(name):
 
 
 def _xfail_until_weighted(name):
-    owner = {
-        "Forward": "sknoisy/_loss_correction.py",
-        "Backward": "sknoisy/_loss_correction.py",
-        "GLC": "sknoisy/_glc.py",
-        "MLC": "sknoisy/_meta.py",
-        "Robust": "sknoisy/_robust.py",
-    }[name]
+    owner = CLASSES[name].__module__
     try:
         fit(name, fit_params={"sample_weight": np.where(Y == 0, 3.0, 1.0)})
     except NotImplementedError as exc:
@@ -332,29 +314,29 @@ TRUSTED_CASES = {
     "no-trusted-row": (
         None,
         {
-            "GLC": ("raises", ValueError, "GLCClassifier needs trusted rows"),
-            "MLC": ("raises", ValueError, "MetaLossCorrectionClassifier needs trusted rows"),
+            "glc": ("raises", ValueError, "GLCClassifier needs trusted rows"),
+            "mlc": ("raises", ValueError, "MetaLossCorrectionClassifier needs trusted rows"),
         },
     ),
     "all-rows-trusted": (
         np.ones(30, bool),
         {
-            "GLC": ("warns", UserWarning, "every row is trusted"),
-            "MLC": ("raises", ValueError, "every row is trusted"),
+            "glc": ("warns", UserWarning, "every row is trusted"),
+            "mlc": ("raises", ValueError, "every row is trusted"),
         },
     ),
     "trusted-rows-of-one-class": (
         Y == 0,
         {
-            "GLC": ("raises", ValueError, "trusted rows of at least 2 classes"),
-            "MLC": ("raises", ValueError, "trusted rows of at least 2 classes"),
+            "glc": ("raises", ValueError, "trusted rows of at least 2 classes"),
+            "mlc": ("raises", ValueError, "trusted rows of at least 2 classes"),
         },
     ),
     "no-trusted-row-of-class-2": (
         TRUSTED & (Y != 2),
         {
-            "GLC": ("warns", UserWarning, r"no trusted row of class\(es\) \[2\]"),
-            "MLC": ("warns", UserWarning, r"class\(es\) \[2\] have no trusted row"),
+            "glc": ("warns", UserWarning, r"no trusted row of class\(es\) \[2\]"),
+            "mlc": ("warns", UserWarning, r"class\(es\) \[2\] have no trusted row"),
         },
     ),
     "trusted-as-0-1-ints": (TRUSTED.astype(int), {}),
@@ -403,7 +385,7 @@ def test_bad_transition_matrix(name, case):
 def test_uninformative_transition_matrix_is_named(name):
     """Rows all alike: the noisy labels say nothing about the clean class (forward stays at chance)."""
     with pytest.warns(UninformativeTransitionWarning, match="has \\(nearly\\) identical rows.*carry no information"):
-        if name == "Backward":
+        if name == "backward":
             with pytest.raises(ValueError, match="singular"):
                 fit(name, transition_matrix=_UNINFORMATIVE)
         else:
@@ -413,7 +395,7 @@ def test_uninformative_transition_matrix_is_named(name):
 @pytest.mark.parametrize("name", WITH_T)
 def test_transition_matrix_with_two_rows_alike_is_named(name):
     with pytest.warns(UninformativeTransitionWarning, match=r"identical rows for the class pair\(s\) \(0, 1\)"):
-        if name == "Backward":
+        if name == "backward":
             with pytest.raises(ValueError, match="singular"):
                 fit(name, transition_matrix=_TWO_ROWS_ALIKE)
         else:

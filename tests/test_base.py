@@ -17,6 +17,7 @@ from sknoisy import CrossEntropyClassifier, ForwardCorrectedClassifier, Transiti
 from sknoisy._targets import split_target_table
 from sknoisy.modules import MLP
 from sknoisy.utils._testing import make_fast_estimator
+from sknoisy._stage1 import stage1_net
 
 
 @pytest.fixture(scope="module")
@@ -405,7 +406,7 @@ def test_stage1_net_takes_plain_parameters_only(data):
         iterator_train__shuffle=True,
         lr=0.3,
     )
-    stage1 = clf._make_plain_net(random_state=4)
+    stage1 = stage1_net(clf, random_state=4)
     assert type(stage1) is CrossEntropyClassifier
     params = stage1.get_params(deep=False)
     assert params["module__hidden_units"] == (5,) and params["iterator_train__shuffle"] is True
@@ -414,7 +415,7 @@ def test_stage1_net_takes_plain_parameters_only(data):
     assert not any(key.startswith(("criterion__", "transition_matrix")) for key in params)
     names = [name for name, _ in params["callbacks"]]
     assert names[-1] == "stage1_early_stopping"
-    assert clf._make_plain_net(early_stopping=False).get_params()["callbacks"] is None
+    assert stage1_net(clf, early_stopping=False).get_params()["callbacks"] is None
 
 
 # --------------------------------------------------------------------------- divergence (issue 13)
@@ -713,7 +714,7 @@ def test_user_callbacks_belong_to_the_final_network_only(data):
         random_state=0,
     ).fit(X, y)
     assert log == ["ForwardCorrectedClassifier"]  # not once per fold of stage 1
-    stage1 = clf._make_plain_net()
+    stage1 = stage1_net(clf)
     params = stage1.get_params(deep=False)
     assert "callbacks__count__log" not in params and "callbacks__print_log__sink" in params
     assert [name for name, _ in params["callbacks"]] == ["stage1_early_stopping"]
@@ -785,3 +786,27 @@ def test_early_stopping_is_not_taken_for_an_interrupt(data):
         warnings.simplefilter("error")
         clf.fit(X, y)
     assert len(clf.history) < 100
+
+
+# --------------------------------------------------------------------------- partial_fit(epochs=N), as in skorch
+def test_partial_fit_and_fit_take_skorch_epochs(data):
+    X, y = data[0], data[1]
+    clf = CrossEntropyClassifier(MLP, max_epochs=5, random_state=0)
+    clf.partial_fit(X, y, epochs=2)
+    assert len(clf.history) == 2
+    clf.partial_fit(X, y, epochs=3)
+    assert len(clf.history) == 5
+    clf.partial_fit(X, y)  # max_epochs more
+    assert len(clf.history) == 10
+    assert len(CrossEntropyClassifier(MLP, max_epochs=5, random_state=0).fit(X, y, epochs=1).history) == 1
+    # the same epochs trained in two calls or one give the same model
+    once = CrossEntropyClassifier(MLP, max_epochs=5, random_state=0).partial_fit(X, y, epochs=4)
+    twice = CrossEntropyClassifier(MLP, max_epochs=5, random_state=0).partial_fit(X, y, epochs=4)
+    np.testing.assert_allclose(once.predict_proba(X), twice.predict_proba(X))
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5, "3", True])
+def test_partial_fit_refuses_bad_epochs(data, epochs):
+    X, y = data[0], data[1]
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        CrossEntropyClassifier(MLP, max_epochs=1).partial_fit(X, y, epochs=epochs)

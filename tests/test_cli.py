@@ -122,7 +122,9 @@ def test_a_failing_method_is_reported_and_the_others_kept(monkeypatch, capsys):
         def fit(self, X, y, trusted=None):
             raise FloatingPointError("the training loss became nan in epoch 1")
 
-    monkeypatch.setattr(sknoisy, "RobustLossClassifier", Diverging)
+    from sknoisy._classifier_registry import _ENTRIES
+
+    monkeypatch.setitem(_ENTRIES, "nce+rce", _ENTRIES["nce+rce"]._replace(estimator=Diverging))
     status, out, _ = run(["compare", "--methods", "ce,nce+rce", "--epochs", "1", "--hidden", "8"], capsys)
     assert status == 0
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("ce ", "nce+rce "))}
@@ -367,7 +369,9 @@ def test_a_failing_compare_method_shows_its_traceback_on_request(monkeypatch):
         def fit(self, X, y, trusted=None):
             raise FloatingPointError("the training loss became nan in epoch 1")
 
-    monkeypatch.setattr(sknoisy, "RobustLossClassifier", Diverging)
+    from sknoisy._classifier_registry import _ENTRIES
+
+    monkeypatch.setitem(_ENTRIES, "nce+rce", _ENTRIES["nce+rce"]._replace(estimator=Diverging))
     monkeypatch.setenv("SKNOISY_TRACEBACK", "1")
     with pytest.raises(FloatingPointError, match="became nan"):
         main(["compare", "--methods", "nce+rce", *TINY])

@@ -22,6 +22,8 @@ from sknoisy.transition import (
     transition_matrix_error,
 )
 from sknoisy.utils._testing import CHECKS_THAT_FIT_WITHOUT_TRUSTED, FAST_NET_PARAMS, with_default_trusted
+import sknoisy._stage1
+from sknoisy._stage1 import stage1_net
 
 
 def _glc(**overrides):
@@ -80,16 +82,15 @@ class _RecordingNet(CrossEntropyClassifier):
         return super().fit(X, y, **kwargs)
 
 
-class _RecordingGLC(GLCClassifier):
-    def _make_plain_net(self, random_state=None, early_stopping=True):
-        net = super()._make_plain_net(random_state, early_stopping)
-        return _RecordingNet(**net.get_params(deep=False))
+def _recording_stage1_net(net, **kwargs):
+    return _RecordingNet(**stage1_net(net, **kwargs).get_params(deep=False))
 
 
-def test_stage1_sees_only_untrusted_rows(flip_data):
+def test_stage1_sees_only_untrusted_rows(flip_data, monkeypatch):
     X, y, _, trusted, _ = flip_data
     _RecordingNet.fitted_on.clear()
-    _RecordingGLC(MLP, **{**FAST_NET_PARAMS, "max_epochs": 2}).fit(X, y, trusted=trusted)
+    monkeypatch.setattr(sknoisy._stage1, "stage1_net", _recording_stage1_net)
+    GLCClassifier(MLP, **{**FAST_NET_PARAMS, "max_epochs": 2}).fit(X, y, trusted=trusted)
     (seen,) = _RecordingNet.fitted_on
     np.testing.assert_array_equal(seen, X[~trusted])
 
@@ -97,7 +98,7 @@ def test_stage1_sees_only_untrusted_rows(flip_data):
 def test_T_is_the_gold_estimate_of_the_stage1_net(fitted, flip_data):
     # One gold path: GLC's T is TransitionMatrixEstimator(method='gold') on its plain CE net.
     X, y, _, trusted, _ = flip_data
-    stage1 = fitted._make_plain_net(random_state=0)
+    stage1 = stage1_net(fitted, random_state=0)
     tme = TransitionMatrixEstimator(stage1, method="gold", refit=False, random_state=0).fit(X, y, trusted=trusted)
     np.testing.assert_allclose(fitted.transition_matrix_, tme.transition_matrix_, atol=1e-12)
     # ... which is estimate_gold of that net, trained on the untrusted rows, on the trusted rows.
@@ -124,7 +125,7 @@ def test_transition_matrix_method_name_and_nested_params(flip_data):
     assert clf.get_params()["transition_matrix__method"] == "gold"
     clf.set_params(transition_matrix__method="confusion").fit(X, y, trusted=trusted)
     np.testing.assert_array_equal(clf.transition_matrix_, by_name.transition_matrix_)
-    stage1 = clone(clf._make_plain_net(random_state=0)).fit(X[~trusted], y[~trusted])
+    stage1 = clone(stage1_net(clf, random_state=0)).fit(X[~trusted], y[~trusted])
     expected = estimate_confusion(stage1.predict_proba(X[trusted]), y[trusted])
     np.testing.assert_allclose(clf.transition_matrix_, expected, atol=1e-6)
 
@@ -167,7 +168,7 @@ def test_missing_trusted_class_warns_and_trains_without_nan(flip_data):
     assert np.all(np.isfinite(clf.history[:, "train_loss"]))
     assert np.all(np.isfinite(clf.predict_proba(X)))
     # the row of "cat" is the anchor row of the stage-1 probabilities of the untrusted rows
-    stage1 = clone(clf._make_plain_net(random_state=0)).fit(X[~partial], y[~partial])
+    stage1 = clone(stage1_net(clf, random_state=0)).fit(X[~partial], y[~partial])
     anchor = estimate_anchor(stage1.predict_proba(X[~partial]), quantile=0.97)
     np.testing.assert_allclose(T_hat[2], anchor[2], atol=1e-6)
     gold = estimate_gold(stage1.predict_proba(X[partial]), y[partial])
@@ -338,6 +339,8 @@ def test_trains_on_cuda(flip_data):
 def test_sample_weight_weights_each_row_of_the_joint_loss(flip_data):
     import torch
 
+    from sknoisy._targets import make_target_table
+
     X, y, _, trusted, _ = flip_data
     weight = np.where(np.arange(len(y)) % 2 == 0, 2.0, 0.5)
     clf = _glc(max_epochs=1).fit(X, y, trusted=trusted, sample_weight=weight)
@@ -345,10 +348,10 @@ def test_sample_weight_weights_each_row_of_the_joint_loss(flip_data):
     labels = torch.as_tensor(np.searchsorted(clf.classes_, y[:6]))
     flags = torch.as_tensor(trusted[:6])
     w = torch.tensor([2.0, 0.5, 2.0, 0.5, 2.0, 0.5])
-    table = torch.stack([labels.float(), flags.float(), w], dim=1)
+    table = torch.as_tensor(make_target_table(labels.numpy(), flags.numpy(), weight=w.numpy()))
     criterion = type(clf.criterion_)(transition_matrix=clf.transition_matrix_, reduction="none")
     per_row = criterion(logits, labels, flags)
     np.testing.assert_allclose(float(clf.get_loss(logits, table)), float((w * per_row).mean()), rtol=1e-5)
     # no weight column: the plain mean, as before
-    unweighted = torch.stack([labels, flags.long()], dim=1)
+    unweighted = torch.as_tensor(make_target_table(labels.numpy(), flags.numpy()))
     np.testing.assert_allclose(float(clf.get_loss(logits, unweighted)), float(per_row.mean()), rtol=1e-5)

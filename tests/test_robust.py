@@ -16,6 +16,7 @@ from sknoisy.losses import DEFAULT_LOSS_PARAMS, LOSS_NAMES, ActivePassiveLoss, G
 from sknoisy.modules import MLP
 from sknoisy.noise import make_noisy_classification
 from sknoisy.utils._testing import make_fast_estimator
+from sknoisy._stage1 import stage1_net
 
 TINY = {"module__hidden_units": (16,), "batch_size": 64, "lr": 1e-2, "random_state": 0}
 
@@ -183,7 +184,7 @@ def test_default_clipping_trains_the_same_model_as_skorch_clipping(small_data):
 
 def test_plain_net_drops_robust_params():
     clf = RobustLossClassifier(MLP, loss="gce", q=0.5, clip_grad_norm=None, max_epochs=2, lr=0.1)
-    plain = clf._make_plain_net(random_state=0)
+    plain = stage1_net(clf, random_state=0)
     assert type(plain) is CrossEntropyClassifier
     params = plain.get_params()
     assert params["max_epochs"] == 2 and params["lr"] == 0.1

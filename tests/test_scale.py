@@ -35,12 +35,10 @@ from skorch.helper import SliceDataset
 
 import sknoisy
 from sknoisy import (
-    BackwardCorrectedClassifier,
     CrossEntropyClassifier,
     ForwardCorrectedClassifier,
     GLCClassifier,
     MetaLossCorrectionClassifier,
-    RobustLossClassifier,
     TransitionMatrixEstimator,
     make_noisy_classification,
     make_transition_matrix,
@@ -53,6 +51,10 @@ from sknoisy.losses import (
 )
 from sknoisy.modules import MLP
 from sknoisy.transition import estimate_anchor, estimate_dual_t, estimate_gold
+from sknoisy.utils._testing import classifier_specs
+
+#: The registry's methods that need trusted rows (two-stage tests of their own below).
+NEEDS_TRUSTED_METHODS = {name for name, m in sknoisy.CLASSIFIER_METHODS.items() if m.needs_trusted}
 
 N_MANY = 5000
 C_MANY = 1000
@@ -102,15 +104,8 @@ def _traced_peak(fn, *args, **kwargs):
 
 
 def _all_estimator_specs(T):
-    """(id, class, kwargs) of every classifier, with a given T where one is used."""
-    return [
-        ("ce", CrossEntropyClassifier, {}),
-        ("forward", ForwardCorrectedClassifier, {"transition_matrix": T}),
-        ("backward", BackwardCorrectedClassifier, {"transition_matrix": T}),
-        ("glc", GLCClassifier, {}),
-        ("mlc", MetaLossCorrectionClassifier, {}),
-        ("robust", RobustLossClassifier, {}),
-    ]
+    """(id, class, kwargs) of every classifier of the registry, with a given T where one is taken."""
+    return classifier_specs(T)
 
 
 # ------------------------------------------------------------ many classes
@@ -200,12 +195,8 @@ def many_class_data():
 
 # The given T is built in the test (the fixture is not reachable from parametrize).
 _MANY_CLASS_SPECS = [
-    ("fwd-T", ForwardCorrectedClassifier, {"transition_matrix": "given"}),
-    ("fwd-That", ForwardCorrectedClassifier, {"transition_matrix": "anchor"}),
-    ("robust", RobustLossClassifier, {"loss": "nce+rce"}),
-    ("glc", GLCClassifier, {}),
-    ("mlc", MetaLossCorrectionClassifier, {}),
-]
+    spec for spec in classifier_specs("given") if spec[0] != "backward"  # covered by the loss test, see below
+] + [("forward-That", ForwardCorrectedClassifier, {"transition_matrix": "anchor"})]
 
 
 # (backward correction at C = 1000 is covered by the loss test: the classifier
@@ -280,14 +271,6 @@ def test_memmap_is_read_in_batches(memmap_file, spec, mode):
     _check_memmap_not_copied(path, y, mode, spec)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "transition.py _take: a memmap X is fancy-indexed (X[train]), which copies each fold of the "
-        "out-of-fold probabilities into memory; a Subset view (as for a Dataset, and as _glc._take does "
-        "for memmaps) would stream it"
-    ),
-)
 def test_memmap_with_estimated_transition_matrix_is_read_in_batches(memmap_file):
     path, y = memmap_file
     _check_memmap_not_copied(path, y, "r", 2)
@@ -485,7 +468,7 @@ def _quiet_accelerator():
     return {"accelerator": Accelerator(cpu=True), "callbacks__print_log__sink": lambda *a: None}
 
 
-_ACCELERATED_SPECS = [spec for spec in _all_estimator_specs(_T3) if spec[0] not in ("glc", "mlc")]
+_ACCELERATED_SPECS = [spec for spec in _all_estimator_specs(_T3) if spec[0] not in NEEDS_TRUSTED_METHODS]
 
 
 @pytest.mark.parametrize("cls, kwargs", [s[1:] for s in _ACCELERATED_SPECS], ids=[s[0] for s in _ACCELERATED_SPECS])
@@ -540,7 +523,7 @@ def test_accelerate_mixin_keeps_the_mlc_meta_step():
 # ------------------------------------------------------------------ CUDA
 @pytest.mark.cuda
 @cuda
-@pytest.mark.parametrize("name", ["ce", "forward", "backward", "glc", "mlc", "robust"])
+@pytest.mark.parametrize("name", [spec[0] for spec in classifier_specs()])
 def test_estimators_train_on_cuda(name):
     X, y_noisy, y_clean, T = make_noisy_classification(
         300, n_features=8, n_classes=3, noise="flip_to_one", rate=0.3, random_state=0

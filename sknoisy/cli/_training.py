@@ -79,8 +79,8 @@ def network_summary(module, params):
 
 
 def method_name(net):
-    """The name of the method of :data:`~sknoisy._auto.CLASSIFIER_METHODS` that ``net`` is."""
-    from .._auto import CLASSIFIER_METHODS
+    """The name of the method of :data:`~sknoisy.CLASSIFIER_METHODS` that ``net`` is."""
+    from .._classifier_registry import CLASSIFIER_METHODS
 
     for entry in CLASSIFIER_METHODS.values():
         if type(net) is entry.estimator and all(getattr(net, k, None) == v for k, v in entry.params.items()):

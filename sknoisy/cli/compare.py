@@ -37,40 +37,48 @@ NAME = "compare"
 
 
 class _Method(typing.NamedTuple):
-    """One row of the comparison: a public sknoisy estimator and its own settings."""
+    """One row of the comparison: a method of the classifier registry, or the clean-label ceiling."""
 
     name: str
     what: str
-    estimator: str  # a public name, looked up on the package when built
-    params: tuple = ()  # (parameter, value) pairs on top of the network's
+    estimator: type
+    params: typing.Mapping
     needs_trusted: bool = False
     clean_labels: bool = False  # trained on the clean labels: the ceiling
 
     def build(self, net_params):
-        import sknoisy
-
-        own = {name: clone(value, safe=False) for name, value in self.params}
-        return getattr(sknoisy, self.estimator)(**own, **net_params)
+        own = {name: clone(value, safe=False) for name, value in self.params.items()}
+        return self.estimator(**own, **net_params)
 
 
-# backward estimates T with the library's default method, with 3 folds to stay quick; forward learns
-# T with the network (its default)
-_ESTIMATED_T = (("transition_matrix", TransitionMatrixEstimator(method=DEFAULT_TRANSITION_METHOD, cv=3)),)
+#: The row trained on the clean labels, beside the registry's methods.
+_CEILING = "clean"
 
-_METHODS = {
-    m.name: m
-    for m in (
-        _Method("clean", "CE on the clean labels (ceiling)", "CrossEntropyClassifier", clean_labels=True),
-        _Method("ce", "cross-entropy, no correction", "CrossEntropyClassifier"),
-        _Method("forward", "forward, T learned with the network (VolMinNet, Li 2021)", "ForwardCorrectedClassifier"),
-        _Method("backward", f"backward, {DEFAULT_TRANSITION_METHOD} T (Patrini 2017)", "BackwardCorrectedClassifier",
-                _ESTIMATED_T),
-        _Method("glc", "GLC, gold T (Hendrycks 2018)", "GLCClassifier", needs_trusted=True),
-        _Method("mlc", "Meta Loss Correction (Wang 2020)", "MetaLossCorrectionClassifier", needs_trusted=True),
-        _Method("nce+rce", "Active Passive Loss (Ma 2020)", "RobustLossClassifier", (("loss", "nce+rce"),)),
-    )
-}
-_DEFAULT_METHODS = ("clean", "ce", "forward", "glc", "mlc", "nce+rce")
+
+def _methods():
+    """The rows ``--methods`` can name: the ceiling, then every method of the classifier registry.
+
+    A method that needs T before training (it takes one and does not learn
+    its own) gets the library's default estimate, from 3 folds to stay quick.
+    """
+    from .._classifier_registry import CLASSIFIER_METHODS
+    from ..base import CrossEntropyClassifier
+
+    rows = {_CEILING: _Method(_CEILING, "CE on the clean labels (ceiling)", CrossEntropyClassifier, {},
+                              clean_labels=True)}
+    for m in CLASSIFIER_METHODS.values():
+        params = dict(m.params)
+        if m.takes_transition_matrix and not m.learns_transition_matrix:
+            params["transition_matrix"] = TransitionMatrixEstimator(method=DEFAULT_TRANSITION_METHOD, cv=3)
+        rows[m.name] = _Method(m.name, m.description, m.estimator, params, needs_trusted=m.needs_trusted)
+    return rows
+
+
+def _default_methods():
+    """The ceiling and every method ``methods='auto'`` tries."""
+    from .._classifier_registry import CLASSIFIER_METHODS
+
+    return (_CEILING, *(m.name for m in CLASSIFIER_METHODS.values() if m.in_auto))
 
 
 def register(commands):
@@ -100,13 +108,14 @@ def register(commands):
         metavar="K",
         help="train rows per class kept with their clean label, marked trusted (GLC and MLC need them)",
     )
-    needing = " and ".join(m.name for m in _METHODS.values() if m.needs_trusted)
+    methods = _methods()
+    needing = " and ".join(m.name for m in methods.values() if m.needs_trusted)
     parser.add_argument(
         "--methods",
         default=None,
         metavar="LIST",
-        help=f"comma-separated, from {', '.join(_METHODS)}, or 'all' "
-        f"(default: {','.join(_DEFAULT_METHODS)}; {needing} only with trusted rows)",
+        help=f"comma-separated, from {', '.join(methods)}, or 'all' "
+        f"(default: {','.join(_default_methods())}; {needing} only with trusted rows)",
     )
     parser.add_argument("--test-size", type=fraction, default=0.25, metavar="F", help="share of rows kept for testing")
     add_network_options(parser, epochs=30, hidden=256, batch_size=64, choose_module=True)
@@ -122,24 +131,25 @@ def register(commands):
 # checks of the options
 # --------------------------------------------------------------------------
 def _choose_methods(text, n_trusted, notes):
+    methods = _methods()
     if text is None:
-        names, explicit = list(_DEFAULT_METHODS), False
+        names, explicit = list(_default_methods()), False
     else:
         names = [name.strip().lower() for name in text.split(",") if name.strip()]
         explicit = True
         if names == ["all"]:
-            names, explicit = list(_METHODS), False
+            names, explicit = list(methods), False
         if not names:
             raise InputError("--methods is empty; give a comma-separated list such as ce,forward,glc")
-    unknown = [name for name in names if name not in _METHODS]
+    unknown = [name for name in names if name not in methods]
     if unknown:
         raise InputError(
             f"--methods: unknown method(s) {', '.join(map(repr, unknown))}; "
-            f"choose from {', '.join(_METHODS)} (or 'all')"
+            f"choose from {', '.join(methods)} (or 'all')"
         )
     chosen = []
     for name in dict.fromkeys(names):
-        method = _METHODS[name]
+        method = methods[name]
         if method.needs_trusted and n_trusted == 0:
             if explicit:
                 raise InputError(f"method {name!r} needs trusted rows; set --trusted-per-class to 1 or more")

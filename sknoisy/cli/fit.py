@@ -22,8 +22,8 @@ METADATA_KEY = "sknoisy fit"
 
 
 def _methods():
-    """The classifier methods by name, from the registry AutoNoisyClassifier tries them from."""
-    from .._auto import CLASSIFIER_METHODS
+    """The classifier methods by name, from the classifier registry."""
+    from .._classifier_registry import CLASSIFIER_METHODS
 
     return CLASSIFIER_METHODS
 
@@ -70,7 +70,7 @@ def register(commands):
         "not a feature, and 'sknoisy predict' ignores it in new data",
     )
     listed = "; ".join(
-        f"{m.name}: {m.summary}{' (needs trusted rows)' if m.needs_trusted else ''}" for m in methods.values()
+        f"{m.name}: {m.description}{' (needs trusted rows)' if m.needs_trusted else ''}" for m in methods.values()
     )
     parser.add_argument(
         "--method",

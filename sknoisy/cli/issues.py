@@ -142,13 +142,14 @@ def _run(args, data, output, t_method):
 
 
 def _fit_transition(module, net_params, progress, t_method, args, X, y, trusted, refit):
+    from .._stage1 import stage1_net
     from ..base import CrossEntropyClassifier
     from ..transition import TransitionMatrixEstimator
 
     # Stage 1 as in the estimated-T recipes: plain cross-entropy, each net kept
     # at its epoch of best held-out noisy loss, so that it has not memorised
     # the noise when it predicts its held-out fold.
-    plain = CrossEntropyClassifier(module, **net_params)._make_plain_net(random_state=args.seed)
+    plain = stage1_net(CrossEntropyClassifier(module, **net_params), random_state=args.seed)
     if progress:
         plain.set_params(callbacks=[*plain.callbacks, *progress])
     tme = TransitionMatrixEstimator(plain, method=t_method, cv=args.cv, refit=refit, random_state=args.seed)

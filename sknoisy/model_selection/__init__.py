@@ -9,7 +9,8 @@ rewards a model for fitting the noise. This package offers:
   set it is given;
 * :func:`forward_corrected_log_loss_scorer`: for the case with no trusted
   rows at all, the log-loss of the *noisy* labels under the model's clean
-  probabilities pushed through ``T`` (``p_noisy = p_clean @ T``);
+  probabilities pushed through ``T`` (``p_noisy = p_clean @ T``), with
+  :func:`noisy_accuracy_scorer` and :func:`noise_corrected_accuracy_scorer`;
 * :class:`TrustedValidSplit`: a skorch ``train_split`` validating on trusted
   rows (also importable from ``sknoisy``).
 
@@ -29,12 +30,19 @@ modules built on it); the splitters and scorers work through the estimator
 API alone.
 """
 
-from ._scorers import forward_corrected_log_loss_scorer, trusted_scorer
+from ._scorers import (
+    forward_corrected_log_loss_scorer,
+    noise_corrected_accuracy_scorer,
+    noisy_accuracy_scorer,
+    trusted_scorer,
+)
 from ._split import TrustedKFold, TrustedValidSplit
 
 __all__ = [
     "TrustedKFold",
     "trusted_scorer",
     "forward_corrected_log_loss_scorer",
+    "noisy_accuracy_scorer",
+    "noise_corrected_accuracy_scorer",
     "TrustedValidSplit",
 ]

@@ -1,11 +1,13 @@
 """Scorers that never score a model on labels it cannot trust.
 
 * :func:`trusted_scorer` scores only the trusted rows of the set it is given;
-* :func:`forward_corrected_log_loss_scorer`, for data with no trusted rows,
-  scores the noisy labels under the model's clean probabilities pushed
-  through ``T``.
+* for data with no trusted rows, :func:`noisy_accuracy_scorer` (the
+  accuracy on held-out noisy labels), :func:`forward_corrected_log_loss_scorer`
+  (the noisy labels under the model's clean probabilities pushed through
+  ``T``) and :func:`noise_corrected_accuracy_scorer` (an estimate of the
+  clean accuracy through ``T``).
 
-Both call the estimator's ``predict`` / ``predict_proba`` only, so they
+All call the estimator's ``predict`` / ``predict_proba`` only, so they
 score any scikit-learn classifier, not only sknoisy's.
 """
 
@@ -19,7 +21,12 @@ from ..utils._rows import n_rows, take_rows
 from ..utils._validation import check_transition_matrix, check_trusted_mask
 from ._split import ROUTING_HINT
 
-__all__ = ["trusted_scorer", "forward_corrected_log_loss_scorer"]
+__all__ = [
+    "trusted_scorer",
+    "forward_corrected_log_loss_scorer",
+    "noisy_accuracy_scorer",
+    "noise_corrected_accuracy_scorer",
+]
 
 _METRICS = ("accuracy", "balanced_accuracy", "neg_log_loss", "f1_macro")
 
@@ -282,3 +289,96 @@ def forward_corrected_log_loss_scorer(transition_matrix="fitted", *, eps=1e-7):
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0.0 < eps < 1.0:
         raise ValueError(f"eps must be a number in (0, 1), got {eps!r}.")
     return _ForwardCorrectedLogLossScorer(transition_matrix, float(eps))
+
+
+# --------------------------------------------------------------------------
+# scorers for data without trusted rows
+# --------------------------------------------------------------------------
+def _noisy_accuracy(estimator, X, y):
+    return float(np.mean(np.asarray(estimator.predict(X)) == np.asarray(y)))
+
+
+def noisy_accuracy_scorer():
+    """A scorer of the accuracy on the (held-out) noisy labels it is given.
+
+    The criterion :class:`~sknoisy.AutoNoisyClassifier` chooses by without
+    trusted rows. On held-out rows, whose noise the model never saw, its
+    expectation under symmetric or uniform noise is ``a + b *
+    clean_accuracy`` with ``b > 0``, so it ranks models as the clean
+    accuracy does and needs no ``T``; under asymmetric noise it gives some
+    credit to predicting a class's usual flip.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y_noisy) -> float``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sknoisy.model_selection import noisy_accuracy_scorer
+    >>> clf = DummyClassifier(strategy="most_frequent").fit(np.zeros((4, 1)), [0, 0, 0, 1])
+    >>> noisy_accuracy_scorer()(clf, np.zeros((4, 1)), [0, 1, 0, 1])
+    0.5
+    """
+    return _noisy_accuracy
+
+
+class _NoiseCorrectedAccuracy:
+    """``mean(pinv(T)[y_noisy, y_pred])``: see :func:`noise_corrected_accuracy_scorer`."""
+
+    #: What the score is, for reports.
+    name = "noise-corrected accuracy on held-out noisy rows (an estimate of the clean accuracy through T)"
+
+    def __init__(self, transition_matrix):
+        self.transition_matrix = check_transition_matrix(transition_matrix)
+        self.inverse_ = np.linalg.pinv(self.transition_matrix)
+
+    def __call__(self, estimator, X, y):
+        classes = np.asarray(estimator.classes_)
+        noisy = np.searchsorted(classes, np.asarray(y))
+        predicted = np.searchsorted(classes, np.asarray(estimator.predict(X)))
+        return float(np.mean(self.inverse_[noisy, predicted]))
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+def noise_corrected_accuracy_scorer(transition_matrix):
+    """A scorer estimating the clean accuracy from noisy labels through ``T``: ``mean(pinv(T)[y_noisy, y_pred])``.
+
+    The 0-1 loss corrected backward (Patrini et al. 2017): for a row of clean
+    class ``y`` whose noisy label ``j`` is drawn from ``T[y]``,
+    ``E[pinv(T)[j, k]] = (T @ pinv(T))[y, k] = 1{y == k}`` when ``T`` is
+    invertible, so on held-out rows (whose noise the model never saw) the
+    mean is an unbiased estimate of the clean accuracy when ``T`` is right.
+    Under symmetric or uniform noise it is an increasing affine function of
+    the noisy accuracy; under asymmetric noise it takes back the credit the
+    noisy accuracy gives to predicting a class's usual flip. Through an
+    *estimated* ``T`` it inherits that estimate's errors (and a ``T``
+    estimated from the scored model's own kind of network counts the
+    model's mistakes as noise, which biases it upward).
+
+    Parameters
+    ----------
+    transition_matrix : array-like of shape (n_classes, n_classes)
+        ``T[i, j] = p(noisy = j | clean = i)`` in the order of the scored
+        estimator's ``classes_``.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y_noisy) -> float``; its ``name`` says what it is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sknoisy.model_selection import noise_corrected_accuracy_scorer
+    >>> T = np.array([[0.8, 0.2], [0.2, 0.8]])
+    >>> clf = DummyClassifier(strategy="most_frequent").fit(np.zeros((4, 1)), [0, 0, 0, 1])
+    >>> round(noise_corrected_accuracy_scorer(T)(clf, np.zeros((4, 1)), [0, 1, 0, 1]), 3)
+    0.5
+    """
+    return _NoiseCorrectedAccuracy(transition_matrix)

@@ -15,14 +15,36 @@ __all__ = [
     "CHECKS_THAT_FIT_WITHOUT_TRUSTED",
     "NEEDS_TRUSTED",
     "all_estimators",
+    "classifier_specs",
     "FAST_NET_PARAMS",
     "fast_params",
     "make_fast_estimator",
     "with_default_trusted",
 ]
 
-#: Public estimators whose fit refuses to run without trusted rows.
-NEEDS_TRUSTED = frozenset({"GLCClassifier", "MetaLossCorrectionClassifier"})
+def _needs_trusted():
+    """Names of the public estimators whose fit refuses to run without trusted rows (from the registry)."""
+    from .._classifier_registry import CLASSIFIER_METHODS
+
+    return frozenset(m.estimator.__name__ for m in CLASSIFIER_METHODS.values() if m.needs_trusted)
+
+
+def classifier_specs(transition_matrix=None):
+    """``[(name, class, kwargs), ...]`` of every method of the classifier registry, as tests build them.
+
+    ``kwargs`` holds the method's fixed parameters and, for a method that
+    takes a ``transition_matrix``, the given one (when not None), so that a
+    test needs no stage-1 network.
+    """
+    from .._classifier_registry import CLASSIFIER_METHODS
+
+    specs = []
+    for m in CLASSIFIER_METHODS.values():
+        kwargs = dict(m.params)
+        if m.takes_transition_matrix and transition_matrix is not None:
+            kwargs["transition_matrix"] = transition_matrix
+        specs.append((m.name, m.estimator, kwargs))
+    return specs
 
 #: scikit-learn estimator checks that fit without a trusted mask, so an
 #: estimator that needs trusted rows (GLC, MLC) fails them with its clear error.
@@ -164,6 +186,8 @@ def with_default_trusted(cls):
 
 
 def __getattr__(name):
+    if name == "NEEDS_TRUSTED":  # read from the registry on first use (the registry imports the classifiers)
+        return _needs_trusted()
     # pickle finds a subclass by module and name, also in a fresh process
     if name.endswith(_SUFFIX):
         import sknoisy
