@@ -396,11 +396,9 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
             params = [p for p in group["params"] if p is not W]
             if params:
                 groups.append({**group, "params": params})
-        own = {"lr": self.volmin_lr}
-        if "weight_decay" in kwargs or any("weight_decay" in group for group in groups):
-            # the paper does not decay T (decay would pull W to 0, that is towards uniform rows)
-            own["weight_decay"] = 0.0
-        groups.append({"params": [W], **own})
+        # the paper does not decay T (decay would pull W to 0, that is towards uniform rows); set even when
+        # the user set none, since an optimizer's own default (AdamW's 0.01) would otherwise apply
+        groups.append({"params": [W], "lr": self.volmin_lr, "weight_decay": 0.0})
         return (groups, *args[1:]), kwargs
 
     def on_train_end(self, net, X=None, y=None, **kwargs):

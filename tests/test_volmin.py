@@ -217,3 +217,33 @@ def test_volmin_initialize_before_fit_needs_classes():
 )
 def test_volmin_passes_sklearn_checks(estimator, check):
     check(estimator)
+
+
+def test_volume_term_counts_once_per_row_with_reduction_sum():
+    import torch
+
+    from sknoisy.losses import VolMinCrossEntropy
+
+    T = [[0.8, 0.2], [0.3, 0.7]]
+    logits, target = torch.randn(5, 2, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 1, 0, 1])
+    per_row = VolMinCrossEntropy(T, volume_weight=0.1, reduction="none")(logits, target)
+    total = VolMinCrossEntropy(T, volume_weight=0.1, reduction="sum")(logits, target)
+    mean = VolMinCrossEntropy(T, volume_weight=0.1, reduction="mean")(logits, target)
+    torch.testing.assert_close(total, per_row.sum())
+    torch.testing.assert_close(mean, per_row.mean())
+
+
+def test_learned_T_is_never_weight_decayed_even_by_an_optimizer_default():
+    import torch
+    from sklearn.datasets import make_classification
+
+    from sknoisy import ForwardCorrectedClassifier
+    from sknoisy.modules import MLP
+
+    X, y = make_classification(60, 4, n_informative=3, n_redundant=0, n_classes=3, random_state=0)
+    clf = ForwardCorrectedClassifier(MLP, optimizer=torch.optim.AdamW, max_epochs=1, random_state=0)
+    clf.fit(X.astype("float32"), y)
+    W = clf.criterion_.transition_logits
+    (group,) = [g for g in clf.optimizer_.param_groups if any(p is W for p in g["params"])]
+    assert group["weight_decay"] == 0.0
+    assert all(g["weight_decay"] == 0.01 for g in clf.optimizer_.param_groups if g is not group)

@@ -347,8 +347,9 @@ class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
     eps : float, default=1e-7
         Floor on the noisy probability before the log.
     reduction : {'mean', 'sum', 'none'}, default='mean'
-        How to reduce the per-sample losses (the volume term is added to
-        every sample's loss, so 'mean' adds it once).
+        How to reduce the per-sample losses. The volume term is part of
+        every sample's loss, so 'mean' adds it once and 'sum' once per
+        sample (as summing the 'none' losses would).
 
     Attributes
     ----------
@@ -439,7 +440,9 @@ class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
         if self.volume_weight:
             # log|det T| costs one C x C LU factorisation per batch
             volume = torch.linalg.slogdet(T.to(torch.float64)).logabsdet.to(loss.dtype)
-            loss = loss + self.volume_weight * volume
+            # every row's loss carries the term: 'sum' adds it once per row, as 'none' then a sum would
+            rows = target.shape[0] if self.reduction == "sum" else 1
+            loss = loss + (self.volume_weight * rows) * volume
         return loss
 
 

@@ -495,9 +495,10 @@ def estimate_confident_joint(proba_noisy, y_noisy, *, calibrate=True):
     Memory: ``O(n_samples + n_classes**2)`` plus bounded row blocks, so
     ``n_samples = 10**6`` and ``n_classes = 1000`` are fine. It matches cleanlab's
     ``estimate_py_and_noise_matrices_from_probabilities`` (transposed) on
-    the same probabilities up to three details: cleanlab counts at
-    least one row on every diagonal entry (here a class without counted
-    rows gets the identity row with a warning); when several classes reach their
+    the same probabilities up to three details: a class without counted
+    rows gets the identity row with a warning (cleanlab counts one row on its
+    diagonal; a class with counted rows but none on its diagonal gets that
+    one row here too, so no diagonal entry is zero); when several classes reach their
     threshold cleanlab takes the overall argmax of the row (which may be a
     class below its own threshold), this function the most probable class
     among those reaching their threshold, as the paper describes; and a row
@@ -557,6 +558,12 @@ def estimate_confident_joint(proba_noisy, y_noisy, *, calibrate=True):
         column = joint.sum(axis=0)
         scale = np.divide(label_counts, column, out=np.zeros(n_classes), where=column > 0)
         joint = _round_columns(joint * scale)
+    # A class whose rows are counted, none of them on its own label, would get a zero diagonal: forward
+    # correction and MLC then cannot predict it at all (an uninformative stage-1 model gives this in about a
+    # quarter of draws). Count one row there, as cleanlab does.
+    counted = joint.sum(axis=1) > 0
+    empty_diagonal = counted & (np.diag(joint) <= 0)
+    joint[empty_diagonal, empty_diagonal] = 1.0
     totals = joint.sum(axis=1)
     T = joint / np.where(totals > 0, totals, 1.0)[:, None]
     T = _fill_empty_rows(T, totals <= 0, "No sample is confidently counted")
