@@ -192,7 +192,7 @@ def command_accuracy(folder, train_file, trusted, y_test, args, log, extra=()):
         fit[4:4] = ["--trusted-column", "checked"]
     out, fit_wall, fit_cpu = sknoisy(fit, args, log)
     chosen = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith(("chose: ", "method: ")))
-    estimate = next(line for line in out.splitlines() if line.startswith("estimated accuracy: "))
+    estimate = next(line for line in out.splitlines() if line.startswith("accuracy: "))
     _, predict_wall, _ = sknoisy(
         ["predict", str(model), str(folder / "test.csv"), "--id-column", "id", "-o", str(predictions)], args, log
     )
@@ -278,27 +278,23 @@ def summarise(rows, args):
 
 
 def _estimate_value(line):
-    """The accuracy in fit's ``estimated accuracy: 0.846 (...`` line, or None."""
-    head = line.split(": ", 1)[1].split(" ", 1)[0]
-    try:
-        return float(head)
-    except ValueError:
-        return None
+    """The point estimate in fit's ``accuracy: 0.846, between ...`` line, or None (fit printed none)."""
+    found = re.match(r"accuracy: (\d\.\d+),", line)
+    return float(found.group(1)) if found else None
 
 
 def _estimate_range(line):
-    """``(low, high)`` of the range fit prints without checked rows, or None."""
-    found = re.search(r"between (\d\.\d+) \(.*?\) and (\d\.\d+) \(", line)
+    """``(low, high)`` of the interval fit prints with checked rows, or None."""
+    found = re.search(r"between (\d\.\d+) and (\d\.\d+) \(", line)
     return (float(found.group(1)), float(found.group(2))) if found else None
 
 
 def printed_estimate(line):
-    value = _estimate_value(line)
-    if value is None:
+    value, bounds = _estimate_value(line), _estimate_range(line)
+    if bounds is None:
         return "none"
-    bounds = _estimate_range(line)
-    shown = f" [{100 * bounds[0]:.1f}, {100 * bounds[1]:.1f}]" if bounds else ""
-    return f"{100 * value:.1f}{shown} ({'noise model' if 'noise model' in line else 'checked rows'})"
+    point = f"{100 * value:.1f} " if value is not None else ""
+    return f"{point}[{100 * bounds[0]:.1f}, {100 * bounds[1]:.1f}]"
 
 
 def write_results(rows, args, facts, command, elapsed):
@@ -372,7 +368,7 @@ def write_results(rows, args, facts, command, elapsed):
     md.append("## Per seed\n")
     md.append(
         "The accuracy `sknoisy fit` printed for its model (measured on the checked rows by cross-validation, "
-        "or estimated through the noise model without them) next to the accuracy its predictions reached on "
+        "with its interval, or nothing without them) next to the accuracy its predictions reached on "
         "the clean test labels.\n"
     )
     md.append(
@@ -386,23 +382,22 @@ def write_results(rows, args, facts, command, elapsed):
             ],
         )
     )
-    estimates = [(r, _estimate_value(r["estimate"])) for r in rows]
-    for trusted, how in ((True, "measured on checked rows"), (False, "estimated through the noise model")):
-        errors = [100 * (value - r["accuracy"]) for r, value in estimates if r["trusted"] == trusted and value is not None]
-        if errors:
-            md.append(
-                f"\nAccuracy {how} minus test accuracy: median {statistics.median(errors):+.1f} points "
-                f"(from {min(errors):+.1f} to {max(errors):+.1f}).\n"
-            )
-    ranges = [(r, _estimate_range(r["estimate"])) for r in rows if not r["trusted"]]
+    errors = [100 * (_estimate_value(r["estimate"]) - r["accuracy"]) for r in rows
+              if _estimate_value(r["estimate"]) is not None]
+    if errors:
+        md.append(
+            f"\nPoint estimates printed (only where the interval is within +/- 5 points): {len(errors)}; minus test "
+            f"accuracy: median {statistics.median(errors):+.1f} points (from {min(errors):+.1f} to {max(errors):+.1f}).\n"
+        )
+    ranges = [(r, _estimate_range(r["estimate"])) for r in rows]
     ranges = [(r, bounds) for r, bounds in ranges if bounds is not None]
     if ranges:
         held = sum(low <= r["accuracy"] <= high for r, (low, high) in ranges)
-        below = [100 * (low - r["accuracy"]) for r, (low, _) in ranges]
+        widths = [100 * (high - low) / 2 for _, (low, high) in ranges]
         md.append(
-            f"The range [low, high] printed without checked rows held the test accuracy in {held} of {len(ranges)} "
-            f"runs; its low end minus test accuracy: median {statistics.median(below):+.1f} points (from "
-            f"{min(below):+.1f} to {max(below):+.1f}).\n"
+            f"The interval printed with checked rows held the test accuracy in {held} of {len(ranges)} runs "
+            f"(half-width median {statistics.median(widths):.1f} points). Without checked rows fit prints no "
+            f"number ({sum(not r['trusted'] for r in rows)} runs).\n"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "own_data.md").write_text("\n".join(md) + "\n", encoding="utf-8")

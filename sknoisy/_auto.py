@@ -34,6 +34,7 @@ Layering: this module sits above the classifiers and
 :mod:`sknoisy.model_selection` (it imports both); nothing below imports it.
 """
 
+import inspect
 import numbers
 import time
 import warnings
@@ -42,6 +43,7 @@ import numpy as np
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.utils import Bunch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -57,7 +59,9 @@ from .model_selection import (
 )
 from .transition import DEFAULT_TRANSITION_METHOD, check_informative, estimate_anchor
 from .transition._estimator import _check_class_labels
+from .transition._registry import lookup_method
 from .utils._random import seed_from
+from .utils._stats import wilson_interval
 from .utils._validation import check_trusted_mask, is_lazy_dataset
 
 __all__ = ["AutoNoisyClassifier"]
@@ -118,6 +122,22 @@ def _least_noise_transition_matrix(T_estimator):
     if not np.all(np.isfinite(T_low)) or np.linalg.cond(T_low) > MAX_CONDITION:
         return None
     return T_low
+
+
+def _is_estimated(spec):
+    """Whether a ``transition_matrix`` parameter asks for T to be estimated (None, a name or an estimator)."""
+    return spec is None or isinstance(spec, str) or hasattr(spec, "fit")
+
+
+def _check_transition_spec(spec):
+    """Refuse, before any fit, a T spec that each fold would refuse (a class, an unknown method name)."""
+    if isinstance(spec, type):
+        raise TypeError(
+            f"transition_matrix must be an estimator instance, a method name or an array, got the class "
+            f"{spec.__name__}; pass {spec.__name__}(...) instead."
+        )
+    if isinstance(spec, str):
+        lookup_method(spec, param="transition_matrix")
 
 
 class _MethodCandidate(ClassifierMixin, BaseEstimator):
@@ -181,7 +201,9 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     * **with trusted rows** (at least {MIN_TRUSTED_PER_CLASS} of every
       class): ``TrustedKFold(cv)`` folds, whose test folds hold trusted rows
       only, and ``trusted_scorer('accuracy')``: the accuracy on clean
-      labels the method never trained on. GLC and MLC are tried too;
+      labels the method never trained on. GLC and MLC are tried too. A
+      method that uses an estimated ``T`` estimates it inside each fold, on
+      that fold's training rows, so no test fold's clean labels reach it;
     * **without** (or too few): stratified folds of the noisy rows scored by
       the accuracy on their held-out noisy labels. Under symmetric or
       uniform noise its expectation is an increasing affine function of the
@@ -296,6 +318,14 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
         Column names, when ``X`` is a DataFrame with string column names.
+    trusted_accuracy_ : sklearn.utils.Bunch or None
+        With trusted scoring (and ``scoring=None``): the chosen method's
+        out-of-fold accuracy pooled over the trusted rows scored
+        (``correct``, ``n_rows``, ``accuracy``) and a Wilson interval
+        (``low``, ``high``) at ``confidence = 1 - 0.05 / n_methods``, wide
+        enough to hold for every method compared at once, so the choice of
+        the best on the same rows does not make it optimistic. None
+        otherwise.
     refit_time_ : float
         Seconds spent refitting the chosen method.
     fit_time_ : float
@@ -308,10 +338,13 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    The shared ``T`` is estimated on every row before the search, so the
-    held-out rows of a fold took part in it: ``T`` has
-    ``n_classes ** 2`` entries against thousands of rows, and estimating it
-    per fold would multiply the stage-1 fits by ``cv``.
+    Without trusted rows the shared ``T`` is estimated on every row before
+    the search, so the held-out rows of a fold took part in it (through
+    their noisy labels only, which are also what they are scored on): ``T``
+    has ``n_classes ** 2`` entries against thousands of rows, and estimating
+    it per fold would multiply the stage-1 fits by ``cv``. With trusted
+    rows it is estimated per fold (gold and confusion estimates read the
+    trusted rows' clean labels, which the test folds are scored on).
 
     ``X`` must be an array or a DataFrame (``GridSearchCV`` selects rows of
     it); for data larger than memory fit the chosen classifier directly.
@@ -547,8 +580,13 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             name for name in takes_T if share_with_learners or not CLASSIFIER_METHODS[name].learns_transition_matrix
         ]
         needs_T = bool(shares_T) or (bool(takes_T) and shortfall is not None)
+        # With trusted scoring, an estimated T would see the clean labels of the test folds (gold and confusion
+        # read the trusted rows): each candidate estimates it on its own training folds instead.
+        in_folds = shortfall is None and _is_estimated(self.transition_matrix)
         T, T_estimator = (None, None)
-        if needs_T:
+        if needs_T and in_folds:
+            _check_transition_spec(self.transition_matrix)
+        elif needs_T:
             T, T_estimator = self._estimate_transition_matrix(X, y, mask, classes, net_params, seed)
 
         if shortfall is None:
@@ -572,7 +610,8 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             refit, self.scoring_ = "score", "accuracy on held-out noisy labels"
 
         candidate = _MethodCandidate(
-            module=self.module, net_params=net_params, transition_matrix=T, random_state=seed,
+            module=self.module, net_params=net_params, random_state=seed,
+            transition_matrix=self.transition_matrix if needs_T and in_folds else T,
             share_transition_matrix_with_learners=share_with_learners,
         )
         search = GridSearchCV(
@@ -605,13 +644,45 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.skipped_methods_ = skipped
         self.trusted_selection_ = shortfall is None
         self._shortfall = shortfall
-        self.transition_matrix_estimator_ = T_estimator
+        self.transition_matrix_estimator_ = (
+            getattr(best, "transition_matrix_estimator_", None) if needs_T and in_folds else T_estimator
+        )
         own_T = getattr(best, "transition_matrix_", None)
         self.transition_matrix_ = np.asarray(own_T, dtype=np.float64) if own_T is not None else T
         self.classes_ = best.classes_
+        self.trusted_accuracy_ = (
+            self._pooled_trusted_accuracy(search, cv, X, y, mask)
+            if shortfall is None and self.scoring is None else None
+        )
         self.refit_time_ = float(search.refit_time_)
         self.fit_time_ = time.perf_counter() - start
         return self
+
+    def _pooled_trusted_accuracy(self, search, cv, X, y, mask):
+        """The chosen method's out-of-fold accuracy pooled over every trusted test row, with its interval.
+
+        Each trusted row is scored once, by a network that did not train on
+        it, so the correct count is binomial in the number of trusted rows
+        scored. The method was chosen as the best of several on these same
+        rows, which makes its score optimistic: the interval is a Wilson
+        interval at confidence ``1 - 0.05 / n_methods`` (Bonferroni), so
+        that the intervals of all the methods compared hold together with
+        probability 0.95, the chosen one's included.
+        """
+        takes_mask = "trusted" in inspect.signature(cv.split).parameters
+        folds = cv.split(X, y, trusted=mask) if takes_mask else cv.split(X, y)
+        sizes = [int(mask[test].sum()) for _, test in folds]
+        scores = [search.cv_results_[f"split{k}_test_score"][self.best_index_] for k in range(len(sizes))]
+        if not np.all(np.isfinite(scores)):
+            return None
+        correct = int(round(sum(score * size for score, size in zip(scores, sizes))))
+        n_rows = int(sum(sizes))
+        confidence = 1 - 0.05 / len(self.methods_)
+        low, high = wilson_interval(correct, n_rows, confidence)
+        return Bunch(
+            correct=correct, n_rows=n_rows, accuracy=correct / n_rows, low=low, high=high, confidence=confidence,
+            n_methods=len(self.methods_),
+        )
 
     # -------------------------------------------------------------- predict
     def _validated(self, X):

@@ -504,3 +504,43 @@ def test_forward_learns_its_own_T_when_none_is_given(data):
     assert auto.transition_matrix_estimator_ is None
     np.testing.assert_allclose(auto.transition_matrix_, auto.best_estimator_.transition_matrix_)
     np.testing.assert_allclose(auto.transition_matrix_.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_with_trusted_rows_an_estimated_T_never_sees_the_test_folds(data, monkeypatch):
+    # gold reads the trusted rows' clean labels: each fold must estimate it on its own training rows
+    import sknoisy._stage1 as stage1
+
+    X, y, _, trusted, _ = data
+    seen = []
+    real = stage1.resolve_transition_matrix
+
+    def spy(spec, X_fit, *args, **kwargs):
+        seen.append(len(X_fit))
+        return real(spec, X_fit, *args, **kwargs)
+
+    monkeypatch.setattr("sknoisy._loss_correction.resolve_transition_matrix", spy)
+    auto = _auto(methods=["backward"], transition_matrix="gold", cv=2).fit(X, y, trusted=trusted)
+    n_test = int(trusted.sum())
+    # one estimate per fold on its training rows (the other half of the trusted rows held out), then the refit
+    assert sorted(seen)[:2] == [len(y) - n_test // 2] * 2 and max(seen) == len(y)
+    assert auto.transition_matrix_estimator_ is auto.best_estimator_.transition_matrix_estimator_
+    assert auto.transition_matrix_estimator_.method == "gold"
+
+
+def test_unknown_transition_method_is_refused_before_any_fit(data):
+    X, y, _, trusted, _ = data
+    with pytest.raises(ValueError, match="transition_matrix must be one of"):
+        _auto(methods=["backward"], transition_matrix="nope").fit(X, y, trusted=trusted)
+
+
+def test_trusted_accuracy_pools_every_trusted_test_row_with_an_interval_for_the_choice(data):
+    X, y, _, trusted, _ = data
+    auto = _auto(methods=["ce", "glc"], cv=3).fit(X, y, trusted=trusted)
+    acc = auto.trusted_accuracy_
+    assert acc.n_rows == trusted.sum() and acc.n_methods == 2
+    # pooled over the folds: the fold scores weighted by their trusted rows
+    assert acc.accuracy == pytest.approx(auto.best_score_, abs=0.02)
+    assert acc.low <= acc.accuracy <= acc.high and acc.confidence == pytest.approx(0.975)
+    assert 0.1 < acc.high - acc.low < 0.5  # 48 checked rows say little
+    # no trusted scoring, no such number
+    assert _auto(methods=["ce"], cv=2).fit(X, y).trusted_accuracy_ is None

@@ -126,9 +126,10 @@ def test_fit_chooses_reports_and_saves(files, tmp_path, capsys):
     for method in ("ce", "forward", "glc", "mlc", "nce+rce"):
         assert re.search(rf"^{re.escape(method)}\s+0\.\d{{4}}", out, re.M), out
     chosen = re.search(r"^chose: (\S+)$", out, re.M).group(1)
-    accuracy = float(re.search(r"^estimated accuracy: (0\.\d+) \(", out, re.M).group(1))
-    assert 0.0 <= accuracy <= 1.0
-    assert "trusted rows only" in out and "slightly optimistic" in out
+    line = re.search(r"^accuracy: .*$", out, re.M).group(0)
+    low, high = map(float, re.search(r"between (0\.\d+) and (\d\.\d+) \(", line).groups())
+    assert 0.0 <= low <= high <= 1.0
+    assert "widened for the choice of the best of 5 methods" in line
 
     assert sorted(os.listdir(model)) == ["manifest.json", "weights.pt"]
     described = sknoisy.persistence.read_metadata(model)["sknoisy fit"]
@@ -137,7 +138,8 @@ def test_fit_chooses_reports_and_saves(files, tmp_path, capsys):
     assert described["cv_scores"][chosen][0] == max(score for score, _ in described["cv_scores"].values())
     assert described["input"]["features"] == ["a", "b", "c", "d", "e"]
     assert described["input"]["target"] == "label" and described["input"]["id_column"] == "id"
-    assert described["estimate"]["accuracy"] == pytest.approx(accuracy, abs=5e-4)
+    assert described["estimate"]["low"] == pytest.approx(low, abs=5e-4)
+    assert described["estimate"]["high"] == pytest.approx(high, abs=5e-4)
     assert len(described["scaler"]["mean"]) == 5
     manifest = json.loads(Path(model, "manifest.json").read_text())
     assert manifest["params"]["callbacks"] is None  # the progress lines are not part of the model
@@ -148,52 +150,60 @@ def test_fit_without_trusted_rows_says_no_accuracy_is_available(files, tmp_path,
                             "-o", str(tmp_path / "m"), "--quiet", *FAST], capsys)
     assert status == 0, err
     assert err == ""  # --quiet: no progress
-    # without trusted rows no accuracy is measured: it is estimated through the noise model, or not given
-    line = re.search(r"^estimated accuracy: .*$", out, re.M).group(0)
-    assert "an estimate from the noise model, not a measurement" in line or "not available" in line, line
+    # without trusted rows no accuracy is printed, only how to measure it
+    line = re.search(r"^accuracy: .*$", out, re.M).group(0)
+    assert line.startswith("accuracy: not measured: no row is checked by hand") and "--audit 200" in line
+    assert not re.search(r"\d\.\d{3}", line)
     assert "trusted rows only" not in out
     chosen = re.search(r"^chose: (\S+)$", out, re.M).group(1)
     assert chosen in ("ce", "forward", "nce+rce")  # the methods that need no trusted rows
 
 
-def _searched(estimate, low):
-    """A stand-in for a fitted AutoNoisyClassifier without trusted rows, as fit's report reads it."""
-    import types
+@pytest.mark.parametrize("correct, n, point, few", [(180, 200, False, False), (60, 70, False, True),
+                                                    (440, 500, True, False)])
+def test_fit_prints_an_interval_that_reflects_the_checked_rows(correct, n, point, few, capsys):
+    from sknoisy.cli.fit import _accuracy_line
+    from sknoisy.utils._stats import wilson_interval
 
-    results = {
-        "param_method": np.array(["ce", "forward"], dtype=object), "rank_test_score": np.array([1, 2]),
-        "mean_test_score": np.array([0.5, 0.45]), "std_test_score": np.array([0.01, 0.02]),
-        "split0_test_score": np.array([0.5, 0.45]), "split1_test_score": np.array([0.5, 0.45]),
-        "mean_fit_time": np.array([1.0, 2.0]),
-        "mean_test_clean_accuracy_estimate": np.array([estimate, 0.7]),
-        "std_test_clean_accuracy_estimate": np.array([0.02, 0.03]),
-    }
-    if low is not None:
-        results["mean_test_clean_accuracy_low"] = np.array([low, 0.5])
-    return types.SimpleNamespace(
-        cv_results_=results, best_index_=0, best_method_="ce", methods_=["ce", "forward"], trusted_selection_=False,
-        scoring_="accuracy on held-out noisy labels", skipped_methods_={}, transition_matrix_=None,
-    )
+    confidence = 1 - 0.05 / 5
+    low, high = wilson_interval(correct, n, confidence)
+    report = {"kind": "trusted", "checked_rows_scored": n, "correct": correct, "accuracy": correct / n,
+              "low": low, "high": high, "confidence": confidence, "n_methods": 5}
+    line = _accuracy_line(report)
+    assert f"between {low:.3f} and {high:.3f} (99.0% interval from {correct} of {n} checked rows" in line
+    assert line.startswith(f"accuracy: {correct / n:.3f}, between") == point  # a point only when it is close
+    assert ("too few to measure it closely" in line) == few
 
 
-@pytest.mark.parametrize("estimate, low, shown", [(0.9, 0.6, r"between 0\.600 \(.*\) and 0\.900 \("),
-                                                  (0.6, 0.9, r"between 0\.600 \(.*\) and 0\.900 \("),
-                                                  (0.9, None, "13 to 18 points too high")])
-def test_fit_prints_the_range_of_the_noise_model_without_trusted_rows(estimate, low, shown, capsys):
-    import argparse
+def test_fit_audit_writes_a_copy_with_random_rows_to_check(files, tmp_path, capsys):
+    import csv
 
-    from sknoisy.cli.fit import _print_report, _report
-
-    auto = _searched(estimate, low)
-    report = _report(auto, n_trusted=0)
-    assert report["kind"] == "noise model" and report["accuracy"] == estimate
-    assert report.get("accuracy_low") == low  # saved with the model
-    _print_report(argparse.Namespace(quiet=True), auto, report)
-    line = re.search(r"^estimated accuracy: .*$", capsys.readouterr().out, re.M).group(0)
-    # the headline stays the estimate through T (what benchmarks/own_data.py reads), then the range
-    assert line.startswith(f"estimated accuracy: {estimate:.3f} (")
-    assert "an estimate from the noise model, not a measurement" in line
-    assert re.search(shown, line), line
+    audit = tmp_path / "audit.csv"
+    status, out, err = run(["fit", files["data"], "--target", "label", "--drop", "checked", "--id-column", "id",
+                            "--method", "ce", "--audit", "30", "--audit-file", str(audit),
+                            "-o", str(tmp_path / "m"), "--quiet", *FAST], capsys)
+    assert status == 0, err
+    assert f"wrote {audit}" in out and "--trusted-column to_check" in out
+    with open(files["data"], newline="") as fh:
+        original = list(csv.reader(fh))
+    with open(audit, newline="") as fh:
+        copy = list(csv.reader(fh))
+    assert copy[0] == [*original[0], "to_check"]
+    assert [row[:-1] for row in copy[1:]] == original[1:]
+    assert sum(row[-1] == "1" for row in copy[1:]) == 30
+    # the copy is data fit reads: its marked rows become the trusted ones
+    status, out, err = run(["fit", str(audit), "--target", "label", "--trusted-column", "to_check", "--drop",
+                            "checked", "--id-column", "id", "--method", "ce", "-o", str(tmp_path / "m2"), *FAST],
+                           capsys)
+    assert status == 0, err
+    assert re.search(r"^accuracy: .*between .* from \d+ of 30 checked rows", out, re.M), out
+    # never overwritten without --force, and --audit-file alone is refused
+    base = ["fit", files["data"], "--target", "label", "--drop", "checked", "--id-column", "id"]
+    status, _, err = run([*base, "--audit", "5", "--audit-file", str(audit), "-o", str(tmp_path / "m3"), *FAST],
+                         capsys)
+    assert_one_error_line(status, err, "already exists; pass --force")
+    status, _, err = run([*base, "--audit-file", str(audit), "-o", str(tmp_path / "m3"), *FAST], capsys)
+    assert_one_error_line(status, err, "give --audit N too")
 
 
 def test_fit_a_named_method_still_estimates_its_accuracy(files, tmp_path, capsys):
@@ -201,7 +211,7 @@ def test_fit_a_named_method_still_estimates_its_accuracy(files, tmp_path, capsys
                             "--method", "glc", "-o", str(tmp_path / "m"), *FAST], capsys)
     assert status == 0, err
     assert re.search(r"^method: glc$", out, re.M)
-    assert "estimated accuracy: " in out and "slightly optimistic" not in out
+    assert re.search(r"^accuracy: .*checked rows", out, re.M) and "widened for the choice" not in out
     assert len([line for line in err.splitlines() if "] glc:" in line]) == 3  # 2 folds + the refit
 
 
@@ -303,7 +313,7 @@ def test_images_in_npz_files_train_a_cnn(shape, tmp_path, capsys):
     model = str(tmp_path / "model")
     status, out, err = run(["fit", str(tmp_path / "train.npz"), "--method", "ce", "-o", model, *FAST], capsys)
     assert status == 0, err
-    assert "trusted)" in out and "images" in out and "estimated accuracy: " in out
+    assert "trusted)" in out and "images" in out and "\naccuracy: " in out
     manifest = json.loads(Path(model, "manifest.json").read_text())
     assert manifest["params"]["module"] == {"__class__": "sknoisy.modules.SmallCNN"}
 

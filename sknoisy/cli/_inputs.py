@@ -13,6 +13,7 @@ input, so that ``predict`` can check that new data has the same columns or
 image shape, in the same form.
 """
 
+import csv
 import os
 import typing
 import zipfile
@@ -23,7 +24,7 @@ from ._errors import InputError, os_error_text
 from ._io import _parse_features, check_file, check_two_classes, load_dataset, read_csv
 
 __all__ = ["TrainingData", "NewData", "is_npz", "read_training", "read_new", "spec_of", "check_spec",
-           "check_output_file"]
+           "check_output_file", "write_audit_copy"]
 
 #: The array names an ``.npz`` file uses unless told otherwise.
 NPZ_X, NPZ_Y, NPZ_TRUSTED = "X", "y", "trusted"
@@ -266,3 +267,35 @@ def check_output_file(path, inputs, force, option="-o"):
     if not os.path.isdir(os.path.dirname(output)):
         raise InputError(f"{option}: folder {os.path.dirname(output)!r} does not exist")
     return output
+
+
+def write_audit_copy(source, output, mark, column):
+    """Write a copy of the training file ``source`` to ``output`` with one more column: ``mark`` as 1/0.
+
+    A CSV keeps every field of every row as read, the new column last; an
+    ``.npz`` keeps every array and gains a boolean array. A column or array
+    of that name already in the file is refused (it would be overwritten).
+    """
+    if is_npz(source):
+        arrays = _read_npz(source)
+        if column in arrays:
+            raise InputError(f"--audit: {source!r} already has an array {column!r}")
+        arrays[column] = np.asarray(mark, dtype=bool)
+        try:
+            with open(output, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        except OSError as exc:
+            raise InputError(f"--audit-file: cannot write {output!r}: {os_error_text(exc)}") from None
+        return
+    table = read_csv(source)
+    if column in table.header:
+        raise InputError(f"--audit: {source!r} already has a column {column!r}")
+    try:
+        with open(output, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow([*table.header, column])
+            for row, marked in zip(table.rows, mark):
+                writer.writerow([*row, int(marked)])
+    except OSError as exc:
+        raise InputError(f"--audit-file: cannot write {output!r}: {os_error_text(exc)}") from None
+

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._errors import InputError, library_checks, os_error_text
 from ._format import collect_warnings, format_matrix, format_table, print_notes
-from ._inputs import read_training, spec_of
+from ._inputs import check_output_file, is_npz, read_training, spec_of, write_audit_copy
 from ._options import add_command, add_network_options, check_device_option, int_at_least, torch_threads
 from ._training import FitProgress, apply_scaler, fit_scaler, network, network_summary
 
@@ -19,6 +19,10 @@ NAME = "fit"
 
 #: The key of the model folder's metadata under which ``fit`` describes its input.
 METADATA_KEY = "sknoisy fit"
+#: The column (or .npz array) --audit adds, marking the rows to check by hand.
+AUDIT_COLUMN = "to_check"
+#: The sample fit suggests checking: a Wilson interval from it is +/- 4 to 7 points.
+_AUDIT_ROWS = 200
 
 
 def _methods():
@@ -88,7 +92,18 @@ def register(commands):
         help="cross-validation folds that choose the method and estimate its accuracy (3 are about 1.6 times "
         "faster, but chose worse methods in benchmarks/results/own_data.md)",
     )
-    parser.add_argument("--force", action="store_true", help="replace a model already saved in FOLDER")
+    parser.add_argument("--force", action="store_true", help="replace a model already saved in FOLDER (and an "
+                        "existing --audit-file)")
+    parser.add_argument(
+        "--audit", type=int_at_least(1), metavar="N",
+        help=f"also write a copy of DATA with a column '{AUDIT_COLUMN}' marking N random rows (and the rows "
+        "already trusted) to check by hand: correct their labels where wrong, then fit that copy with "
+        f"--trusted-column {AUDIT_COLUMN} to measure the accuracy (about {_AUDIT_ROWS} rows give +/- 4 to 7 points)",
+    )
+    parser.add_argument(
+        "--audit-file", metavar="FILE",
+        help="where --audit writes its copy (default: next to DATA, named <DATA name>-audit.csv or .npz)",
+    )
     add_network_options(parser, epochs=20, hidden=64, seed="the folds and the networks")
     parser.add_argument("--quiet", action="store_true", help="print only the choice and the estimate of accuracy")
 
@@ -158,8 +173,36 @@ def run(args):
         args.data, target=args.target, trusted_column=args.trusted_column, id_column=args.id_column, drop=args.drop
     )
     check_trusted(args.method, data)
+    if args.audit_file is not None and args.audit is None:
+        raise InputError("--audit-file names the copy --audit writes; give --audit N too")
+    if args.audit is not None:
+        _write_audit(args, data)
     with torch_threads(args.threads):
         return _run(args, data, folder)
+
+
+def _write_audit(args, data):
+    """The copy of the data with ``--audit`` random untrusted rows (and the trusted ones) marked to check."""
+    source = Path(args.data)
+    default = source.with_name(f"{source.stem}-audit{source.suffix or '.csv'}")
+    output = check_output_file(args.audit_file or str(default), [args.data], args.force, option="--audit-file")
+    n = len(data.y)
+    trusted = np.zeros(n, dtype=bool) if data.trusted is None else data.trusted
+    # a uniform sample of the rows not yet checked: their accuracy is the accuracy on the data, unbiased
+    candidates = np.flatnonzero(~trusted)
+    rng = np.random.RandomState(args.seed)
+    sample = rng.choice(candidates, size=min(args.audit, candidates.size), replace=False)
+    mark = trusted.copy()
+    mark[sample] = True
+    write_audit_copy(args.data, output, mark, AUDIT_COLUMN)
+    print(
+        f"wrote {output}: a copy of {args.data} with a column '{AUDIT_COLUMN}' = 1 on {sample.size} random rows"
+        + (f" and the {int(trusted.sum())} rows already trusted" if trusted.any() else "")
+        + ". Check the label of each marked row by hand and correct it where it is wrong; then "
+        f"'sknoisy fit {output} --trusted-column {AUDIT_COLUMN}"
+        + (f" --drop {data.trusted_column}" if data.trusted_column and not is_npz(args.data) else "")
+        + " ...' measures the accuracy on them."
+    )
 
 
 def _run(args, data, folder):
@@ -225,49 +268,60 @@ def _run(args, data, folder):
     return 0
 
 
-#: The diagnostic column of ``cv_results_`` that estimates the clean accuracy through ``T``.
-_CLEAN_ESTIMATE = "clean_accuracy_estimate"
-#: The same through the least-noise anchor ``T``: the low end of the range printed without trusted rows.
-_CLEAN_LOW = "clean_accuracy_low"
-
-
-def _accuracy_estimate(auto):
-    """``(kind, mean, std)``: what the search says about the chosen method's accuracy on true labels.
-
-    ``kind`` is ``"trusted"`` (measured on trusted rows), ``"noise model"``
-    (estimated from held-out noisy labels through the estimated T) or None
-    (the search has no estimate of it).
-    """
-    i, results = auto.best_index_, auto.cv_results_
-    if auto.trusted_selection_:
-        return "trusted", float(results["mean_test_score"][i]), float(results["std_test_score"][i])
-    key = f"mean_test_{_CLEAN_ESTIMATE}"
-    if key in results and np.isfinite(results[key][i]):
-        return "noise model", float(results[key][i]), float(results[f"std_test_{_CLEAN_ESTIMATE}"][i])
-    return None, None, None
-
+#: Half-width of the interval below which fit prints a point estimate of the accuracy too: above it, the
+#: single number would be off by more than this as often as not.
+_POINT_HALF_WIDTH = 0.05
+#: Half-width above which fit says the checked rows are too few to measure anything useful.
+_USEFUL_HALF_WIDTH = 0.10
 
 def _report(auto, n_trusted):
-    """The honest estimate of the chosen method's quality (plain JSON, saved with the model)."""
+    """What the search measured of the chosen method's accuracy (plain JSON, saved with the model)."""
     i = auto.best_index_
     results = auto.cv_results_
-    kind, accuracy, std = _accuracy_estimate(auto)
     report = {
         "scoring": auto.scoring_,
         "score": float(results["mean_test_score"][i]),
         "score_std": float(results["std_test_score"][i]),
-        "kind": kind,
         "n_methods": len(auto.methods_),
         "n_folds": sum(1 for key in results if re.fullmatch(r"split\d+_test_score", key)),
+        "kind": None,
     }
-    if kind is not None:
-        report["accuracy"], report["std"] = accuracy, std
-    low = results.get(f"mean_test_{_CLEAN_LOW}")
-    if kind == "noise model" and low is not None and np.isfinite(low[i]):
-        report["accuracy_low"] = float(low[i])
-    if kind == "trusted":
-        report["trusted_rows"] = n_trusted
+    measured = getattr(auto, "trusted_accuracy_", None)
+    if measured is not None:
+        report.update(
+            kind="trusted", trusted_rows=n_trusted, checked_rows_scored=measured.n_rows, correct=measured.correct,
+            accuracy=measured.accuracy, low=measured.low, high=measured.high, confidence=measured.confidence,
+        )
     return report
+
+
+def _accuracy_line(report):
+    """The ``accuracy: ...`` line: measured on checked rows with its interval, or why there is none."""
+    if report["kind"] != "trusted":
+        return (
+            "accuracy: not measured: no row is checked by hand (at least 2 of every class are needed), so no "
+            "label is known to be right, and an estimate through the estimated noise model would be biased upward "
+            "(it counts the model's own mistakes as label noise). To measure it, check a random sample of rows: "
+            f"rerun with --audit {_AUDIT_ROWS}, check the rows it marks, then fit with --trusted-column "
+            "(200 checked rows measure it to about +/- 4 to 7 points)"
+        )
+    low, high, n = report["low"], report["high"], report["checked_rows_scored"]
+    half = (high - low) / 2
+    how = (
+        f"{100 * report['confidence']:.1f}% interval from {report['correct']} of {n} checked rows predicted right by "
+        "networks that did not train on them"
+        + (f", widened for the choice of the best of {report['n_methods']} methods on the same rows"
+           if report["n_methods"] > 1 else "")
+    )
+    if half <= _POINT_HALF_WIDTH:
+        return f"accuracy: {report['accuracy']:.3f}, between {low:.3f} and {high:.3f} ({how})"
+    line = f"accuracy: between {low:.3f} and {high:.3f} ({how})"
+    if half > _USEFUL_HALF_WIDTH:
+        line += (
+            f"; {n} checked rows are too few to measure it closely: check more rows by hand (about {_AUDIT_ROWS} "
+            "narrow it to +/- 4 to 7 points)"
+        )
+    return line
 
 
 def _print_report(args, auto, report):
@@ -296,45 +350,7 @@ def _print_report(args, auto, report):
             print(format_matrix(auto.transition_matrix_, [str(c) for c in auto.classes_]))
         print()
     print(f"{'chose' if len(auto.methods_) > 1 else 'method'}: {auto.best_method_}")
+    print(_accuracy_line(report))
     kind = report["kind"]
-    optimistic = (
-        f"; the best of {report['n_methods']} methods on these folds, so it may be slightly optimistic"
-        if report["n_methods"] > 1 else ""
-    )
-    if kind == "trusted":
-        print(
-            f"estimated accuracy: {report['accuracy']:.3f} (+/- {report['std']:.3f} over {n_folds} folds), "
-            f"measured on the {report['trusted_rows']} trusted rows by {n_folds}-fold cross-validation whose "
-            f"test folds hold trusted rows only{optimistic}"
-        )
-    elif kind == "noise model" and not 0.0 <= report["accuracy"] <= 1.0:
-        print(
-            f"estimated accuracy: not available: the estimate through the noise model ({report['accuracy']:.3f}) "
-            "falls outside [0, 1], so the estimated noise transition matrix T is too far off to say"
-        )
-    elif kind == "noise model":
-        shown = report["accuracy"]
-        low = report.get("accuracy_low")
-        if low is not None and 0.0 <= low <= 1.0:
-            low, high = sorted((low, shown))
-            bounds = (
-                f"; the noise model only places it between {low:.3f} (through T read at each class's single most "
-                f"confident row: the least noise the networks allow) and {high:.3f} (through the estimated T, "
-                "which sees more noise than there is where classes overlap). In benchmarks/results/own_data.md "
-                "that range held the test accuracy in every run, and the estimate was 13 to 18 points too high. "
-                "Mark rows checked by hand (--trusted-column) to measure it instead"
-            )
-        else:
-            bounds = "; it was 13 to 18 points too high in benchmarks/results/own_data.md"
-        print(
-            f"estimated accuracy: {shown:.3f} (+/- {report['std']:.3f} over {n_folds} folds), an estimate from "
-            "the noise model, not a measurement: no row is trusted, so the held-out noisy labels were corrected "
-            f"through the estimated noise transition matrix T, and it is only as good as that T{bounds}"
-        )
-    else:
-        print(
-            "estimated accuracy: not available: no row is trusted (at least 2 of every class are needed), so "
-            "no label is known to be right"
-        )
     if kind != "trusted" and not args.quiet:
         print(f"(the methods were compared by {auto.scoring_}: {report['score']:.4f} for {auto.best_method_})")
