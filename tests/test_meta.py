@@ -456,8 +456,10 @@ def test_column_normalisation_trains_with_a_column_stochastic_T(small, monkeypat
     used = clf.criterion_.T.detach().double().numpy()
     np.testing.assert_allclose(used.sum(axis=0), 1.0, atol=1e-5)
     assert not np.allclose(used.sum(axis=1), 1.0, atol=1e-3)
-    # what sknoisy reports is row-stochastic: the row-normalised matrix
-    np.testing.assert_allclose(clf.transition_matrix_, used / used.sum(axis=1, keepdims=True), atol=1e-6)
+    # what sknoisy reports is row-stochastic and trains alike: the used T with its columns rescaled
+    np.testing.assert_allclose(clf.transition_matrix_.sum(axis=1), 1.0, atol=1e-6)
+    scale = clf.transition_matrix_ / used
+    np.testing.assert_allclose(scale, np.broadcast_to(scale[0], used.shape), rtol=1e-4)
 
 
 def test_column_normalisation_keeps_the_column_sums_of_the_initial_T(small):
@@ -914,3 +916,14 @@ def test_invalid_warm_up_epochs_is_refused(small, value):
     X, y, trusted, _ = small
     with pytest.raises(ValueError, match="warm_up_epochs must be an integer >= 0"):
         _fast(warm_up_epochs=value).fit(X, y, trusted=trusted)
+
+
+def test_column_normalised_T_is_reported_as_the_row_stochastic_member_of_its_family():
+    from sknoisy._meta import _row_stochastic
+
+    T = np.array([[0.9, 0.12, 0.01], [0.05, 0.85, 0.08], [0.05, 0.03, 0.91]])  # columns sum to 1, rows do not
+    reported = _row_stochastic(T)
+    np.testing.assert_allclose(reported.sum(axis=1), 1.0)
+    scale = reported / T  # one positive scale per column: the same forward-corrected training
+    np.testing.assert_allclose(scale, np.broadcast_to(scale[0], T.shape), rtol=1e-12)
+    assert np.all(scale > 0)
