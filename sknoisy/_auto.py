@@ -3,8 +3,8 @@
 A user with noisy labels (and perhaps a few rows checked by hand) wants one
 model, not a study. :class:`AutoNoisyClassifier` is a meta-estimator over
 scikit-learn's ``GridSearchCV``: the grid is the list of methods
-(:data:`~sknoisy._classifier_registry.CLASSIFIER_METHODS`), every method trains the same network with the
-same settings, and the score never rewards fitting the noise:
+(:data:`~sknoisy.CLASSIFIER_METHODS`), every method trains the same network with
+the same settings, and the score never rewards fitting the noise:
 
 * with enough trusted rows, :class:`~sknoisy.model_selection.TrustedKFold`
   folds (test folds hold trusted rows only) and
@@ -19,16 +19,10 @@ Why not a criterion through an estimated ``T`` without trusted rows (the
 forward-corrected log-loss, or the noise-corrected accuracy
 ``mean(pinv(T)[y_noisy, y_pred])``, unbiased for the clean accuracy when
 ``T`` is right): both inherit the errors of ``T_hat`` and favour the
-forward method, which is trained with that same ``T_hat``. In
-``benchmarks/auto.py`` (18 runs without trusted rows, seeds 0-2, when the
-noise-corrected accuracy was the criterion) they cost 1.3 points on average
-against the best method of the run (14.7 at worst), the noisy accuracy 0.4
-(2.6 at worst); on 12 development runs (seeds 100-101) 0.39 (log-loss) and
-0.35 (noise-corrected) against 0.22; on the committed run (seeds 3-5,
-where forward was the best method without trusted rows in most runs) 0.08
-and 0.27 against 0.27. The noisy accuracy is never far off; the criteria
-through ``T_hat`` are far off when ``T_hat`` is. Both stay in ``cv_results_`` as diagnostics; the
-noise-corrected accuracy is the search's estimate of the clean accuracy.
+forward method, which is trained with that same ``T_hat``; in
+``benchmarks/auto.py`` they chose worse on average and far worse when
+``T_hat`` was off (``benchmarks/results/auto_noise_corrected_criterion.md``).
+Both stay in ``cv_results_`` as diagnostics, which do not choose.
 
 Layering: this module sits above the classifiers and
 :mod:`sknoisy.model_selection` (it imports both); nothing below imports it.

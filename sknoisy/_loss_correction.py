@@ -242,20 +242,15 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
     paper's initial logits give 0.48 at 10 and at 100 classes) and T's
     learning rate 0.01 (the paper's, equal to its network's). Where not:
     T gets that rate in its own parameter group of this net's optimizer,
-    without weight decay, where the paper gives T a second optimizer (Adam
+    never weight-decayed, where the paper gives T a second optimizer (Adam
     on MNIST, SGD with momentum on CIFAR-10) next to SGD for the network;
     and lambda defaults to 1e-2, chosen on a validation split in
-    ``benchmarks/volmin.py`` (MNIST subset, six settings, 3 seeds): the
-    paper's 1e-4 gave 88.7% and a T error of 0.137 against 89.6% and 0.089
-    (85.1% against 88.1% at flip-to-one 40%), and 1e-1 shrank T far past
-    the true one (T error 1.1) and collapsed at flip-to-one 40%. A start
-    near the identity (diagonal 0.9) was tried first and T stayed near it
-    (T error 0.53-0.78 at 40% noise against 0.13-0.24 from diagonal 1/2,
-    one seed): the start from a small-volume T matters. It is the default
-    because it beat forward correction with an estimated T in every setting
-    of that benchmark (89.6% against 87.1% with the anchor estimate; the
-    true T gave 89.1%), for the cost of one plain fit; an array, a method
-    name or an estimator gives the two-stage recipe of Patrini et al.
+    ``benchmarks/volmin.py`` (``benchmarks/results/volmin.md``): the paper's
+    1e-4 learned a T farther from the true one there, 1e-1 shrank T past it.
+    The start matters: from near the identity T stayed near it. It is the
+    default because it beat forward correction with an estimated T in every
+    setting of that benchmark, for the cost of one plain fit; an array, a
+    method name or an estimator gives the two-stage recipe of Patrini et al.
 
     Parameters
     ----------

@@ -105,7 +105,7 @@ def register(commands):
         help="where --audit writes its copy (default: next to DATA, named <DATA name>-audit.csv or .npz)",
     )
     add_network_options(parser, epochs=20, hidden=64, seed="the folds and the networks")
-    parser.add_argument("--quiet", action="store_true", help="print only the choice and the estimate of accuracy")
+    parser.add_argument("--quiet", action="store_true", help="print only the choice and the accuracy line")
 
 
 # --------------------------------------------------------------------------
