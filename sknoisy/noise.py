@@ -585,7 +585,8 @@ def _instance_inputs(X, y, classes, who):
     classes = _check_classes(classes, y_arr)
     if classes.size < 2:
         raise ValueError(
-            f"{who} needs at least 2 classes, got a single one ({classes[0].tolist()!r}); pass classes= to name the others."
+            f"{who} needs at least 2 classes, got a single one ({classes[0].tolist()!r}); "
+            "pass classes= to name the others."
         )
     return X, y_arr, classes, _encode(y_arr, classes)
 
@@ -912,7 +913,8 @@ def annotator_noise(
     present, counts = np.unique(codes, return_counts=True)
     if present.size < 2:
         raise ValueError(
-            f"annotator_noise needs at least 2 classes in y to fit its weak model, got only {classes[present[0]].tolist()!r}."
+            "annotator_noise needs at least 2 classes in y to fit its weak model, "
+            f"got only {classes[present[0]].tolist()!r}."
         )
     if counts.min() < cv:
         raise ValueError(
@@ -923,7 +925,10 @@ def annotator_noise(
     rng = check_random_state(random_state)
     n, C = codes.size, classes.size
     rows = np.arange(n)
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)) if estimator is None else clone(estimator)
+    if estimator is None:
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    else:
+        model = clone(estimator)
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
     proba = np.zeros((n, C))
     proba[:, present] = cross_val_predict(model, X, codes, cv=folds, method="predict_proba")

@@ -664,14 +664,22 @@ def test_instance_noise_depends_on_x():
 def test_instance_noise_normalisation():
     rng = np.random.RandomState(0)
     X, y = rng.uniform(1, 2, size=(300, 5)), np.arange(300) % 3
-    run = lambda Z, how: noise.instance_dependent_noise(Z, y, 0.3, normalize=how, random_state=4, return_noise=True)
+
+    def distribution(Z, how):
+        return noise.instance_dependent_noise(Z, y, 0.3, normalize=how, random_state=4, return_noise=True)[1]
+
+    def peak(info):  # the share of a row's flip mass on its likeliest wrong class
+        wrong = np.where(np.eye(3, dtype=bool)[y], 0.0, info.label_distribution)
+        return np.mean(wrong.max(axis=1) / info.flip_probability)
+
     scale = np.array([1.0, 10.0, 0.1, 5.0, 2.0])
     # 'minmax' reads each feature by its range, 'l2' each row by its norm
-    np.testing.assert_allclose(run(X * scale + 7, "minmax")[1].label_distribution, run(X, "minmax")[1].label_distribution)
-    np.testing.assert_allclose(run(X * 3, "l2")[1].label_distribution, run(X, "l2")[1].label_distribution)
+    np.testing.assert_allclose(
+        distribution(X * scale + 7, "minmax").label_distribution, distribution(X, "minmax").label_distribution
+    )
+    np.testing.assert_allclose(distribution(X * 3, "l2").label_distribution, distribution(X, "l2").label_distribution)
     # None takes X as it is: larger inputs give more peaked flip targets
-    peak = lambda d: (np.where(np.eye(3, dtype=bool)[y], 0, d).max(axis=1) / run(X, None)[1].flip_probability).mean()
-    assert peak(run(X * 10, None)[1].label_distribution) > peak(run(X, None)[1].label_distribution) + 0.1
+    assert peak(distribution(X * 10, None)) > peak(distribution(X, None)) + 0.1
 
 
 def test_instance_noise_labels_and_classes():
