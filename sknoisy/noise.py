@@ -659,8 +659,11 @@ def instance_dependent_noise(
        their softmax ``s_i`` (zero on the clean class);
     4. the noisy label is drawn from ``q_i s_i + (1 - q_i) e_{y_i}``.
 
-    So row ``i`` is flipped with probability exactly ``q_i``, and every row
-    with probability ``rate`` over the draw of ``q``.
+    So row ``i`` is flipped with probability exactly ``q_i``, and every row,
+    independently, with probability ``rate`` over the draw of ``q``: the
+    number of flips is binomial, and the realised flip rate lies within
+    ``4 sqrt(rate (1 - rate) / n)`` of ``rate`` but in about one draw in
+    16,000.
 
     Parameters
     ----------
@@ -818,8 +821,10 @@ def annotator_noise(
     y : array-like of shape (n_samples,)
         Clean labels of any type (as in :func:`corrupt_labels`).
     rate : float in [0, 1)
-        Flip rate: exactly ``round(rate * n) / n`` at ``randomness=0``,
-        ``rate`` in expectation otherwise.
+        Flip rate: exactly ``round(rate * n) / n`` at ``randomness=0``;
+        otherwise the rows flip independently with probabilities of mean
+        ``rate``, and the realised rate lies within ``4 sqrt(rate (1 - rate)
+        / n)`` of it but in about one draw in 16,000.
     randomness : float in [0, 1], default=0.0
         Weight of the random annotator (see above).
     estimator : classifier with ``predict_proba``, default=None
