@@ -19,11 +19,14 @@ from ._robust import RobustLossClassifier
 from .base import CrossEntropyClassifier, TrustedValidSplit
 from .noise import (
     CIFAR10_ASYMMETRIC,
+    INSTANCE_NOISE_KINDS,
     MNIST_ASYMMETRIC,
     NOISE_KINDS,
     add_noisy_copies,
+    annotator_noise,
     corrupt_labels,
     empirical_transition_matrix,
+    instance_dependent_noise,
     make_noisy_classification,
     make_transition_matrix,
 )

@@ -24,12 +24,15 @@ from .utils._validation import check_rate, check_transition_matrix
 
 __all__ = [
     "NOISE_KINDS",
+    "INSTANCE_NOISE_KINDS",
     "MNIST_ASYMMETRIC",
     "CIFAR10_ASYMMETRIC",
     "make_transition_matrix",
     "corrupt_labels",
     "add_noisy_copies",
     "make_noisy_classification",
+    "instance_dependent_noise",
+    "annotator_noise",
     "empirical_transition_matrix",
     "check_transition_matrix",
 ]
@@ -45,6 +48,13 @@ NOISE_KINDS = (
     "asymmetric",
     "structured",
 )
+
+#: Kinds of noise that depend on each row's features, not only on its class:
+#: ``'instance'`` (:func:`instance_dependent_noise`) and ``'annotator'``
+#: (:func:`annotator_noise`). They are kept out of :data:`NOISE_KINDS`, the
+#: kinds of :func:`make_transition_matrix`: they need ``X`` and have no
+#: transition matrix (each row has its own).
+INSTANCE_NOISE_KINDS = ("instance", "annotator")
 
 #: Patrini et al. (2017) MNIST flips ``{clean: noisy}``: 7->1, 2->7, 5<->6, 3->8.
 MNIST_ASYMMETRIC = {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}
@@ -74,6 +84,12 @@ def _normalise_kind(kind):
         raise TypeError(f"kind must be a string, one of {NOISE_KINDS}, got {kind!r}.")
     # ALGORITHMS.md spells some kinds with hyphens ("flip-to-one"); accept both.
     key = kind.strip().lower().replace("-", "_")
+    if key in INSTANCE_NOISE_KINDS:
+        function = "instance_dependent_noise" if key == "instance" else "annotator_noise"
+        raise ValueError(
+            f"Noise kind {kind!r} depends on the features of each row and has no transition matrix; "
+            f"corrupt the labels with sknoisy.noise.{function}(X, y, rate)."
+        )
     if key not in NOISE_KINDS:
         raise ValueError(f"Unknown noise kind {kind!r}; valid kinds are {NOISE_KINDS}.")
     return "symmetric" if key == "flip_random" else key
@@ -540,6 +556,422 @@ def empirical_transition_matrix(y_clean, y_noisy, classes=None):
         counts[absent, absent] = 1.0
         totals[absent] = 1.0
     return counts / totals[:, None]
+
+
+# --------------------------------------------------------------------------
+# noise that depends on the input
+# --------------------------------------------------------------------------
+def _check_flip_rate(rate):
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+        raise TypeError(f"rate must be a real number in [0, 1), got {rate!r}.")
+    rate = float(rate)
+    if not 0.0 <= rate < 1.0:  # NaN fails too
+        raise ValueError(f"rate must be in [0, 1), got {rate!r}.")
+    return rate
+
+
+def _instance_inputs(X, y, classes, who):
+    """Checked ``(X as float64, y as an array, classes, class codes of y)``."""
+    y_arr = _as_label_array(y)
+    X = check_array(X, dtype="numeric", ensure_all_finite=False, input_name="X").astype(np.float64, copy=False)
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"X contains NaN or infinite values (first in row {int(np.flatnonzero(bad)[0])}); {who} reads every "
+            "feature of every row, so impute or drop them first."
+        )
+    if X.shape[0] != y_arr.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y_arr.shape[0]} labels.")
+    classes = _check_classes(classes, y_arr)
+    if classes.size < 2:
+        raise ValueError(
+            f"{who} needs at least 2 classes, got a single one ({classes[0].tolist()!r}); "
+            "pass classes= to name the others."
+        )
+    return X, y_arr, classes, _encode(y_arr, classes)
+
+
+def _sample_rows(P, rng):
+    """One class index per row of the row-stochastic ``P``."""
+    cdf = np.cumsum(P, axis=1)
+    # Pin each cdf to 1 from its last class with mass on, so that rounding
+    # can never send a draw to a zero-probability class.
+    last = P.shape[1] - 1 - np.argmax(P[:, ::-1] > 0, axis=1)
+    cdf[np.arange(P.shape[1]) >= last[:, None]] = 1.0
+    u = rng.random_sample(P.shape[0])
+    return (cdf <= u[:, None]).sum(axis=1)
+
+
+def _truncated_normal_rates(rate, std, n, rng):
+    """``n`` flip rates from a normal truncated to [0, 1] whose *mean* is ``rate``."""
+    from scipy.optimize import brentq
+    from scipy.stats import truncnorm
+
+    if rate == 0.0:
+        return np.zeros(n)
+
+    def law(loc):
+        return truncnorm((0.0 - loc) / std, (1.0 - loc) / std, loc=loc, scale=std)
+
+    # Xia et al. centre the normal on the rate; truncation then moves the mean
+    # off it (0.206 for 0.2 with std 0.1): the centre is solved for instead, so
+    # that every row flips with probability exactly `rate`. The mean of the
+    # truncated normal grows with its centre and, far outside [0, 1], behaves
+    # like std**2 / distance, which brackets the root.
+    low, high = -(std**2) / rate - 1.0, 2.0 + std**2 / (1.0 - rate)
+    loc = brentq(lambda c: law(c).mean() - rate, low, high, xtol=1e-12)
+    return law(loc).rvs(size=n, random_state=rng)
+
+
+def _normalized(X, normalize):
+    if normalize == "l2":
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return X / np.where(norms > 0, norms, 1.0)
+    if normalize == "minmax":
+        low, span = X.min(axis=0), np.ptp(X, axis=0)
+        return (X - low) / np.where(span > 0, span, 1.0)
+    return X
+
+
+def _noise_report(codes, noisy, label_distribution, **extra):
+    from sklearn.utils import Bunch
+
+    flip_probability = 1.0 - label_distribution[np.arange(codes.size), codes]
+    return Bunch(
+        flip_probability=flip_probability, flipped=noisy != codes, label_distribution=label_distribution, **extra
+    )
+
+
+def instance_dependent_noise(
+    X, y, rate, *, classes=None, normalize="minmax", std=0.1, random_state=None, return_noise=False
+):
+    """Corrupt labels with the instance-dependent noise of Xia et al. (2020).
+
+    Each row gets its own flip rate and its own distribution over the wrong
+    classes, both drawn at random but the latter a function of the row's
+    features, so two rows of the same class are mislabelled differently:
+
+    1. ``q_i`` ~ a normal of standard deviation ``std`` truncated to
+       [0, 1], with the centre chosen so that the mean of ``q`` is ``rate``;
+    2. ``W`` ~ N(0, 1) of shape ``(C, d, C)``, one random projection per
+       clean class;
+    3. the scores ``x_i @ W[y_i]``, the clean class's set to ``-inf``, and
+       their softmax ``s_i`` (zero on the clean class);
+    4. the noisy label is drawn from ``q_i s_i + (1 - q_i) e_{y_i}``.
+
+    So row ``i`` is flipped with probability exactly ``q_i``, and every row,
+    independently, with probability ``rate`` over the draw of ``q``: the
+    number of flips is binomial, and the realised flip rate lies within
+    ``4 sqrt(rate (1 - rate) / n)`` of ``rate`` but in about one draw in
+    16,000.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numeric features, finite (dense). They are rescaled as ``normalize``
+        says before the projection.
+    y : array-like of shape (n_samples,)
+        Clean labels of any type (as in :func:`corrupt_labels`).
+    rate : float in [0, 1)
+        Mean flip rate.
+    classes : array-like of shape (n_classes,), default=None
+        The classes a label may be flipped to; default ``np.unique(y)``.
+    normalize : {'minmax', 'l2', None}, default='minmax'
+        How ``X`` is scaled before the projection. The scores grow with the
+        norm of the row, so this sets how peaked the flip targets are:
+
+        - ``'minmax'``: each feature scaled to [0, 1] by its range over
+          ``X`` (a constant feature becomes 0), the scale of Xia et al.'s
+          pixels. The scores grow like the square root of the number of
+          features: on images the flip target is mostly the one class of
+          the largest score (on the 64 pixels of 8x8 digits it holds 77% of
+          the row's flip mass on average), as in the paper; on a table of a
+          few features the targets are spread wider.
+        - ``'l2'``: each row scaled to unit Euclidean norm, so that the
+          scores of every row are N(0, 1) over ``W`` whatever the units and
+          the number of features: the same, wider spread of flip targets
+          on any data (35% of the flip mass on the top class, 10 classes).
+        - ``None``: ``X`` as given, for data already scaled as you want.
+    std : float > 0, default=0.1
+        Standard deviation of the per-row flip rates (0.1 in the paper).
+    random_state : int, RandomState instance or None, default=None
+        Controls the flip rates, ``W`` and the draws.
+    return_noise : bool, default=False
+        Also return the per-row noise.
+
+    Returns
+    -------
+    y_noisy : ndarray of shape (n_samples,) or pandas Series
+        Noisy labels, typed as :func:`corrupt_labels` returns them.
+    noise : :class:`~sklearn.utils.Bunch`
+        Only with ``return_noise=True``:
+
+        - ``flip_probability``, shape (n_samples,): ``q_i``, the probability
+          that row ``i``'s label was changed;
+        - ``flipped``, shape (n_samples,), bool: whether it was;
+        - ``label_distribution``, shape (n_samples, n_classes): the row's
+          ``p(noisy label = classes[j] | x_i, y_i)``, the row of a
+          transition matrix for this input alone. Its mean over the rows of
+          class ``i`` is the class-level matrix that class-conditional
+          methods can at best estimate.
+
+    Raises
+    ------
+    ValueError
+        ``rate`` outside [0, 1); NaN or infinite values in ``X``; ``X`` and
+        ``y`` of different lengths; fewer than 2 classes; labels of ``y``
+        missing from ``classes``; an unknown ``normalize``; ``std <= 0``.
+    TypeError
+        Non-numeric ``rate`` or ``std``.
+
+    See Also
+    --------
+    annotator_noise : flips decided by a weak model's confusions.
+    corrupt_labels : class-conditional noise, from a transition matrix.
+
+    References
+    ----------
+    Xia, X., Liu, T., Han, B., Wang, N., Gong, M., Liu, H., Niu, G., Tao, D.
+    and Sugiyama, M. (2020). Part-dependent label noise: towards
+    instance-dependent label noise. NeurIPS 2020 (their Algorithm 2, the
+    instance-dependent noise generator).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.noise import instance_dependent_noise
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(2000, 5)), np.arange(2000) % 4
+    >>> y_noisy, noise = instance_dependent_noise(X, y, 0.3, random_state=0, return_noise=True)
+    >>> round(float(np.mean(y_noisy != y)), 2), round(float(noise.flip_probability.mean()), 2)
+    (0.3, 0.3)
+    >>> noise.label_distribution.shape
+    (2000, 4)
+    """
+    rate = _check_flip_rate(rate)
+    if normalize not in ("minmax", "l2", None):
+        raise ValueError(f"Unknown normalize {normalize!r}; use 'minmax', 'l2' or None.")
+    if isinstance(std, bool) or not isinstance(std, numbers.Real):
+        raise TypeError(f"std must be a positive number, got {std!r}.")
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"std must be a finite number > 0, got {std!r}.")
+    X, y_arr, classes, codes = _instance_inputs(X, y, classes, "instance_dependent_noise")
+    rng = check_random_state(random_state)
+    n, C = codes.size, classes.size
+    rows = np.arange(n)
+    q = _truncated_normal_rates(rate, float(std), n, rng)
+    W = rng.standard_normal((C, X.shape[1], C))
+    Xn = _normalized(X, normalize)
+    scores = np.empty((n, C))
+    for c in range(C):
+        members = codes == c
+        scores[members] = Xn[members] @ W[c]
+    scores[rows, codes] = -np.inf
+    scores -= scores.max(axis=1, keepdims=True)
+    targets = np.exp(scores)
+    targets /= targets.sum(axis=1, keepdims=True)
+    distribution = q[:, None] * targets
+    distribution[rows, codes] = 1.0 - q
+    noisy = _sample_rows(distribution, rng)
+    y_noisy = _wrap_like(_decode(noisy, classes, y_arr), y)
+    if return_noise:
+        return y_noisy, _noise_report(codes, noisy, distribution)
+    return y_noisy
+
+
+def _scaled_to_mean(a, rate):
+    """``min(1, c a)`` with the ``c`` that makes its mean ``rate`` (``a > 0``, ``rate < 1``)."""
+    n = a.size
+    s = np.sort(a)[::-1]
+    tail = np.cumsum(s[::-1])[::-1]  # tail[m] = sum of s[m:]
+    # With the m largest capped at 1 the rest scale by c = (rate n - m) / tail[m];
+    # the fewest caps whose scaled next entry stays <= 1 is the solution.
+    m = np.arange(n)
+    scale = (rate * n - m) / tail
+    first = int(np.argmax((scale * s <= 1.0) & (scale >= 0)))
+    return np.minimum(1.0, scale[first] * a)
+
+
+def annotator_noise(
+    X, y, rate, *, randomness=0.0, estimator=None, cv=5, classes=None, random_state=None, return_noise=False
+):
+    """Corrupt labels as an annotator would: the ambiguous rows, to a plausible class.
+
+    A weak model stands in for the annotator: its out-of-fold class
+    probabilities ``p_i`` (``cv`` stratified folds, so no row is judged by a
+    model that saw its label) say how ambiguous each row is, by the margin
+    ``p_i[y_i] - max_{j != y_i} p_i[j]``, and which wrong class is plausible.
+    Two annotators are mixed, ``randomness`` being the weight of the second:
+
+    - deterministic: the ``round(rate * n)`` rows of lowest margin (ties
+      broken at random) are given their most probable wrong class;
+    - random: row ``i`` is flipped with probability ``min(1, c (1 - p_i[y_i]))``,
+      ``c`` set so that these average ``rate``, to a wrong class drawn in
+      proportion to ``p_i``.
+
+    At ``randomness=0`` the noisy labels are a function of the features (and
+    the folds): no method can tell them from a consistent other labelling
+    without some trusted rows. Larger values spread the flips over more rows
+    and more classes, still favouring the ambiguous rows and plausible classes.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numeric features, finite (dense).
+    y : array-like of shape (n_samples,)
+        Clean labels of any type (as in :func:`corrupt_labels`).
+    rate : float in [0, 1)
+        Flip rate: exactly ``round(rate * n) / n`` at ``randomness=0``;
+        otherwise the rows flip independently with probabilities of mean
+        ``rate``, and the realised rate lies within ``4 sqrt(rate (1 - rate)
+        / n)`` of it but in about one draw in 16,000.
+    randomness : float in [0, 1], default=0.0
+        Weight of the random annotator (see above).
+    estimator : classifier with ``predict_proba``, default=None
+        The weak model, cloned before use. Default: a standardising
+        logistic regression (``make_pipeline(StandardScaler(),
+        LogisticRegression(max_iter=1000))``), whose mistakes are the
+        confusions a linear reading of the features makes.
+    cv : int >= 2, default=5
+        Stratified folds of the out-of-fold probabilities; every class of
+        ``y`` needs at least ``cv`` rows.
+    classes : array-like of shape (n_classes,), default=None
+        Label order; default ``np.unique(y)``. A class absent from ``y``
+        gets probability 0 from the weak model and is never a flip target.
+    random_state : int, RandomState instance or None, default=None
+        Controls the folds, the tie-breaks and the draws (not the
+        estimator's own randomness: set its ``random_state`` for that).
+    return_noise : bool, default=False
+        Also return the per-row noise.
+
+    Returns
+    -------
+    y_noisy : ndarray of shape (n_samples,) or pandas Series
+        Noisy labels, typed as :func:`corrupt_labels` returns them.
+    noise : :class:`~sklearn.utils.Bunch`
+        Only with ``return_noise=True``:
+
+        - ``flip_probability``, shape (n_samples,): the probability that row
+          ``i``'s label was changed (0 or 1 at ``randomness=0``);
+        - ``flipped``, shape (n_samples,), bool: whether it was;
+        - ``label_distribution``, shape (n_samples, n_classes): the row's
+          ``p(noisy label = classes[j] | x_i, y_i)``;
+        - ``margin``, shape (n_samples,): the weak model's margin, in
+          [-1, 1] (low = ambiguous);
+        - ``weak_proba``, shape (n_samples, n_classes): its out-of-fold
+          probabilities.
+
+    Raises
+    ------
+    ValueError
+        ``rate`` outside [0, 1) or ``randomness`` outside [0, 1]; NaN or
+        infinite values in ``X``; ``X`` and ``y`` of different lengths; fewer
+        than 2 classes in ``y``; a class with fewer than ``cv`` rows;
+        ``cv < 2``.
+    TypeError
+        Non-numeric ``rate`` or ``randomness``, non-integer ``cv``, an
+        ``estimator`` without ``predict_proba``.
+
+    See Also
+    --------
+    instance_dependent_noise : Xia et al.'s random instance-dependent noise.
+
+    Notes
+    -----
+    Flipping the examples a model finds hardest toward its most likely wrong
+    class follows the "annotator-like" noise of the label-noise literature,
+    e.g. the pseudo-label noise of Algan and Ulusoy (2020), "Label noise
+    types and their effects on deep learning", and the finding of Wei et
+    al. (ICLR 2022, CIFAR-10N/100N) that human labelling errors concentrate
+    on ambiguous images and go to similar classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy.noise import annotator_noise
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> y_noisy, noise = annotator_noise(X, y, 0.2, random_state=0, return_noise=True)
+    >>> int((y_noisy != y).sum())  # round(0.2 * 150)
+    30
+    >>> bool(noise.margin[noise.flipped].max() <= noise.margin[~noise.flipped].min())
+    True
+    >>> changed = y_noisy != y  # mostly versicolor <-> virginica, the classes that overlap
+    >>> int(np.sum(changed & (y > 0) & (y_noisy > 0)))
+    29
+    """
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rate = _check_flip_rate(rate)
+    randomness = check_rate(randomness, "randomness")
+    if isinstance(cv, bool) or not isinstance(cv, numbers.Integral):
+        raise TypeError(f"cv must be an integer >= 2, got {cv!r}.")
+    if cv < 2:
+        raise ValueError(f"cv must be >= 2 (out-of-fold probabilities need 2 folds at least), got {cv}.")
+    if estimator is not None and not hasattr(estimator, "predict_proba"):
+        raise TypeError(f"estimator must be a classifier with predict_proba, got {type(estimator).__name__}.")
+    X, y_arr, classes, codes = _instance_inputs(X, y, classes, "annotator_noise")
+    present, counts = np.unique(codes, return_counts=True)
+    if present.size < 2:
+        raise ValueError(
+            "annotator_noise needs at least 2 classes in y to fit its weak model, "
+            f"got only {classes[present[0]].tolist()!r}."
+        )
+    if counts.min() < cv:
+        raise ValueError(
+            f"class {classes[present[counts.argmin()]].tolist()!r} has {counts.min()} rows but the weak model's "
+            f"out-of-fold probabilities use cv={cv} stratified folds: every class of y needs at least cv rows; "
+            "lower cv."
+        )
+    rng = check_random_state(random_state)
+    n, C = codes.size, classes.size
+    rows = np.arange(n)
+    if estimator is None:
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    else:
+        model = clone(estimator)
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
+    proba = np.zeros((n, C))
+    proba[:, present] = cross_val_predict(model, X, codes, cv=folds, method="predict_proba")
+
+    others = proba.copy()
+    others[rows, codes] = -np.inf
+    best = others.max(axis=1)
+    margin = proba[rows, codes] - best
+    # The most plausible wrong class, a random one among equals (e.g. all 0).
+    tied = (others == best[:, None]) & np.isin(np.arange(C), present)[None, :]
+    plausible = np.argmax(np.where(tied, rng.random_sample((n, C)), -1.0), axis=1)
+
+    hardest = np.lexsort((rng.random_sample(n), margin))[: int(round(rate * n))]
+    deterministic = np.zeros((n, C))
+    deterministic[rows, codes] = 1.0
+    deterministic[hardest, codes[hardest]] = 0.0
+    deterministic[hardest, plausible[hardest]] = 1.0
+
+    # A row the model is sure of keeps a sliver of a chance, so that the
+    # random annotator can reach any rate below 1.
+    wrong_mass = np.maximum(1.0 - proba[rows, codes], 1e-12)
+    flip = _scaled_to_mean(wrong_mass, rate)
+    wrong = np.where(np.isfinite(others), np.maximum(others, 0.0), 0.0)
+    total = wrong.sum(axis=1, keepdims=True)
+    fallback = np.isin(np.arange(C), present)[None, :] & (np.arange(C)[None, :] != codes[:, None])
+    wrong = np.where(total > 0, wrong / np.where(total > 0, total, 1.0), fallback / fallback.sum(1, keepdims=True))
+    random_part = flip[:, None] * wrong
+    random_part[rows, codes] = 1.0 - flip
+
+    distribution = (1.0 - randomness) * deterministic + randomness * random_part
+    if randomness == 0.0:
+        noisy = np.argmax(deterministic, axis=1)  # no draw: exactly the hardest rows
+    else:
+        noisy = _sample_rows(distribution, rng)
+    y_noisy = _wrap_like(_decode(noisy, classes, y_arr), y)
+    if return_noise:
+        return y_noisy, _noise_report(codes, noisy, distribution, margin=margin, weak_proba=proba)
+    return y_noisy
 
 
 # --------------------------------------------------------------------------

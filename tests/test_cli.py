@@ -214,6 +214,41 @@ def test_corrupt_keeps_the_spelling_of_numeric_labels(tmp_path, capsys):
     assert sum(row[1] != row[2] for row in rows) == 15  # exact: round(0.5 * 10) per class
 
 
+@pytest.mark.parametrize("kind", ["instance", "annotator"])
+def test_corrupt_with_noise_that_depends_on_the_features(kind, data_csv, tmp_path, capsys):
+    out_csv = tmp_path / "noisy.csv"
+    argv = ["corrupt", data_csv, "--target", "animal", "--noise", kind, "--rate", "0.3", "-o", str(out_csv)]
+    status, out, err = run(argv, capsys)
+    assert status == 0, err
+    assert "each row has its own noise" in out and "mean over the rows of clean class i" in out
+    header, rows = read_csv(out_csv)
+    _, original = read_csv(data_csv)
+    assert [row[:4] + row[5:] for row in rows] == original
+    noisy, clean = np.array([row[4] for row in rows]), np.array([row[5] for row in rows])
+    assert set(noisy) <= {"cat", "dog", "bird"}
+    changed = int(np.sum(noisy != clean))
+    if kind == "annotator":
+        assert changed == 45  # exactly round(0.3 * 150) at the default --randomness 0
+    else:
+        assert abs(changed / 150 - 0.3) <= 4 * np.sqrt(0.3 * 0.7 / 150)
+    # the same seed, the same file
+    again = tmp_path / "again.csv"
+    assert main(argv[:-1] + [str(again), "--quiet"]) == 0
+    assert read_csv(again) == (header, rows)
+
+
+@pytest.mark.parametrize("kind, extra", [("instance", []), ("annotator", ["--randomness", "0.5"])])
+def test_compare_with_noise_that_depends_on_the_features(kind, extra, capsys):
+    argv = ["compare", "--noise", kind, "--rate", "0.3", *extra, "--methods", "ce,forward", "--epochs", "1",
+            "--hidden", "8"]
+    status, out, err = run(argv, capsys)
+    assert status == 0, err
+    assert f"noise:   {kind}, rate 0.3" in out
+    assert f"With --noise {kind} each row has its own noise" in out
+    _, names = table_rows(out[out.index("method"):])
+    assert names[:2] == ["ce", "forward"]
+
+
 # -------------------------------------------------------------------- bad input
 @pytest.fixture
 def bad_files(tmp_path):
@@ -264,6 +299,22 @@ BAD = [
     (["corrupt", "{data}", "--target", "animal", "--noise", "pair", "--preset", "mnist", "--rate", "0.2",
       "-o", "x.csv"],
      "only used with kind='asymmetric'"),
+    (["corrupt", "{data}", "--target", "animal", "--noise", "instance", "--rate", "1", "-o", "x.csv"],
+     "--noise instance --rate 1: rate must be in [0, 1), got 1.0"),
+    (["corrupt", "{data}", "--target", "animal", "--noise", "annotator", "--rate", "0.2", "--exact", "-o", "x.csv"],
+     "--exact is only used with the class-conditional kinds, not --noise annotator"),
+    (["corrupt", "{data}", "--target", "animal", "--noise", "pair", "--rate", "0.2", "--randomness", "0.5",
+      "-o", "x.csv"], "--randomness is only used with --noise annotator, not --noise pair"),
+    (["corrupt", "{data}", "--target", "animal", "--noise", "instance", "--rate", "0.2", "--randomness", "0.5",
+      "-o", "x.csv"], "--randomness is only used with --noise annotator, not --noise instance"),
+    (["corrupt", "{data}", "--target", "animal", "--noise", "annotator", "--preset", "mnist", "--rate", "0.2",
+      "-o", "x.csv"], "--preset is only used with --noise asymmetric, not --noise annotator"),
+    (["corrupt", "{text}", "--target", "y", "--noise", "instance", "--rate", "0.2", "-o", "x.csv"],
+     "feature column(s) 'color' in"),
+    (["corrupt", "{gap}", "--target", "y", "--noise", "annotator", "--rate", "0.2", "-o", "x.csv"],
+     "missing or non-finite values (first on line 6); fill them in first"),
+    (["compare", "--noise", "annotator", "--randomness", "2"], "argument --randomness: must be a number in [0, 1]"),
+    (["compare", "--noise", "annotator", "--rate", "1"], "--noise annotator --rate 1: rate must be in [0, 1)"),
     (["compare", "--methods", "ce,magic"], "unknown method(s) 'magic'"),
     (["compare", "--methods", "glc", "--trusted-per-class", "0"], "'glc' needs trusted rows"),
     (["compare", "--dataset", "nowhere"], "unknown data set 'nowhere'"),
@@ -388,7 +439,10 @@ def test_help_and_version(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["compare", "--help"])
     assert exc.value.code == 0
-    assert "--trusted-per-class" in capsys.readouterr().out
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--trusted-per-class" in help_text
+    assert "or instance or annotator, which depend on each row's features" in help_text
+    assert "--randomness F" in help_text
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0

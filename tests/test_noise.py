@@ -601,3 +601,204 @@ def test_make_noisy_classification_too_few_features(n_features, n_classes, neede
         make_noisy_classification(100, n_features=n_features, n_classes=n_classes)
     with pytest.raises(ValueError, match=r"n_features=5 is too few.*n_clusters_per_class=4"):
         make_noisy_classification(100, n_features=5, n_classes=10, n_clusters_per_class=4)
+
+
+# --------------------------------------------------------------------------
+# noise that depends on the input
+# --------------------------------------------------------------------------
+def _blobs(n=1500, d=6, C=4, seed=0):
+    X, y = make_noisy_classification(n, d, C, rate=0.0, class_sep=1.0, random_state=seed)[::2]
+    return X, y
+
+
+def _tolerance(rate, n):
+    # Every row flips with probability `rate` (over the draw of its own rate),
+    # independently: the realised rate is binomial; 4 standard errors.
+    return 4 * np.sqrt(rate * (1 - rate) / n) + 1e-12
+
+
+def test_input_dependent_kinds_are_kept_apart_from_the_matrix_kinds():
+    assert noise.INSTANCE_NOISE_KINDS == ("instance", "annotator")
+    assert not set(noise.INSTANCE_NOISE_KINDS) & set(NOISE_KINDS)
+    with pytest.raises(ValueError, match=r"'instance' depends on the features.*instance_dependent_noise\(X, y, rate\)"):
+        make_transition_matrix("instance", 3, 0.2)
+    with pytest.raises(ValueError, match=r"annotator_noise\(X, y, rate\)"):
+        make_transition_matrix("Annotator", 3, 0.2)
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.2, 0.4, 0.8])
+def test_instance_noise_reaches_the_rate(rate):
+    rng = np.random.RandomState(1)
+    n, C = 6000, 5
+    X, y = rng.normal(size=(n, 8)), rng.randint(0, C, size=n)
+    y_noisy, info = noise.instance_dependent_noise(X, y, rate, random_state=0, return_noise=True)
+    assert abs(np.mean(y_noisy != y) - rate) <= _tolerance(rate, n)
+    # The truncated normal is centred so that its mean, not its centre, is the
+    # rate: at 0.05 Xia et al.'s centring would give a mean of 0.085.
+    assert abs(info.flip_probability.mean() - rate) <= 4 * 0.1 / np.sqrt(n)
+    assert np.all((info.flip_probability >= 0) & (info.flip_probability <= 1))
+    np.testing.assert_array_equal(info.flipped, y_noisy != y)
+    np.testing.assert_allclose(info.label_distribution.sum(axis=1), 1.0)
+    np.testing.assert_allclose(info.flip_probability, 1 - info.label_distribution[np.arange(n), y])
+    assert set(np.unique(y_noisy)) <= set(range(C))
+
+
+def test_instance_noise_depends_on_x():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(6, 10))
+    X[3] = X[0]  # the same input twice, in the same class
+    y = np.array([0, 0, 0, 0, 1, 2])
+    _, info = noise.instance_dependent_noise(
+        X, y, 0.4, classes=[0, 1, 2, 3], normalize=None, random_state=0, return_noise=True
+    )
+    targets = info.label_distribution.copy()
+    targets[np.arange(6), y] = 0
+    targets /= targets.sum(axis=1, keepdims=True)  # where a flipped label goes
+    np.testing.assert_allclose(targets[3], targets[0])
+    for i in (1, 2):  # other inputs of class 0 are flipped elsewhere
+        assert np.abs(targets[i] - targets[0]).sum() > 0.05
+    # ... and each row has its own flip rate
+    assert np.unique(info.flip_probability).size == 6
+
+
+def test_instance_noise_normalisation():
+    rng = np.random.RandomState(0)
+    X, y = rng.uniform(1, 2, size=(300, 5)), np.arange(300) % 3
+
+    def distribution(Z, how):
+        return noise.instance_dependent_noise(Z, y, 0.3, normalize=how, random_state=4, return_noise=True)[1]
+
+    def peak(info):  # the share of a row's flip mass on its likeliest wrong class
+        wrong = np.where(np.eye(3, dtype=bool)[y], 0.0, info.label_distribution)
+        return np.mean(wrong.max(axis=1) / info.flip_probability)
+
+    scale = np.array([1.0, 10.0, 0.1, 5.0, 2.0])
+    # 'minmax' reads each feature by its range, 'l2' each row by its norm
+    np.testing.assert_allclose(
+        distribution(X * scale + 7, "minmax").label_distribution, distribution(X, "minmax").label_distribution
+    )
+    np.testing.assert_allclose(distribution(X * 3, "l2").label_distribution, distribution(X, "l2").label_distribution)
+    # None takes X as it is: larger inputs give more peaked flip targets
+    assert peak(distribution(X * 10, None)) > peak(distribution(X, None)) + 0.1
+
+
+def test_instance_noise_labels_and_classes():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = np.array(["ant", "bee"])[np.arange(400) % 2]
+    y_noisy = noise.instance_dependent_noise(X, y, 0.5, classes=["ant", "bee", "cow"], random_state=0)
+    assert set(y_noisy) == {"ant", "bee", "cow"}  # a class absent from y is a flip target too
+    assert y_noisy.dtype.kind == "U"
+    np.testing.assert_array_equal(noise.instance_dependent_noise(X, y, 0.0, random_state=0), y)
+
+
+@pytest.mark.parametrize("function", ["instance_dependent_noise", "annotator_noise"])
+def test_input_dependent_noise_is_reproducible_and_leaves_the_global_rng(function):
+    X, y = _blobs(400)
+    generate = getattr(noise, function)
+    kwargs = {"randomness": 0.5} if function == "annotator_noise" else {}
+    before = _global_state()
+    first = generate(X, y, 0.3, random_state=3, **kwargs)
+    second = generate(X, y, 0.3, random_state=np.random.RandomState(3), **kwargs)
+    other = generate(X, y, 0.3, random_state=4, **kwargs)
+    after = _global_state()
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_input_dependent_noise_keeps_a_pandas_series():
+    pd = pytest.importorskip("pandas")
+    X, y = _blobs(200)
+    y = pd.Series(y, index=np.arange(200) * 3, name="label")
+    for generate in (noise.instance_dependent_noise, noise.annotator_noise):
+        out = generate(X, y, 0.2, random_state=0)
+        assert isinstance(out, pd.Series) and out.index.equals(y.index) and out.name == "label"
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.4])
+def test_annotator_noise_deterministic_flips_the_hardest_rows_to_the_plausible_class(rate):
+    X, y = _blobs()
+    y_noisy, info = noise.annotator_noise(X, y, rate, random_state=0, return_noise=True)
+    assert np.sum(y_noisy != y) == round(rate * y.size)  # exact at randomness=0
+    np.testing.assert_array_equal(info.flipped, y_noisy != y)
+    np.testing.assert_array_equal(info.flip_probability, info.flipped.astype(float))
+    assert info.margin[info.flipped].max() <= info.margin[~info.flipped].min()
+    others = np.where(np.eye(4, dtype=bool)[y], -1, info.weak_proba)
+    np.testing.assert_array_equal(y_noisy[info.flipped], others.argmax(axis=1)[info.flipped])
+    np.testing.assert_allclose(info.margin, info.weak_proba[np.arange(y.size), y] - others.max(axis=1))
+
+
+@pytest.mark.parametrize("randomness", [0.5, 1.0])
+def test_annotator_noise_random_reaches_the_rate_and_prefers_ambiguous_rows(randomness):
+    X, y = _blobs()
+    y_noisy, info = noise.annotator_noise(X, y, 0.3, randomness=randomness, random_state=0, return_noise=True)
+    assert abs(np.mean(y_noisy != y) - 0.3) <= _tolerance(0.3, y.size)
+    assert info.flip_probability.mean() == pytest.approx(0.3)
+    assert np.all((info.flip_probability >= 0) & (info.flip_probability <= 1 + 1e-12))
+    np.testing.assert_allclose(info.label_distribution.sum(axis=1), 1.0)
+    # flipped rows are the ambiguous ones, and go to classes the weak model finds plausible
+    assert info.margin[info.flipped].mean() < info.margin[~info.flipped].mean() - 0.2
+    plausible = info.weak_proba[info.flipped, y_noisy[info.flipped]]
+    assert plausible.mean() > info.weak_proba[~np.eye(4, dtype=bool)[y]].mean() + 0.1
+    # more randomness spreads the flips over more rows
+    assert np.sum(info.flip_probability > 0) > round(0.3 * y.size)
+
+
+def test_annotator_noise_with_another_weak_model_and_classes():
+    from sklearn.naive_bayes import GaussianNB
+
+    X, y = _blobs(600)
+    labels = np.array(["a", "b", "c", "d"])[y]
+    y_noisy, info = noise.annotator_noise(
+        X, labels, 0.2, estimator=GaussianNB(), classes=["a", "b", "c", "d", "e"], cv=3, random_state=0,
+        return_noise=True,
+    )
+    assert np.sum(y_noisy != labels) == 120
+    assert set(y_noisy) <= {"a", "b", "c", "d"}  # 'e' is absent from y: never a target
+    assert info.weak_proba.shape == (600, 5) and np.all(info.weak_proba[:, 4] == 0)
+
+
+def _bad(kind, **overrides):
+    X, y = np.random.RandomState(0).normal(size=(30, 2)), np.arange(30) % 3
+    params = {"X": X, "y": y, "rate": 0.2, **overrides}
+    generate = noise.instance_dependent_noise if kind == "instance" else noise.annotator_noise
+    return lambda: generate(params.pop("X"), params.pop("y"), params.pop("rate"), **params)
+
+
+_NAN_X = np.where(np.arange(60).reshape(30, 2) == 9, np.nan, 1.0)
+
+
+@pytest.mark.parametrize(
+    "kind, overrides, exc, match",
+    [
+        (kind, overrides, exc, match)
+        for kind in ("instance", "annotator")
+        for overrides, exc, match in [
+            ({"rate": 1.0}, ValueError, r"rate must be in \[0, 1\), got 1.0"),
+            ({"rate": -0.1}, ValueError, r"rate must be in \[0, 1\), got -0.1"),
+            ({"rate": float("nan")}, ValueError, r"rate must be in \[0, 1\)"),
+            ({"rate": "0.2"}, TypeError, "rate must be a real number"),
+            ({"X": np.zeros((29, 2))}, ValueError, "X has 29 rows but y has 30 labels"),
+            ({"X": _NAN_X}, ValueError, r"X contains NaN or infinite values \(first in row 4\)"),
+            ({"y": np.zeros(30)}, ValueError, r"needs at least 2 classes, got a single one \(0.0\)"),
+            ({"y": np.arange(30) % 3 * 1.0 + np.where(np.arange(30) == 5, np.nan, 0)}, ValueError, "NaN or None"),
+            ({"classes": [0, 1]}, ValueError, r"labels that are not in classes: \[2\]"),
+        ]
+    ]
+    + [
+        ("instance", {"normalize": "zscore"}, ValueError, "Unknown normalize 'zscore'"),
+        ("instance", {"std": 0}, ValueError, "std must be a finite number > 0"),
+        ("instance", {"std": "0.1"}, TypeError, "std must be a positive number"),
+        ("annotator", {"randomness": 1.5}, ValueError, r"randomness must be in \[0, 1\]"),
+        ("annotator", {"cv": 1}, ValueError, "cv must be >= 2"),
+        ("annotator", {"cv": 2.5}, TypeError, "cv must be an integer"),
+        ("annotator", {"cv": 11}, ValueError, r"class 0 has 10 rows but .* cv=11 stratified folds"),
+        ("annotator", {"y": np.r_[np.zeros(29), 1]}, ValueError, r"class 1.0 has 1 rows"),
+        ("annotator", {"y": np.zeros(30), "classes": [0.0, 1.0]}, ValueError, "at least 2 classes in y"),
+        ("annotator", {"estimator": object()}, TypeError, "classifier with predict_proba"),
+    ],
+)
+def test_input_dependent_noise_errors(kind, overrides, exc, match):
+    with pytest.raises(exc, match=match):
+        _bad(kind, **overrides)()

@@ -10,6 +10,8 @@ import contextlib
 import math
 import os
 
+import numpy as np
+
 from ._errors import InputError, library_checks, os_error_text
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "check_device_option",
     "check_plot_path",
     "fraction",
+    "input_dependent_noise",
     "int_at_least",
     "positive_float",
     "rate",
@@ -98,11 +101,13 @@ def int_at_least(minimum):
 
 
 def _noise_kind(text):
-    from ..noise import NOISE_KINDS
+    from ..noise import INSTANCE_NOISE_KINDS, NOISE_KINDS
 
     kind = text.strip().lower().replace("-", "_")
-    if kind not in NOISE_KINDS:
-        raise argparse.ArgumentTypeError(f"unknown noise kind {text!r}; choose from {', '.join(NOISE_KINDS)}")
+    if kind not in NOISE_KINDS + INSTANCE_NOISE_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown noise kind {text!r}; choose from {', '.join(NOISE_KINDS + INSTANCE_NOISE_KINDS)}"
+        )
     return kind
 
 
@@ -110,8 +115,12 @@ def _noise_kind(text):
 # shared option groups
 # --------------------------------------------------------------------------
 def add_noise_options(parser, required):
-    """``--noise``, ``--rate`` and ``--preset``: read back by :func:`transition_matrix`."""
-    from ..noise import NOISE_KINDS
+    """``--noise``, ``--rate``, ``--preset`` and ``--randomness``.
+
+    Read back by :func:`transition_matrix` (the class-conditional kinds) or
+    :func:`input_dependent_noise` (the kinds that need the features).
+    """
+    from ..noise import INSTANCE_NOISE_KINDS, NOISE_KINDS
 
     parser.add_argument(
         "--noise",
@@ -119,7 +128,10 @@ def add_noise_options(parser, required):
         required=required,
         default=None if required else "flip_to_one",
         metavar="KIND",
-        help=f"noise kind: {', '.join(NOISE_KINDS)} (hyphens accepted)",
+        help=f"noise kind: {', '.join(NOISE_KINDS)} (class-conditional, hyphens accepted); or "
+        f"{' or '.join(INSTANCE_NOISE_KINDS)}, which depend on each row's features: 'instance' is Xia et al. "
+        "(2020)'s instance-dependent noise, 'annotator' flips the rows a weak model (logistic regression, "
+        "out-of-fold) finds most ambiguous to the class it finds most plausible",
     )
     parser.add_argument(
         "--rate",
@@ -127,13 +139,21 @@ def add_noise_options(parser, required):
         required=required,
         default=None if required else 0.4,
         metavar="R",
-        help="noise rate in [0, 1] (for 'structured', its delta)",
+        help="noise rate in [0, 1] (for 'structured', its delta; below 1 for instance and annotator)",
     )
     parser.add_argument(
         "--preset",
         choices=("mnist", "cifar10"),
         default=None,
         help="flips of --noise asymmetric for 10 classes (Patrini et al. 2017)",
+    )
+    parser.add_argument(
+        "--randomness",
+        type=rate,
+        default=None,
+        metavar="F",
+        help="for --noise annotator, in [0, 1]: 0 flips exactly the hardest rows to their most plausible wrong "
+        "class, 1 draws both from the weak model's probabilities (default: 0)",
     )
 
 
@@ -143,9 +163,42 @@ def transition_matrix(args, n_classes):
 
     if args.noise == "asymmetric" and args.preset is None:
         raise InputError("--noise asymmetric needs --preset mnist or --preset cifar10 (10 classes)")
+    if args.randomness is not None:
+        raise InputError(f"--randomness is only used with --noise annotator, not --noise {args.noise}")
     given = f"--noise {args.noise} --rate {args.rate:g}" + (f" --preset {args.preset}" if args.preset else "")
     with library_checks(given):
         return make_transition_matrix(args.noise, n_classes, args.rate, random_state=args.seed, preset=args.preset)
+
+
+def input_dependent_noise(args, X, y, classes, random_state):
+    """``(y_noisy, T)`` for a kind of ``INSTANCE_NOISE_KINDS``, which reads the features ``X``.
+
+    ``classes`` are the sorted classes of ``y``. Each row has its own noise;
+    ``T`` is its mean over the rows of each clean class, the class-level
+    matrix that the correction methods can at best estimate.
+    """
+    from ..noise import annotator_noise, instance_dependent_noise
+
+    if args.preset is not None:
+        raise InputError(f"--preset is only used with --noise asymmetric, not --noise {args.noise}")
+    if args.randomness is not None and args.noise != "annotator":
+        raise InputError(f"--randomness is only used with --noise annotator, not --noise {args.noise}")
+    given = f"--noise {args.noise} --rate {args.rate:g}"
+    with library_checks(given):
+        if args.noise == "instance":
+            y_noisy, noise = instance_dependent_noise(
+                X, y, args.rate, classes=classes, random_state=random_state, return_noise=True
+            )
+        else:
+            y_noisy, noise = annotator_noise(
+                X, y, args.rate, randomness=args.randomness or 0.0, classes=classes, random_state=random_state,
+                return_noise=True,
+            )
+    codes = np.searchsorted(classes, y)
+    T = np.eye(classes.size)
+    for i in np.unique(codes):
+        T[i] = noise.label_distribution[codes == i].mean(axis=0)
+    return y_noisy, T
 
 
 def add_output_options(parser, *, seed, quiet, plot=None):

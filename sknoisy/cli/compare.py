@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from ..noise import corrupt_labels
+from ..noise import INSTANCE_NOISE_KINDS, corrupt_labels
 from ..transition import DEFAULT_TRANSITION_METHOD, TransitionMatrixEstimator, transition_matrix_error
 from ._errors import InputError, one_line
 from ._format import collect_warnings, format_table, print_notes
@@ -25,6 +25,7 @@ from ._options import (
     check_device_option,
     check_plot_path,
     fraction,
+    input_dependent_noise,
     int_at_least,
     save_figure,
     torch_threads,
@@ -199,7 +200,8 @@ def _split_and_corrupt(X, y, args, notes):
             f"--test-size {args.test_size} gives {n_test} test and {len(y_enc) - n_test} train rows "
             f"for {n_classes} classes; each part needs at least one row per class"
         )
-    T = transition_matrix(args, n_classes)
+    instance = args.noise in INSTANCE_NOISE_KINDS
+    T = None if instance else transition_matrix(args, n_classes)  # checked before any work
     rng = check_random_state(args.seed)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y_enc, test_size=args.test_size, stratify=y_enc, random_state=args.seed
@@ -221,7 +223,12 @@ def _split_and_corrupt(X, y, args, notes):
                 f"{args.trusted_per_class} trusted rows each; half of their rows were trusted instead"
             )
     y_noisy = y_train.copy()
-    y_noisy[~trusted] = corrupt_labels(y_train[~trusted], T, classes=np.arange(n_classes), random_state=rng)
+    if instance:
+        y_noisy[~trusted], T = input_dependent_noise(
+            args, X_train[~trusted], y_train[~trusted], np.arange(n_classes), rng
+        )
+    else:
+        y_noisy[~trusted] = corrupt_labels(y_train[~trusted], T, classes=np.arange(n_classes), random_state=rng)
     missing = np.setdiff1d(np.arange(n_classes), y_noisy)
     if missing.size:
         raise InputError(
@@ -307,6 +314,8 @@ def _run(args):
         print()
         print("test accuracy: on the clean test labels. T error: mean over the clean classes of the L1")
         print("distance between the method's T and the true T (0 is perfect, 2 the worst).")
+        if args.noise in INSTANCE_NOISE_KINDS:
+            print(f"With --noise {args.noise} each row has its own noise: the true T is its mean over each class.")
     print_notes(notes, args.quiet)
     succeeded = [r for r in results if r["accuracy"] is not None]
     if not succeeded:

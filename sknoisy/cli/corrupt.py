@@ -5,11 +5,11 @@ import os
 
 import numpy as np
 
-from ..noise import corrupt_labels
+from ..noise import INSTANCE_NOISE_KINDS, corrupt_labels
 from ._errors import InputError, os_error_text
 from ._format import format_matrix
-from ._io import check_file, check_two_classes, parse_labels, read_csv
-from ._options import add_command, add_noise_options, add_output_options, transition_matrix
+from ._io import _parse_features, check_file, check_two_classes, parse_labels, read_csv
+from ._options import add_command, add_noise_options, add_output_options, input_dependent_noise, transition_matrix
 
 __all__ = ["NAME", "register", "run"]
 
@@ -22,8 +22,10 @@ def register(commands):
         NAME,
         run,
         help="write a copy of a CSV file with noisy labels, keeping the clean ones in another column",
-        description="Corrupt the labels in --target with a noise transition matrix and write a copy of the "
-        "file; the clean labels go to a new column next to the target. The input is never overwritten.",
+        description="Corrupt the labels in --target with a noise transition matrix, or with noise that depends "
+        "on each row (--noise instance or annotator, which read every other column as a numeric feature), and "
+        "write a copy of the file; the clean labels go to a new column next to the target. The input is never "
+        "overwritten.",
     )
     parser.add_argument("data", metavar="DATA.csv", help="CSV file with a header row")
     parser.add_argument("--target", required=True, metavar="COLUMN", help="the (clean) label column")
@@ -71,8 +73,16 @@ def run(args):
     spelling = {}
     for value, text in zip(y.tolist(), raw):
         spelling.setdefault(value, text)
-    T = transition_matrix(args, classes.size)
-    y_noisy = corrupt_labels(y, T, classes=classes, random_state=args.seed, exact=args.exact)
+    instance = args.noise in INSTANCE_NOISE_KINDS
+    if instance:
+        if args.exact:
+            raise InputError(f"--exact is only used with the class-conditional kinds, not --noise {args.noise}")
+        features = [j for j in range(len(table.header)) if j != target]
+        X = _parse_features(table, features, droppable=False)
+        y_noisy, T = input_dependent_noise(args, X, y, classes, args.seed)
+    else:
+        T = transition_matrix(args, classes.size)
+        y_noisy = corrupt_labels(y, T, classes=classes, random_state=args.seed, exact=args.exact)
 
     header = table.header[: target + 1] + [clean_name] + table.header[target + 1 :]
     try:
@@ -91,6 +101,13 @@ def run(args):
             f"wrote {args.output}: {n_rows} rows; {args.target!r} now holds the noisy labels "
             f"({changed} changed, {100 * changed / n_rows:.1f}%), {clean_name!r} the clean ones"
         )
-        print(f"noise {args.noise}, rate {args.rate:g}, seed {args.seed}; T[i, j] = p(noisy label j | clean class i):")
+        noise = f"noise {args.noise}, rate {args.rate:g}" + (
+            f", randomness {args.randomness:g}" if args.randomness is not None else ""
+        )
+        if instance:
+            print(f"{noise}, seed {args.seed}; each row has its own noise, whose mean over each class is")
+            print("T[i, j] = mean over the rows of clean class i of p(noisy label j | row):")
+        else:
+            print(f"{noise}, seed {args.seed}; T[i, j] = p(noisy label j | clean class i):")
         print(format_matrix(T, [str(spelling[c]) for c in classes.tolist()]))
     return 0
