@@ -84,7 +84,7 @@ _ENTRIES = {
         ),
         ClassifierMethod(
             "mlc", MetaLossCorrectionClassifier,
-            "Meta Loss Correction; at its defaults T stays near its confident-joint start", "Wang et al. 2020",
+            "Meta Loss Correction, T refined (a little) from the confident joint", "Wang et al. 2020",
             needs_trusted=True, learns_transition_matrix=True,
         ),
         ClassifierMethod(
