@@ -429,10 +429,14 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
         groups.append({"params": [W], **own})
         return (groups, *args[1:]), kwargs
 
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        super().on_train_end(net, X=X, y=y, **kwargs)
-        if self._learns_transition_matrix() and isinstance(getattr(self, "criterion_", None), VolMinCrossEntropy):
-            self.transition_matrix_ = self._learned_transition_matrix()
+    def _train(self, *args, **kwargs):
+        # After training, not in on_train_end: the net hears that before its callbacks, and one of them
+        # (sknoisy.callbacks.EarlyStopping(load_best=True), Checkpoint) may still restore the best epoch's T.
+        try:
+            super()._train(*args, **kwargs)
+        finally:
+            if self._learns_transition_matrix() and isinstance(getattr(self, "criterion_", None), VolMinCrossEntropy):
+                self.transition_matrix_ = self._learned_transition_matrix()
 
 
 class BackwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier):
