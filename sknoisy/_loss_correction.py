@@ -261,7 +261,10 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
     becomes ``-log((softmax(f(x)) @ T)[y~]) + volmin_lambda * log|det T|``,
     T is a parameter of the criterion (:class:`~sknoisy.losses.VolMinCrossEntropy`,
     ``T = rownorm(I + sigmoid(W) * (1 - I))``) and ``transition_matrix_`` is
-    the learned T after ``fit``. No anchor points and no stage-1 network are
+    the learned T after ``fit`` (saved and restored with the network by
+    :func:`~sknoisy.save_model`; skorch's ``EarlyStopping(load_best=True)``
+    restores the network only, :class:`sknoisy.callbacks.EarlyStopping`
+    restores the best epoch's T with it). No anchor points and no stage-1 network are
     needed, so it costs about one plain fit. Where it follows the paper:
     the loss, the parameterisation, the starting T (diagonal 1/2, as the
     paper's initial logits give 0.48 at 10 and at 100 classes) and T's

@@ -389,7 +389,8 @@ class _Decoder:
 
             kinds = (torch.nn.Module, torch.optim.Optimizer, BaseEstimator)
         if path not in self.allowed and not issubclass(cls, kinds):
-            self.fail(where, f"{path} is not a {' or '.join(k.__name__ for k in kinds)} class.")
+            names = {torch.nn.Module: "torch module", torch.optim.Optimizer: "torch optimizer"}
+            self.fail(where, f"{path} is not a {' or '.join(names.get(k, 'estimator') for k in kinds)} class.")
         return cls
 
     def an_object(self, value, where, depth):
@@ -409,7 +410,7 @@ class _Decoder:
         for name, harmless in _PROCESS_PARAMS.items():
             if name in kwargs and not any(kwargs[name] is h or kwargs[name] == h for h in harmless):
                 self.fail(f"{where}.{name}", f"{kwargs[name]!r} would start processes or write files when the "
-                          f"estimator is fitted; a model folder may only set {harmless[-1]!r}.")
+                          f"estimator is fitted; a model folder may only set {' or '.join(map(repr, harmless))}.")
         try:
             return cls(**kwargs)
         except (TypeError, ValueError) as exc:
@@ -542,7 +543,10 @@ def _history(estimator):
 
 def _not_restored(estimator):
     """What the net had in the parameters a folder never restores, as text for a reader."""
-    defaults = type(estimator)(estimator.module).get_params(deep=False) if hasattr(estimator, "module") else {}
+    try:
+        defaults = type(estimator)(estimator.module).get_params(deep=False)
+    except Exception:  # noqa: BLE001 -- a subclass with other required arguments: record every such parameter
+        defaults = {}
     info = {}
     for name, value in estimator.get_params(deep=False).items():
         if not _never_restored(name) or name == "predict_nonlinearity":
@@ -744,13 +748,12 @@ def save_model(estimator, path, *, metadata=None):
 # ---------------------------------------------------------------------------
 # load
 # ---------------------------------------------------------------------------
-def _read_regular_file(path, limit, what):
-    """The bytes of ``path``: a regular file (not a link) inside its folder, at most ``limit`` bytes."""
+def _read_regular_file(path, limit, what, missing):
+    """``os.lstat`` of ``path``: a regular file (not a link) inside its folder, at most ``limit`` bytes."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        raise ValueError(f"{path}: missing; {path.parent} is not a complete model folder written by sknoisy's "
-                         "save_model.") from None
+        raise ValueError(f"{path}: missing; {missing}") from None
     if stat.S_ISLNK(info.st_mode):
         raise ValueError(f"{path}: is a symbolic link; a model folder must hold its own files, not links.")
     if not stat.S_ISREG(info.st_mode):
@@ -764,7 +767,8 @@ def _read_manifest(folder):
     manifest_path = folder / MANIFEST
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such model folder (save_model writes a folder).")
-    _read_regular_file(manifest_path, MAX_MANIFEST_BYTES, "a manifest")
+    _read_regular_file(manifest_path, MAX_MANIFEST_BYTES, "a manifest",
+                       f"{folder} is not a model folder written by sknoisy's save_model.")
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(manifest_path, flags)
@@ -848,7 +852,7 @@ def _read_weights(path):
     """The weights file's ``{name: state_dict}``, read without unpickling objects and without copying it into memory."""
     import torch
 
-    info = _read_regular_file(path, None, "a weights file")
+    info = _read_regular_file(path, None, "a weights file", "the model folder is incomplete.")
     try:
         with zipfile.ZipFile(path) as archive:
             records = archive.infolist()
@@ -873,6 +877,18 @@ def _read_weights(path):
     if not isinstance(state, dict):
         raise ValueError(f"{path}: does not hold a state_dict of tensors.")
     return state
+
+
+def _cloned(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {k: _cloned(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cloned(v) for v in value)
+    return value
 
 
 def _check_state_dict(state, name, path):
@@ -1042,8 +1058,11 @@ def load_model(path, *, device=None, allowed_classes=()):
     for name in expected:
         if name not in states:
             continue
+        # An optimizer keeps the tensors it is given (same dtype and device): copies, so that none
+        # stays a view of the mapped file.
+        state = _cloned(states[name]) if name in [o + "_" for o in estimator._optimizers] else states[name]
         try:
-            getattr(estimator, name).load_state_dict(states[name])
+            getattr(estimator, name).load_state_dict(state)
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"{weights_path}: the state of {name} does not fit the net described in {MANIFEST}: "
                              f"{_one_line(exc)}") from None
