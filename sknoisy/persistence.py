@@ -418,7 +418,8 @@ class _Decoder:
 
     def params(self, cls, params, where, depth=0):
         """A NeuralNet's constructor parameters: only those :func:`_restorable` names, each data."""
-        self.items(params, where) if depth else None
+        if depth:
+            self.items(params, where)
         kwargs = {}
         for name, value in params.items():
             full = f"{where}.{name}" if depth else name
@@ -1003,8 +1004,6 @@ def load_model(path, *, device=None, allowed_classes=()):
     states = _read_weights(weights_path)
     if manifest["format_version"] == 1:
         states = {"module_": states}
-    for name, state in states.items():
-        _check_state_dict(state, name, weights_path) if not name.startswith("optimizer") else None
 
     written_by = (manifest.get("versions") or {}).get("sknoisy", "?") if isinstance(manifest.get("versions"),
                                                                                     dict) else "?"
@@ -1027,9 +1026,15 @@ def load_model(path, *, device=None, allowed_classes=()):
     if missing or extra:
         problem = f"lacks {missing[0]}" if missing else f"holds {str(extra[0])[:60]!r}, which the net has not"
         raise ValueError(f"{weights_path}: {problem}; it does not belong to the manifest beside it.")
+    optimizers = [name + "_" for name in probe._optimizers]
     for name in expected:
-        if name.startswith("optimizer") or name not in states:
+        if name not in states:
             continue
+        if name in optimizers:
+            if not (isinstance(states[name], dict) and set(states[name]) == {"state", "param_groups"}):
+                raise ValueError(f"{weights_path}: {name} does not hold an optimizer's state_dict.")
+            continue
+        _check_state_dict(states[name], name, weights_path)
         shapes = {k: tuple(v.shape) for k, v in getattr(probe, name).state_dict().items()}
         saved = {k: tuple(v.shape) for k, v in states[name].items()}
         if shapes != saved:
@@ -1060,7 +1065,7 @@ def load_model(path, *, device=None, allowed_classes=()):
             continue
         # An optimizer keeps the tensors it is given (same dtype and device): copies, so that none
         # stays a view of the mapped file.
-        state = _cloned(states[name]) if name in [o + "_" for o in estimator._optimizers] else states[name]
+        state = _cloned(states[name]) if name in optimizers else states[name]
         try:
             getattr(estimator, name).load_state_dict(state)
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:

@@ -38,6 +38,16 @@ class TopLevelNet(torch.nn.Module):
         return self.linear(X)
 
 
+class TwoNetClassifier(CrossEntropyClassifier):
+    """Registers a second network, as co-teaching would: it must be saved and restored too."""
+
+    def initialize_module(self):
+        super().initialize_module()
+        sizes = self._module_size_params()
+        self.peer_ = MLP(n_features=sizes["n_features"], n_classes=sizes["n_classes"], hidden_units=(4,))
+        return self
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.RandomState(0)
@@ -292,7 +302,14 @@ def test_code_in_the_weights_is_never_run(saved, tmp_path, capsys):
         load_model(target)
     assert "code from the file ran" not in capsys.readouterr().out
     torch.save({"layer": [1, 2]}, target / "weights.pt")
-    with pytest.raises(ValueError, match=r"weights\.pt: layer does not hold a state_dict of tensors"):
+    with pytest.raises(ValueError, match=r"weights\.pt: lacks module_; it does not belong to the manifest"):
+        load_model(target)
+    state = torch.load(folder / "weights.pt", weights_only=True)
+    torch.save({**state, "module_": {"layer": [1, 2]}}, target / "weights.pt")
+    with pytest.raises(ValueError, match=r"weights\.pt: module_ does not hold a state_dict of tensors"):
+        load_model(target)
+    torch.save({**state, "optimizer_": {"layer": 1}}, target / "weights.pt")
+    with pytest.raises(ValueError, match=r"weights\.pt: optimizer_ does not hold an optimizer's state_dict"):
         load_model(target)
 
 
@@ -503,3 +520,14 @@ def test_an_interrupted_save_leaves_the_old_model_loadable(saved, data, tmp_path
     save_model(other, target)
     np.testing.assert_array_equal(load_model(target).predict_proba(X), other.predict_proba(X))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]
+
+
+def test_an_extra_network_a_method_registers_is_saved_and_restored(data, tmp_path):
+    X, y, _ = data
+    clf = TwoNetClassifier(MLP, **FAST).fit(X, y)
+    assert clf._modules == ["module", "peer"]
+    folder = save_model(clf, tmp_path / "model")
+    path = json.loads((folder / "manifest.json").read_text())["estimator"]
+    loaded = load_model(folder, allowed_classes=[path])
+    assert set(torch.load(folder / "weights.pt", weights_only=True)) == {"module_", "peer_", "criterion_", "optimizer_"}
+    _assert_same(_states(clf), _states(loaded), "two networks")
