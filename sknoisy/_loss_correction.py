@@ -236,7 +236,10 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
     becomes ``-log((softmax(f(x)) @ T)[y~]) + volmin_lambda * log|det T|``,
     T is a parameter of the criterion (:class:`~sknoisy.losses.VolMinCrossEntropy`,
     ``T = rownorm(I + sigmoid(W) * (1 - I))``) and ``transition_matrix_`` is
-    the learned T after ``fit``. No anchor points and no stage-1 network are
+    the learned T after ``fit`` (saved and restored with the network by
+    :func:`~sknoisy.save_model`; skorch's ``EarlyStopping(load_best=True)``
+    restores the network only, :class:`sknoisy.callbacks.EarlyStopping`
+    restores the best epoch's T with it). No anchor points and no stage-1 network are
     needed, so it costs about one plain fit. Where it follows the paper:
     the loss, the parameterisation, the starting T (diagonal 1/2, as the
     paper's initial logits give 0.48 at 10 and at 100 classes) and T's
@@ -396,10 +399,14 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
         groups.append({"params": [W], "lr": self.volmin_lr, "weight_decay": 0.0})
         return (groups, *args[1:]), kwargs
 
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        super().on_train_end(net, X=X, y=y, **kwargs)
-        if self._learns_transition_matrix() and isinstance(getattr(self, "criterion_", None), VolMinCrossEntropy):
-            self.transition_matrix_ = self._learned_transition_matrix()
+    def _train(self, *args, **kwargs):
+        # After training, not in on_train_end: the net hears that before its callbacks, and one of them
+        # (sknoisy.callbacks.EarlyStopping(load_best=True), Checkpoint) may still restore the best epoch's T.
+        try:
+            super()._train(*args, **kwargs)
+        finally:
+            if self._learns_transition_matrix() and isinstance(getattr(self, "criterion_", None), VolMinCrossEntropy):
+                self.transition_matrix_ = self._learned_transition_matrix()
 
 
 class BackwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier):

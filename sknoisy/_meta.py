@@ -426,7 +426,9 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
 
     ``T`` persists across steps and epochs (the paper's algorithm) and stays
     on the training device; ``transition_matrix_`` holds the learned matrix
-    after ``fit``.
+    after ``fit``. It lives in the criterion, which :func:`~sknoisy.save_model`
+    saves and :class:`sknoisy.callbacks.EarlyStopping` (``load_best=True``)
+    restores with the network (skorch's own restores the network only).
 
     Parameters
     ----------

@@ -10,7 +10,10 @@
   (``callbacks__interrupt``);
 * the ``valid_acc`` scoring reads the label column of the target table;
 * stage-1 nets keep the epoch of best held-out loss, when they have a
-  held-out set.
+  held-out set;
+* :class:`EarlyStopping` is skorch's, but ``load_best=True`` restores the
+  best epoch's criterion (a learned T) and every other registered network
+  with ``module_``, where skorch's restores ``module_`` only.
 
 None of them adds a device synchronisation per batch: skorch already copies
 each batch loss to the host, and :class:`DivergenceGuard` reads the outputs
@@ -23,12 +26,15 @@ import warnings
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, EarlyStopping
+from copy import deepcopy
+
+from skorch.callbacks import Callback
+from skorch.callbacks import EarlyStopping as _SkorchEarlyStopping
 from skorch.utils import to_numpy
 
 from ._targets import target_labels
 
-__all__ = ["FiniteLossGuard", "DivergenceGuard", "InterruptGuard"]
+__all__ = ["FiniteLossGuard", "DivergenceGuard", "InterruptGuard", "EarlyStopping"]
 
 
 
@@ -212,9 +218,60 @@ def _table_accuracy(net, X, y_table):
     return float(np.mean(y_pred == y_true))
 
 
-class _BestValidLoss(EarlyStopping):
+class _BestValidLoss(_SkorchEarlyStopping):
     """skorch's EarlyStopping that stands aside when there is no validation set."""
 
     def on_epoch_end(self, net, **kwargs):
         if self.monitor in net.history[-1]:
             super().on_epoch_end(net, **kwargs)
+
+
+class EarlyStopping(_SkorchEarlyStopping):
+    """skorch's ``EarlyStopping``; with ``load_best=True`` every learned tensor goes back to the best epoch.
+
+    skorch's callback restores ``module_`` only, so a net whose criterion
+    learns (``ForwardCorrectedClassifier``'s default ``'volmin'`` T, MLC's
+    T) would end with the best epoch's network and the last epoch's T. This
+    one keeps, at each improvement, the state dicts of every network and
+    criterion the net registered (skorch's ``_modules`` and ``_criteria``)
+    and restores them all; the net's ``transition_matrix_`` then reports the
+    restored T. It takes skorch's parameters unchanged. skorch's
+    ``Checkpoint(load_best=True)`` restores the criterion too (its
+    ``f_criterion`` is set by default); keep it set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknoisy import ForwardCorrectedClassifier
+    >>> from sknoisy.callbacks import EarlyStopping
+    >>> from sknoisy.modules import MLP
+    >>> X = np.random.RandomState(0).randn(80, 3).astype("float32")
+    >>> stop = EarlyStopping(monitor="train_loss", patience=2, load_best=True)
+    >>> clf = ForwardCorrectedClassifier(MLP, max_epochs=4, callbacks=[("stop", stop)], random_state=0)
+    >>> clf = clf.fit(X, np.arange(80) % 2)
+    >>> sorted(dict(clf.callbacks_)["stop"].best_state_)
+    ['criterion_', 'module_']
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.best_state_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        before = getattr(self, "best_epoch_", None)
+        super().on_epoch_end(net, **kwargs)
+        if self.load_best and self.best_epoch_ != before:
+            names = list(net._modules) + list(net._criteria)
+            self.best_state_ = {name + "_": deepcopy(getattr(net, name + "_").state_dict()) for name in names}
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        state = getattr(self, "best_state_", None)
+        if self.load_best and state and self.best_epoch_ != net.history[-1, "epoch"]:
+            for name, values in state.items():
+                getattr(net, name).load_state_dict(values)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["best_state_"] = None
+        return state
