@@ -1,5 +1,6 @@
 """Tests for sknoisy.persistence: a folder with a JSON manifest and torch weights, no pickle."""
 
+import inspect
 import json
 import os
 import warnings
@@ -11,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from skorch.callbacks import EarlyStopping
 
+import sknoisy
 from sknoisy import (
     BackwardCorrectedClassifier,
     CrossEntropyClassifier,
@@ -22,6 +24,7 @@ from sknoisy import (
 )
 from sknoisy.modules import MLP, SmallCNN
 from sknoisy.persistence import FORMAT_VERSION, load_model, read_metadata, save_model
+from sknoisy.utils._testing import classifier_specs
 
 FAST = {"module__hidden_units": (8,), "max_epochs": 2, "lr": 0.05, "batch_size": 32, "random_state": 0}
 T3 = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
@@ -413,15 +416,21 @@ def _fast(cls, **overrides):
     return make_fast_estimator(cls, **{"max_epochs": 3, **overrides})
 
 
-ROUND_TRIPS = {
-    "CrossEntropyClassifier": lambda: _fast(CrossEntropyClassifier),
-    "Forward (learned T, 'volmin')": lambda: _fast(ForwardCorrectedClassifier, transition_matrix="volmin"),
-    "Forward (given T)": lambda: _fast(ForwardCorrectedClassifier, transition_matrix=T3),
-    "BackwardCorrectedClassifier": lambda: _fast(BackwardCorrectedClassifier, transition_matrix=T3),
-    "GLCClassifier": lambda: _fast(GLCClassifier),
-    "MetaLossCorrectionClassifier": lambda: _fast(MetaLossCorrectionClassifier, meta_batch_size=8),
-    "RobustLossClassifier": lambda: _fast(RobustLossClassifier),
-}
+def _round_trips():
+    """Every method of the classifier registry (with a given T where it takes one, to skip stage 1), and a
+    method that learns its T by default once more with T given."""
+    trips = {}
+    for name, cls, kwargs in classifier_specs(T3):
+        entry = sknoisy.CLASSIFIER_METHODS[name]
+        if entry.takes_transition_matrix and entry.learns_transition_matrix:
+            trips[f"{name} (given T)"] = (cls, kwargs)
+            # its own default (make_fast_estimator would otherwise give it a quick estimate)
+            kwargs = {**kwargs, "transition_matrix": inspect.signature(cls).parameters["transition_matrix"].default}
+        trips[name] = (cls, kwargs)
+    return trips
+
+
+ROUND_TRIPS = _round_trips()
 
 
 def _states(net):
@@ -449,14 +458,15 @@ def test_every_state_dict_round_trips_and_partial_fit_continues_identically(name
     X, y, trusted = data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf = ROUND_TRIPS[name]().fit(X, y, trusted=trusted)
+        cls, kwargs = ROUND_TRIPS[name]
+        clf = _fast(cls, **kwargs).fit(X, y, trusted=trusted)
         loaded = load_model(save_model(clf, tmp_path / "model"))
         _assert_same(_states(clf), _states(loaded), name)
         assert len(loaded.history_) == len(clf.history_) == 3
         np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
         if hasattr(clf, "transition_matrix_"):
             np.testing.assert_array_equal(loaded.transition_matrix_, clf.transition_matrix_)
-        if name.startswith("Forward (learned"):
+        if name == "forward":
             # the loaded criterion holds the learned T, not the initial one it is built with
             from sknoisy._loss_correction import volmin_initial_transition_matrix
 
