@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping
 
 import torch
-from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ._elr import _check_real
@@ -105,8 +104,12 @@ class CoTeachingClassifier(CrossEntropyClassifier):
     :func:`~sknoisy.persistence.save_model` keeps. A training step
     costs about two steps of :class:`~sknoisy.CrossEntropyClassifier`.
 
-    ``train_loss`` is the mean of the two networks' losses on the rows they
-    were trained on; each network gets the gradient of its own loss.
+    ``train_loss`` is the sum of the two networks' losses on the rows they
+    were trained on (so each network gets the gradient of its own loss).
+    The selection happens in skorch's ``get_loss`` hook, which receives both
+    networks' logits stacked (shape ``(2, batch, n_classes)``, also what
+    training callbacks see as ``y_pred``), so it works with skorch's own
+    train steps, ``AccelerateMixin``'s included.
     ``valid_loss`` (with a ``train_split``) is the first network's loss on
     every validation row. The small-loss rows are chosen on the device
     (``torch.topk``), with no copy to the host; the forget rate of an epoch
@@ -199,12 +202,24 @@ class CoTeachingClassifier(CrossEntropyClassifier):
         finally:
             self.criterion_.reduction = reduction
 
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        logits1 = self.infer(Xi, **fit_params)
-        logits2 = self._forward_second(Xi, **fit_params)
-        table = torch.as_tensor(yi, device=logits1.device)
+    def infer(self, x, **fit_params):
+        logits = super().infer(x, **fit_params)
+        if not self.module_.training:
+            return logits
+        # A training batch: both networks' logits, stacked, so that get_loss
+        # (the hook every train step calls, AccelerateMixin's included) sees both.
+        if not isinstance(logits, torch.Tensor):
+            raise ValueError(
+                f"{type(self).__name__} ranks rows by their loss under each network, so the module must return "
+                f"a tensor of logits, got {type(logits).__name__}."
+            )
+        return torch.stack([logits, self._forward_second(x, **fit_params)])
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if not (training and y_pred.ndim == 3):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        logits1, logits2 = y_pred
+        table = torch.as_tensor(y_true, device=logits1.device)
         labels = target_labels(table)
         losses1 = self._row_losses(logits1, labels)
         losses2 = self._row_losses(logits2, labels)
@@ -212,10 +227,8 @@ class CoTeachingClassifier(CrossEntropyClassifier):
         # history holds a row for the epoch under way (skorch adds it when the epoch begins)
         n_keep = max(1, math.ceil((1.0 - self.forget_rate_at(max(len(self.history) - 1, 0))) * n_rows))
         weight = target_weights(table)
-        loss1 = self._kept_mean(losses1, losses2, n_keep, weight)  # first net, on the second's small-loss rows
-        loss2 = self._kept_mean(losses2, losses1, n_keep, weight)
-        (loss1 + loss2).backward()
-        return {"loss": (loss1.detach() + loss2.detach()) / 2, "y_pred": logits1}
+        # each network learns from the rows the other ranks as small-loss
+        return self._kept_mean(losses1, losses2, n_keep, weight) + self._kept_mean(losses2, losses1, n_keep, weight)
 
     @staticmethod
     def _kept_mean(losses, ranking, n_keep, weight):

@@ -73,9 +73,10 @@ def test_each_network_learns_from_the_rows_the_other_finds_easy(data):
         torch.nn.functional.cross_entropy(module(X_b[kept]), table[kept, 0]).backward()
         for got, expected in zip(grads, (p.grad for p in module.parameters())):
             torch.testing.assert_close(got, expected)
-    assert float(step["loss"]) == pytest.approx(
-        float((rows1[torch.argsort(rows2)[:5]].mean() + rows2[torch.argsort(rows1)[:5]].mean()) / 2), rel=1e-5
+    assert float(step["loss"].detach()) == pytest.approx(
+        float(rows1[torch.argsort(rows2)[:5]].mean() + rows2[torch.argsort(rows1)[:5]].mean()), rel=1e-5
     )
+    assert step["y_pred"].shape == (2, 10, 3)  # both networks' logits
 
 
 def test_predictions_are_the_first_networks(data):
