@@ -80,8 +80,8 @@ class CoTeachingClassifier(CrossEntropyClassifier):
     Attributes
     ----------
     module_ : torch.nn.Module
-        The first network: ``predict_proba`` and ``predict`` use it, as the
-        paper reports (see Notes).
+        The first network: ``predict_proba`` and ``predict`` use it (see
+        Notes).
     module2_ : torch.nn.Module
         The second network, registered with skorch like ``module_``: it is
         moved to ``device`` with it, trained by the same optimizer (one
@@ -97,8 +97,8 @@ class CoTeachingClassifier(CrossEntropyClassifier):
 
     Notes
     -----
-    ``predict_proba`` uses the first network only, as the paper's
-    evaluation does: both networks end up of similar accuracy (averaging
+    ``predict_proba`` uses the first network only (the paper reports each
+    network on its own): both networks end up of similar accuracy (averaging
     their probabilities changed the validation accuracy by -0.8 to +1.4
     points in the settings above), and one network is what
     :func:`~sknoisy.persistence.save_model` keeps. A training step
