@@ -12,6 +12,8 @@ import types
 
 from ._auto import AutoNoisyClassifier
 from ._classifier_registry import CLASSIFIER_METHODS, ClassifierMethod
+from ._coteaching import CoTeachingClassifier
+from ._elr import EarlyLearningClassifier
 from ._glc import GLCClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier

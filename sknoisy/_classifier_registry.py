@@ -22,6 +22,8 @@ Layering: above every classifier family (it imports them), below
 import types
 import typing
 
+from ._coteaching import CoTeachingClassifier
+from ._elr import EarlyLearningClassifier
 from ._glc import GLCClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier
@@ -90,6 +92,16 @@ _ENTRIES = {
         ClassifierMethod(
             "nce+rce", RobustLossClassifier, "robust active-passive loss NCE+RCE", "Ma et al. 2020",
             params=types.MappingProxyType({"loss": "nce+rce"}),
+        ),
+        ClassifierMethod(
+            "elr", EarlyLearningClassifier,
+            "early-learning regularization, pulls predictions towards their running average", "Liu et al. 2020",
+            in_auto=False,  # until auto's selection among the new methods is measured (issue 20, item 4)
+        ),
+        ClassifierMethod(
+            "coteaching", CoTeachingClassifier,
+            "two networks teach each other on their small-loss rows", "Han et al. 2018",
+            in_auto=False,
         ),
     )
 }

@@ -54,6 +54,7 @@ def test_a_new_entry_is_tried_by_auto_and_offered_by_the_cli(toy_method, capsys)
     assert isinstance(auto.search_.cv_results_["params"][auto.methods_.index("toy")]["method"], str)
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
+    # argparse wraps the help text wherever the entries before it end
     assert "toy: a toy method (Nobody 2026)" in " ".join(capsys.readouterr().out.split())
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
