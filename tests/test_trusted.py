@@ -154,7 +154,8 @@ def test_teacher_same_seed_same_model_and_partial_fit(data):
 def test_teacher_with_a_class_without_trusted_rows(data):
     X, y, _, trusted = data
     partial = trusted & (y != 2)
-    clf = TrustedTeacherClassifier(MLP, **FAST).fit(X, y, trusted=partial)
+    with pytest.warns(UserWarning, match=r"no trusted row of class\(es\) \[2\]; the teacher never predicts them"):
+        clf = TrustedTeacherClassifier(MLP, **FAST).fit(X, y, trusted=partial)
     assert clf.teacher_.predict_proba(X).shape == (600, 3)
 
 
