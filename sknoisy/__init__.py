@@ -18,6 +18,7 @@ from ._glc import GLCClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
+from ._trusted import TrustedOnlyClassifier, TrustedTeacherClassifier
 from .base import CrossEntropyClassifier, TrustedValidSplit
 from .noise import (
     CIFAR10_ASYMMETRIC,

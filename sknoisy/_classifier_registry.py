@@ -28,6 +28,7 @@ from ._glc import GLCClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
+from ._trusted import TrustedOnlyClassifier, TrustedTeacherClassifier
 from .base import CrossEntropyClassifier
 
 __all__ = ["ClassifierMethod", "CLASSIFIER_METHODS", "methods_doc"]
@@ -88,6 +89,16 @@ _ENTRIES = {
             "mlc", MetaLossCorrectionClassifier,
             "Meta Loss Correction, T refined (a little) from the confident joint", "Wang et al. 2020",
             needs_trusted=True, learns_transition_matrix=True,
+        ),
+        ClassifierMethod(
+            "trusted_only", TrustedOnlyClassifier,
+            "plain cross-entropy on the trusted rows alone, the noisy rows ignored (the baseline to beat)",
+            needs_trusted=True,
+        ),
+        ClassifierMethod(
+            "teacher", TrustedTeacherClassifier,
+            "a teacher trained on the trusted rows relabels the untrusted rows it doubts (or distils), no T",
+            "Li et al. 2017", needs_trusted=True,
         ),
         ClassifierMethod(
             "nce+rce", RobustLossClassifier, "robust active-passive loss NCE+RCE", "Ma et al. 2020",

@@ -43,6 +43,30 @@ def _transition_method_names():
     return f"{without}; with trusted rows, {with_trusted}"
 
 
+def check_trusted_rows(estimator, y_enc, mask, *, purpose, where=None):
+    """Refuse data without trusted rows of at least 2 classes (for methods that learn from them).
+
+    ``purpose`` says what they are for ("estimate the transition matrix");
+    ``where`` names the part of the data checked, when it is not all of the
+    training data. The error names ``estimator``'s class and its classes.
+    """
+    name = type(estimator).__name__
+    if not mask.any():
+        raise ValueError(
+            f"{name} needs trusted rows: pass fit(X, y, trusted=mask) with a boolean mask marking the "
+            f"rows whose label is known to be correct, to {purpose} (inside GridSearchCV or a Pipeline, "
+            "enable metadata routing and call set_fit_request(trusted=True))"
+            + (f"; {where} has none." if where else ".")
+        )
+    classes = np.unique(y_enc[mask])
+    if classes.size < 2:
+        rows = f"all {int(mask.sum())} trusted rows" + (f" of {where}" if where else "")
+        raise ValueError(
+            f"{name} needs trusted rows of at least 2 classes to {purpose}, but {rows} have the "
+            f"label {estimator.classes_[classes[0]].tolist()!r}."
+        )
+
+
 class _TransitionMatrixMixin:
     """Resolve the ``transition_matrix`` parameter into ``transition_matrix_`` and keep the criterion on it.
 
@@ -121,27 +145,8 @@ class _TransitionMatrixMixin:
         return self
 
     def _check_trusted_rows(self, y_enc, mask, *, purpose, where=None):
-        """Refuse data without trusted rows of at least 2 classes (for methods that learn from them).
-
-        ``purpose`` says what they are for ("estimate the transition
-        matrix"); ``where`` names the part of the data checked, when it is
-        not all of the training data.
-        """
-        name = type(self).__name__
-        if not mask.any():
-            raise ValueError(
-                f"{name} needs trusted rows: pass fit(X, y, trusted=mask) with a boolean mask marking the "
-                f"rows whose label is known to be correct, to {purpose} (inside GridSearchCV or a Pipeline, "
-                "enable metadata routing and call set_fit_request(trusted=True))"
-                + (f"; {where} has none." if where else ".")
-            )
-        classes = np.unique(y_enc[mask])
-        if classes.size < 2:
-            rows = f"all {int(mask.sum())} trusted rows" + (f" of {where}" if where else "")
-            raise ValueError(
-                f"{name} needs trusted rows of at least 2 classes to {purpose}, but {rows} have the "
-                f"label {self.classes_[classes[0]].tolist()!r}."
-            )
+        """Refuse data without trusted rows of at least 2 classes (see :func:`check_trusted_rows`)."""
+        check_trusted_rows(self, y_enc, mask, purpose=purpose, where=where)
 
     def _prepare_training(self, X, y_enc, mask, sample_weight=None):
         # sample_weight weights stage 2's loss (the base reduces the criterion's

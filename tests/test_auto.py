@@ -118,8 +118,8 @@ def test_too_few_trusted_rows_falls_back_with_a_warning(data):
     with pytest.warns(UserWarning, match=message):
         auto = _auto(methods="auto").fit(X, y, trusted=trusted)
     assert not auto.trusted_selection_
-    only_when_named = {m.name for m in CLASSIFIER_METHODS.values() if not m.in_auto}
-    assert set(auto.skipped_methods_) == {"glc", "mlc"} | only_when_named
+    skipped = {m.name for m in CLASSIFIER_METHODS.values() if m.needs_trusted or not m.in_auto}
+    assert set(auto.skipped_methods_) == skipped
     assert "needs trusted rows, and class(es) 1 (1), 2 (0)" in auto.skipped_methods_["glc"]
 
 

@@ -316,6 +316,8 @@ TRUSTED_CASES = {
         {
             "glc": ("raises", ValueError, "GLCClassifier needs trusted rows"),
             "mlc": ("raises", ValueError, "MetaLossCorrectionClassifier needs trusted rows"),
+            "trusted_only": ("raises", ValueError, "TrustedOnlyClassifier needs trusted rows"),
+            "teacher": ("raises", ValueError, "TrustedTeacherClassifier needs trusted rows"),
         },
     ),
     "all-rows-trusted": (
@@ -330,6 +332,8 @@ TRUSTED_CASES = {
         {
             "glc": ("raises", ValueError, "trusted rows of at least 2 classes"),
             "mlc": ("raises", ValueError, "trusted rows of at least 2 classes"),
+            "trusted_only": ("raises", ValueError, "trusted rows of at least 2 classes"),
+            "teacher": ("raises", ValueError, "trusted rows of at least 2 classes"),
         },
     ),
     "no-trusted-row-of-class-2": (
@@ -337,6 +341,8 @@ TRUSTED_CASES = {
         {
             "glc": ("warns", UserWarning, r"no trusted row of class\(es\) \[2\]"),
             "mlc": ("warns", UserWarning, r"class\(es\) \[2\] have no trusted row"),
+            "trusted_only": ("warns", UserWarning, r"no trusted row of class\(es\) \[2\]; the network trains"),
+            "teacher": ("warns", UserWarning, r"no trusted row of class\(es\) \[2\]; the teacher never"),
         },
     ),
     "trusted-as-0-1-ints": (TRUSTED.astype(int), {}),
