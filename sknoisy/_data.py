@@ -10,6 +10,7 @@ DataLoader is used instead.
 """
 
 import math
+import mmap
 import numbers
 import warnings
 
@@ -230,9 +231,10 @@ def _as_tensor(data):
     """An in-memory numpy array or tensor as a tensor sharing its memory; None for anything else."""
     if data is None or isinstance(data, torch.Tensor):
         return data
-    # exact type: a memmap (data larger than memory) keeps the DataLoader,
-    # which reads only the rows of each batch
-    if type(data) is not np.ndarray or data.ndim == 0 or any(s < 0 for s in data.strides):
+    # exact type: a memmap (data larger than memory), or a view of one as
+    # validate_data hands it over, keeps the DataLoader, which reads only the
+    # rows of each batch
+    if type(data) is not np.ndarray or data.ndim == 0 or any(s < 0 for s in data.strides) or _maps_a_file(data):
         return None
     try:
         with warnings.catch_warnings():
@@ -241,6 +243,15 @@ def _as_tensor(data):
             return torch.from_numpy(data)
     except TypeError:  # object or other dtypes torch has no tensor for
         return None
+
+
+def _maps_a_file(array):
+    """Whether ``array`` is (a view of) a memory-mapped file."""
+    while array is not None:
+        if isinstance(array, (np.memmap, mmap.mmap)):
+            return True
+        array = getattr(array, "base", None)
+    return False
 
 
 def tensor_batches(dataset, **loader_kwargs):
