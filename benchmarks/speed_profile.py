@@ -2,7 +2,11 @@
 
 Command of the committed results (about a minute on 2 CPU cores)::
 
-    python benchmarks/speed_profile.py --out benchmarks/results
+    python benchmarks/speed_profile.py
+
+Quick check (seconds; what the test suite runs)::
+
+    python benchmarks/speed_profile.py --quick --out /tmp/speed_profile
 
 Setting (issue 22, scaled down to a shared 2-core machine): 20,000 x 50
 float32 rows, 10 classes, ``MLP(128)``, Adam 1e-3, batch 128, one torch
@@ -133,6 +137,8 @@ def runners():
         "raw loop (randperm + tensor indexing)": raw_loop,
         "DataLoader loop (TensorDataset, shuffle)": dataloader_loop,
         "plain skorch NeuralNetClassifier": lambda X, y: net_fit(plain, X, y),
+        "CrossEntropyClassifier through the DataLoader (before the fast path)": lambda X, y: net_fit(
+            lambda e, c: ce(e, c, iterator_train__num_workers=0), X, y),
         "CrossEntropyClassifier": lambda X, y: net_fit(ce, X, y),
         "CrossEntropyClassifier (iterator_train__shuffle=True)": lambda X, y: net_fit(
             lambda e, c: ce(e, c, iterator_train__shuffle=True), X, y),
@@ -158,17 +164,47 @@ def attribute(fn, X, y):
     return total / n_batches * 1e6, parts
 
 
+def plot(parts_by_run, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(parts_by_run)
+    labels = sorted({label for parts in parts_by_run.values() for label in parts})
+    fig, ax = plt.subplots(figsize=(10, 0.6 * len(names) + 2.5))
+    left = np.zeros(len(names))
+    for label in labels:
+        values = np.array([parts_by_run[name].get(label, 0.0) for name in names])
+        ax.barh(np.arange(len(names)), values, left=left, label=label)
+        left += values
+    ax.set_yticks(np.arange(len(names)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("us per batch under cProfile (cumulative time of each component)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Where a training batch's time goes")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main():
+    global N, EPOCHS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--quick", action="store_true", help="tiny run (seconds) to check that the script works")
+    parser.add_argument("--out", type=Path, default=None, help="folder for speed_profile.md and .png")
     args = parser.parse_args()
+    rounds = 3
+    if args.quick:
+        N, EPOCHS, rounds = 1000, 2, 1
     torch.set_num_threads(1)
     X, y = make_data()
     runs = runners()
     epoch_cpu = {name: [] for name in runs}
     for name, fn in runs.items():
         fn(X, y)  # warm-up
-    for round_ in range(3):
+    for round_ in range(rounds):
         for name, fn in runs.items():
             epoch_cpu[name].extend(fn(X, y)[1:])
     raw = statistics.median(epoch_cpu[next(iter(runs))])
@@ -176,22 +212,26 @@ def main():
         _common.header_markdown("Per-batch cost attribution (cProfile) against a raw loop",
                                 _common.machine_facts(), _common.command_line()),
         f"Setting: {N} x {D} float32, {C} classes, MLP(128), Adam, batch {BATCH}, torch 1 thread, "
-        f"{EPOCHS} epochs per fit ({EPOCHS * -(-N // BATCH)} batches). Epoch CPU: median over 3 fits x "
+        f"{EPOCHS} epochs per fit ({EPOCHS * -(-N // BATCH)} batches). Epoch CPU: median over {rounds} fits x "
         f"{EPOCHS - 1} epochs (first epoch of each fit dropped). Components: cProfile cumulative time per batch "
         "(under the profiler, whose own overhead inflates Python-heavy parts; compare rows, not absolute sums).",
         "",
         "| run | epoch CPU (ms) | x raw loop | profiled us/batch | components (us/batch) |",
         "|:---|---:|---:|---:|:---|",
     ]
+    parts_by_run = {}
     for name, fn in runs.items():
         med = statistics.median(epoch_cpu[name])
         total, parts = attribute(fn, X, y)
+        parts_by_run[name] = parts
         comp = "; ".join(f"{k}: {v:.0f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))
         lines.append(f"| {name} | {med * 1e3:.1f} | {med / raw:.2f}x | {total:.0f} | {comp} |")
         print(lines[-1], flush=True)
-    out = Path(args.out)
+    out = args.out or _common.RESULTS_DIR
     out.mkdir(parents=True, exist_ok=True)
-    (out / "speed_profile.md").write_text("\n".join(lines) + "\n")
+    plot(parts_by_run, out / "speed_profile.png")
+    lines += ["", "![components per batch](speed_profile.png)", ""]
+    (out / "speed_profile.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
