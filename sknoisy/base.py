@@ -55,7 +55,14 @@ from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, Print
 from skorch.utils import to_numpy
 from torch.utils.data import DataLoader
 
-from ._data import as_prediction_data, as_training_data, inputs_and_table, sample_shape, stack_collate
+from ._data import (
+    as_prediction_data,
+    as_training_data,
+    inputs_and_table,
+    sample_shape,
+    stack_collate,
+    tensor_batches,
+)
 from ._targets import target_labels, target_weights
 from .callbacks import DivergenceGuard, FiniteLossGuard, InterruptGuard, _table_accuracy
 from .label_issues import LabelIssuesMixin
@@ -440,6 +447,12 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
             if training:
                 generator.manual_seed(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
             kwargs["generator"] = generator
+        if iterator is DataLoader:
+            # In-memory arrays: whole-tensor indexing, the DataLoader's batches
+            # without its per-row work; anything else keeps the DataLoader.
+            batches = tensor_batches(dataset, **kwargs)
+            if batches is not None:
+                return batches
         return iterator(dataset, **kwargs)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
