@@ -70,6 +70,7 @@ from .model_selection._split import TrustedValidSplit
 from .transition import check_informative
 from .utils._random import seed_from, torch_seeded
 from .utils._validation import (
+    check_column_names,
     check_device,
     check_label_values,
     check_sample_weight,
@@ -759,6 +760,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         """
         self.check_is_fitted()
         if not is_lazy_dataset(X):
+            check_column_names(X)
             X = validate_data(self, X, dtype=np.float32, allow_nd=True, reset=False)
         return super().predict_proba(as_prediction_data(X))
 
@@ -797,6 +799,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
             # Read-only arrays (np.load(mmap_mode='r'), pandas' copy-on-write) are not copied:
             # the stacking collate builds each batch as a fresh, writable array.
             in_memory = not isinstance(X, np.memmap)
+            check_column_names(X)
             X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True, reset=reset)
             if reset:
                 self.input_shape_ = X.shape[1:]

@@ -74,6 +74,10 @@ def read_csv(path):
         raise InputError(f"{path!r} is empty; expected a header row and data rows")
     (_, header), body = numbered[0], numbered[1:]
     header = [name.strip() for name in header]
+    if "" in header:
+        raise InputError(
+            f"{path!r}: column {header.index('') + 1} of the header has no name (a trailing comma?); name every column"
+        )
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise InputError(f"{path!r} has duplicate column names: {', '.join(map(repr, duplicates))}")
@@ -106,6 +110,9 @@ def check_two_classes(y, column):
         raise InputError(f"column {column!r} holds a single class ('{classes[0]}'); at least two classes are needed")
     return classes
 
+
+#: Cells that spreadsheets and R/pandas write for a missing value: a gap, not text to encode.
+_MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}
 
 _TRUE = {"1", "1.0", "true", "t", "yes", "y"}
 _FALSE = {"0", "0.0", "false", "f", "no", "n", ""}
@@ -140,7 +147,7 @@ def _parse_features(table, columns, droppable=True):
             try:
                 value = float(cell)
             except ValueError:
-                if cell == "":
+                if cell.lower() in _MISSING:
                     missing.append((table.header[j], table.lines[i]))
                 else:
                     non_numeric.append((table.header[j], cell, table.lines[i]))

@@ -21,7 +21,13 @@ from sklearn.utils.validation import (
 
 from ..utils._random import seed_from
 from ..utils._rows import n_rows, take_rows
-from ..utils._validation import check_label_values, check_transition_matrix, check_trusted_mask, is_lazy_dataset
+from ..utils._validation import (
+    check_column_names,
+    check_label_values,
+    check_transition_matrix,
+    check_trusted_mask,
+    is_lazy_dataset,
+)
 from ._checks import check_informative
 from ._estimates import _check_quantile, denoise_proba, estimate_anchor, fit_temperature, scale_temperature
 from ._registry import DEFAULT_TRANSITION_METHOD, TRANSITION_METHODS, lookup_method, methods_doc
@@ -449,6 +455,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
             check_consistent_length(X, y)
             self.n_features_in_ = int(np.shape(X[0])[0]) if np.ndim(X[0]) else 1
             return X, y
+        check_column_names(X)
         return validate_data(self, X, y, dtype=[np.float64, np.float32], allow_nd=True)
 
     def _check_trusted_split(self, mask):
@@ -624,6 +631,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
                 "to transform with; fit it with refit=True."
             )
         if not is_lazy_dataset(X):
+            check_column_names(X)
             X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], allow_nd=True)
         proba = _predict_proba_full(self.estimator_, X, len(self.classes_))
         return denoise_proba(proba, self.transition_matrix_)

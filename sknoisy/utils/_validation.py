@@ -143,6 +143,9 @@ def check_trusted_mask(trusted, n_samples, *, name="trusted"):
     """
     if trusted is None:
         return np.zeros(n_samples, dtype=bool)
+    masked = _masked_values(trusted, name, "mark each row True or False.")
+    if masked is not None:
+        trusted = masked
     if hasattr(trusted, "to_numpy"):
         trusted = trusted.to_numpy()
     mask = np.asarray(trusted)
@@ -160,6 +163,33 @@ def check_trusted_mask(trusted, n_samples, *, name="trusted"):
     raise ValueError(
         f"{name} must be a boolean mask (dtype bool), got dtype {mask.dtype}; "
         "to mark rows by index use `mask = np.zeros(n, bool); mask[idx] = True`."
+    )
+
+
+def _masked_values(values, name, advice):
+    """The numpy values of a pandas nullable column (Int64, Float64, boolean), or None for anything else.
+
+    Their missing entries (``pd.NA``) are refused by position: converted
+    as is they become NaN floats or an object array, which the later checks
+    would report without saying where or why.
+    """
+    dtype = getattr(values, "dtype", None)
+    if not (hasattr(values, "isna") and hasattr(dtype, "numpy_dtype") and getattr(values, "ndim", None) == 1):
+        return None
+    missing = np.asarray(values.isna(), dtype=bool)
+    if missing.any():
+        raise ValueError(f"{name} contains <NA> at position {int(np.argmax(missing))}; {advice}")
+    return values.to_numpy(dtype=dtype.numpy_dtype)
+
+
+def check_column_names(X, name="X"):
+    """Refuse a DataFrame with two columns of one name, which pandas and scikit-learn report obscurely."""
+    columns = getattr(X, "columns", None)
+    if columns is None or getattr(columns, "is_unique", True):
+        return
+    duplicates = list(dict.fromkeys(c for c in columns if list(columns).count(c) > 1))
+    raise ValueError(
+        f"{name} has duplicate column names: {', '.join(map(repr, duplicates[:10]))}; give every column its own name."
     )
 
 
@@ -206,6 +236,10 @@ def check_label_values(y, *, name="y"):
     >>> check_label_values(np.array([0, 1, 1], dtype=object))
     array([0, 1, 1])
     """
+    masked = _masked_values(y, name, "every sample needs a label (drop the unlabelled rows, or give them a label "
+                            "of their own).")
+    if masked is not None:
+        return masked  # pandas' Int64/boolean: their own integers, not the floats scikit-learn would make of them
     values = y.to_numpy() if hasattr(y, "to_numpy") and getattr(y, "ndim", None) == 1 else y
     if isinstance(values, np.ndarray):
         if values.dtype != object:
