@@ -44,17 +44,19 @@ import numpy as np
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._glc import GLCClassifier
-from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
+from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier, _transition_matrix_constraints
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
 from .base import _PLAIN_NET_PARAMS, CrossEntropyClassifier
 from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
 from .transition import DEFAULT_TRANSITION_METHOD, TransitionMatrixEstimator, check_informative, estimate_anchor
 from .transition._estimator import _check_class_labels
+from .utils._param_validation import Interval, invalid_parameter, validate_params
 from .utils._random import seed_from
 from .utils._validation import check_transition_matrix, check_trusted_mask, is_lazy_dataset
 
@@ -426,6 +428,24 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     (3,)
     """
 
+    _parameter_constraints = {
+        "module": [callable],
+        "methods": [StrOptions({"auto", *CLASSIFIER_METHODS}), list, tuple],
+        **_transition_matrix_constraints(),
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
+        "scoring": [str, callable, None],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+        "random_state": ["random_state"],
+        "error_score": [StrOptions({"raise"}), numbers.Real],
+        "verbose": ["verbose"],
+    }
+
+    #: What to do, added to scikit-learn's message for these parameters.
+    _parameter_hints = {
+        "methods": f"(A list names the methods to try, from {list(CLASSIFIER_METHODS)}.)",
+        "scoring": "AutoNoisyClassifier chooses by one score: give one scorer name or callable.",
+    }
+
     def __init__(
         self,
         module,
@@ -503,38 +523,24 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _requested_methods(self):
         if isinstance(self.methods, str):
-            if self.methods == "auto":
-                return None
-            names = [self.methods]
-        else:
-            try:
-                names = list(self.methods)
-            except TypeError:
-                names = None
-        valid = list(CLASSIFIER_METHODS)
-        if names is None or not names or not all(isinstance(name, str) for name in names):
-            raise ValueError(f"methods must be 'auto' or a non-empty list of names from {valid}, got {self.methods!r}.")
+            return None if self.methods == "auto" else [self.methods]
+        # what a list holds is more than a constraint can say
+        names, valid = list(self.methods), list(CLASSIFIER_METHODS)
+        must_be = f"'auto', a method name or a non-empty list of method names from {valid}"
+        if not names or not all(isinstance(name, str) for name in names):
+            raise invalid_parameter(self, "methods", must_be, self.methods)
         unknown = [name for name in names if name not in CLASSIFIER_METHODS]
         if unknown:
-            raise ValueError(f"Unknown method(s) {unknown} in methods; the methods are {valid} (or methods='auto').")
+            raise invalid_parameter(self, "methods", must_be, self.methods, f"Unknown method(s): {unknown}.")
         if len(set(names)) != len(names):
-            raise ValueError(f"methods lists a method twice: {names}.")
+            raise invalid_parameter(self, "methods", must_be, self.methods, "It lists a method twice.")
         return names
-
-    def _check_scoring(self):
-        if isinstance(self.scoring, (dict, list, tuple, set)):
-            raise ValueError(
-                "scoring must be None, one scorer name or one callable: AutoNoisyClassifier chooses by one "
-                f"score, got {type(self.scoring).__name__}."
-            )
 
     def _n_splits(self):
         cv = self.cv
         if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
             return int(cv.get_n_splits())
-        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv >= 2:
-            return int(cv)
-        raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {cv!r}.")
+        return int(cv)
 
     def _trusted_shortfall(self, y_enc, mask, classes):
         """Why the trusted rows cannot score the methods, or None when they can."""
@@ -579,11 +585,6 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             spec = DEFAULT_TRANSITION_METHOD
         if isinstance(spec, str):
             estimator = TransitionMatrixEstimator(method=spec, n_jobs=self.n_jobs)
-        elif isinstance(spec, type):
-            raise TypeError(
-                f"transition_matrix must be an estimator instance, a method name or an array, got the class "
-                f"{spec.__name__}; pass {spec.__name__}(...) instead."
-            )
         elif hasattr(spec, "fit") and hasattr(spec, "get_params"):
             estimator = clone(spec)
         else:
@@ -618,10 +619,12 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : AutoNoisyClassifier
         """
         start = time.perf_counter()
+        validate_params(self)
+        net_params = self._net_params()
+        # the shared network parameters are checked as the classifiers would check them
+        validate_params(self, net_params, CrossEntropyClassifier._parameter_constraints)
         requested = self._requested_methods()
         n_splits = self._n_splits()
-        self._check_scoring()
-        net_params = self._net_params()
         if is_lazy_dataset(X):
             raise TypeError(
                 "AutoNoisyClassifier needs X as an array or a DataFrame (its search selects rows of it); for "
