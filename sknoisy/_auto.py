@@ -44,7 +44,7 @@ import numpy as np
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -56,7 +56,7 @@ from .base import _PLAIN_NET_PARAMS, CrossEntropyClassifier
 from .model_selection import TrustedKFold, forward_corrected_log_loss_scorer, trusted_scorer
 from .transition import DEFAULT_TRANSITION_METHOD, TransitionMatrixEstimator, check_informative, estimate_anchor
 from .transition._estimator import _check_class_labels
-from .utils._param_validation import Interval, invalid_parameter, validate_params
+from .utils._param_validation import Interval, StrOptions, invalid_parameter, validate_params
 from .utils._random import seed_from
 from .utils._validation import check_transition_matrix, check_trusted_mask, is_lazy_dataset
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import HasMethods
 from skorch.utils import to_device
 
 from ._targets import target_labels, target_weights
@@ -32,7 +32,7 @@ from .losses import (
     warn_backward_with_estimated_T,
 )
 from .transition import DEFAULT_TRANSITION_METHOD, TRANSITION_METHODS, TransitionMatrixEstimator
-from .utils._param_validation import Interval
+from .utils._param_validation import Interval, StrOptions
 from .utils._random import seed_from as _seed_from
 
 __all__ = ["ForwardCorrectedClassifier", "BackwardCorrectedClassifier"]

@@ -29,7 +29,6 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import StrOptions
 from skorch.utils import to_numpy
 from torch.func import functional_call
 from torch.utils.data import Subset
@@ -47,7 +46,7 @@ from ._targets import split_target_table
 from .base import CrossEntropyClassifier
 from .losses import ForwardCorrectedCrossEntropy, forward_corrected_cross_entropy, gold_corrected_cross_entropy
 from .transition import transition_matrix_error
-from .utils._param_validation import Interval
+from .utils._param_validation import Interval, StrOptions
 from .utils._rows import take_rows
 from .utils._validation import check_transition_matrix
 

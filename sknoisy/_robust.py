@@ -9,12 +9,11 @@ transition matrix nor trusted rows.
 from numbers import Real
 
 import torch
-from sklearn.utils._param_validation import StrOptions
 from skorch.callbacks import GradientNormClipping
 
 from .base import CrossEntropyClassifier
 from .losses import DEFAULT_LOSS_PARAMS, LOSS_NAMES, make_loss
-from .utils._param_validation import Interval
+from .utils._param_validation import Interval, StrOptions
 
 __all__ = ["RobustLossClassifier"]
 

@@ -48,7 +48,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.utils._param_validation import Options, StrOptions
+from sklearn.utils._param_validation import Options
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 from skorch import NeuralNet, NeuralNetClassifier
@@ -62,7 +62,7 @@ from .callbacks import DivergenceGuard, FiniteLossGuard, InterruptGuard, _BestVa
 from .label_issues import LabelIssuesMixin
 from .model_selection._split import NoisyHoldout, TrustedValidSplit
 from .transition import check_informative
-from .utils._param_validation import Interval, validate_params
+from .utils._param_validation import Interval, StrOptions, validate_params
 from .utils._random import seed_from, torch_seeded
 from .utils._validation import (
     check_device,

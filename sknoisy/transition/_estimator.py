@@ -9,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit, check_cv
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..utils._param_validation import Interval, validate_params
+from ..utils._param_validation import Interval, StrOptions, validate_params
 from ..utils._random import seed_from
 from ..utils._rows import n_rows, take_rows
 from ..utils._validation import check_label_values, check_transition_matrix, check_trusted_mask, is_lazy_dataset
@@ -371,6 +371,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         "estimator": "A classifier with decision_function but no predict_proba (LinearSVC, RidgeClassifier) can be "
         "wrapped in sklearn.calibration.CalibratedClassifierCV; for SVC, set probability=True.",
         "n_jobs": "(-1 uses every core.)",
+        "quantile": "(0.97 for the 97th percentile.)",
     }
 
     def __sklearn_tags__(self):

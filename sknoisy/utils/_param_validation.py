@@ -17,8 +17,9 @@ from sklearn import get_config
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils._param_validation import Interval as _SklearnInterval
 from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+from sklearn.utils._param_validation import StrOptions as _SklearnStrOptions
 
-__all__ = ["Interval", "InvalidParameterError", "invalid_parameter", "validate_params"]
+__all__ = ["Interval", "InvalidParameterError", "StrOptions", "invalid_parameter", "validate_params"]
 
 
 class Interval(_SklearnInterval):
@@ -38,6 +39,23 @@ class Interval(_SklearnInterval):
 
     def is_satisfied_by(self, val):
         return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+class StrOptions(_SklearnStrOptions):
+    """scikit-learn's ``StrOptions``, whose message lists the options sorted.
+
+    scikit-learn prints the set in its iteration order, which changes from
+    one Python process to the next.
+
+    Examples
+    --------
+    >>> from sknoisy.utils._param_validation import StrOptions
+    >>> str(StrOptions({"row", "column", "simplex"}))
+    "a str among {'column', 'row', 'simplex'}"
+    """
+
+    def __str__(self):
+        return f"a str among {{{', '.join(self._mark_if_deprecated(option) for option in sorted(self.options))}}}"
 
 
 def validate_params(estimator, params=None, constraints=None):
