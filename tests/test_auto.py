@@ -391,7 +391,7 @@ def test_bad_net_params_refused_at_fit(data, params, error, message):
 
 
 _METHODS = r"The 'methods' parameter of AutoNoisyClassifier must be "
-_CV = r"The 'cv' parameter of AutoNoisyClassifier must be an int in the range \[2, inf\) or an object implementing"
+_CV = r"The 'cv' parameter of AutoNoisyClassifier must be an int in the range \[2, inf\) or an object implementing .*"
 
 
 @pytest.mark.parametrize(
