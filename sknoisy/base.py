@@ -18,9 +18,13 @@ scikit-learn users expect and what learning with noisy labels needs:
   the criterion;
 * ``sample_weight``, a weight column of the target table applied by
   :func:`weighted_criterion_loss`;
-* clear errors for bad parameters, a module of the wrong output width and
-  training that diverges (see :mod:`sknoisy.callbacks`), and a whole-fit stop
-  on Ctrl-C in a stage-1 net;
+* every constructor parameter, skorch's included, declared in
+  ``_parameter_constraints`` (a subclass extends its parent's) and checked at
+  the top of ``fit`` and ``partial_fit``: a bad value raises scikit-learn's
+  ``InvalidParameterError`` (see :mod:`sknoisy.utils._param_validation`);
+* clear errors for a module of the wrong output width and training that
+  diverges (see :mod:`sknoisy.callbacks`), and a whole-fit stop on Ctrl-C in
+  a stage-1 net;
 * ``label_issues(X, y)``, how likely each given label is wrong under the
   fitted model and its noise model (from
   :class:`~sknoisy.label_issues.LabelIssuesMixin`).
