@@ -262,7 +262,7 @@ class RobustLossClassifier(CrossEntropyClassifier):
 
     # ----------------------------------------------------------- parameters
     def _loss_params(self):
-        """The criterion's kwargs (the loss's defaults filled in), after the rules across ``loss`` and its parameters."""
+        """The criterion's kwargs (the loss's defaults filled in), once the rules across its parameters hold."""
         name = type(self).__name__
         takes = _applicable(self.loss)
         given = {arg: getattr(self, arg) for arg in _LOSS_ARGS if getattr(self, arg) is not None}

@@ -357,7 +357,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         "batch_size": _BATCH_SIZE,
         "iterator_train": [callable],
         "iterator_valid": [callable],
-        "dataset": [callable],
+        "dataset": [callable, torch.utils.data.Dataset],  # skorch takes an initialised dataset too
         "train_split": [callable, None],
         # skorch builds the callbacks in set_params already (so that callbacks__* reach them), and says there
         # what is wrong with a bad list
