@@ -258,3 +258,15 @@ def test_prefixed_and_shared_network_parameters_are_not_constructor_parameters()
     auto = AutoNoisyClassifier(MLP, methods=["ce"], cv=2, max_epochs=0)
     with pytest.raises(InvalidParameterError, match="The 'max_epochs' parameter of AutoNoisyClassifier"):
         auto.fit(X, y)
+
+
+def test_parameter_validation_follows_scikit_learns_skip_switch():
+    import sklearn
+
+    from sknoisy.utils._param_validation import validate_params
+
+    estimator = make_fast_estimator(dict(all_estimators())["CrossEntropyClassifier"], lr="fast")
+    with pytest.raises(InvalidParameterError, match="The 'lr' parameter"):
+        validate_params(estimator)
+    with sklearn.config_context(skip_parameter_validation=True):
+        validate_params(estimator)
