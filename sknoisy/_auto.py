@@ -38,10 +38,12 @@ from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._classifier_registry import CLASSIFIER_METHODS, methods_doc
+from ._loss_correction import _transition_matrix_constraints
 from ._stage1 import PLAIN_NET_PARAMS, resolve_transition_matrix
 from .base import CrossEntropyClassifier
 from .model_selection import (
@@ -54,6 +56,7 @@ from .model_selection import (
 from .transition import DEFAULT_TRANSITION_METHOD, check_informative, estimate_anchor
 from .transition._estimator import _check_class_labels
 from .transition._registry import lookup_method
+from .utils._param_validation import Interval, StrOptions, invalid_parameter, validate_params
 from .utils._random import seed_from
 from .utils._stats import wilson_interval
 from .utils._validation import check_trusted_mask, is_lazy_dataset
@@ -362,6 +365,24 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     (3,)
     """
 
+    _parameter_constraints = {
+        "module": [callable],
+        "methods": [str, list, tuple],
+        **_transition_matrix_constraints(),
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
+        "scoring": [str, callable, None],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+        "random_state": ["random_state"],
+        "error_score": [StrOptions({"raise"}), numbers.Real],
+        "verbose": ["verbose"],
+    }
+
+    #: What to do, added to scikit-learn's message for these parameters.
+    _parameter_hints = {
+        "methods": "('auto', or the names of the methods to try, from sknoisy.CLASSIFIER_METHODS.)",
+        "scoring": "AutoNoisyClassifier chooses by one score: give one scorer name or callable.",
+    }
+
     def __init__(
         self,
         module,
@@ -438,39 +459,27 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def _requested_methods(self):
-        if isinstance(self.methods, str):
-            if self.methods == "auto":
-                return None
-            names = [self.methods]
-        else:
-            try:
-                names = list(self.methods)
-            except TypeError:
-                names = None
+        if isinstance(self.methods, str) and self.methods == "auto":
+            return None
+        # the registry is read now (an entry added since import counts); what a list holds is more than a
+        # constraint can say
+        names = [self.methods] if isinstance(self.methods, str) else list(self.methods)
         valid = list(CLASSIFIER_METHODS)
-        if names is None or not names or not all(isinstance(name, str) for name in names):
-            raise ValueError(f"methods must be 'auto' or a non-empty list of names from {valid}, got {self.methods!r}.")
+        must_be = f"'auto', a method name or a non-empty list of method names from {valid}"
+        if not names or not all(isinstance(name, str) for name in names):
+            raise invalid_parameter(self, "methods", must_be, self.methods)
         unknown = [name for name in names if name not in CLASSIFIER_METHODS]
         if unknown:
-            raise ValueError(f"Unknown method(s) {unknown} in methods; the methods are {valid} (or methods='auto').")
+            raise invalid_parameter(self, "methods", must_be, self.methods, f"Unknown method(s): {unknown}.")
         if len(set(names)) != len(names):
-            raise ValueError(f"methods lists a method twice: {names}.")
+            raise invalid_parameter(self, "methods", must_be, self.methods, "It lists a method twice.")
         return names
-
-    def _check_scoring(self):
-        if isinstance(self.scoring, (dict, list, tuple, set)):
-            raise ValueError(
-                "scoring must be None, one scorer name or one callable: AutoNoisyClassifier chooses by one "
-                f"score, got {type(self.scoring).__name__}."
-            )
 
     def _n_splits(self):
         cv = self.cv
         if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
             return int(cv.get_n_splits())
-        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv >= 2:
-            return int(cv)
-        raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {cv!r}.")
+        return int(cv)
 
     def _trusted_shortfall(self, y_enc, mask, classes):
         """Why the trusted rows cannot score the methods, or None when they can."""
@@ -537,10 +546,12 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : AutoNoisyClassifier
         """
         start = time.perf_counter()
+        validate_params(self)
+        net_params = self._net_params()
+        # the shared network parameters are checked as the classifiers would check them
+        validate_params(self, net_params, CrossEntropyClassifier._parameter_constraints)
         requested = self._requested_methods()
         n_splits = self._n_splits()
-        self._check_scoring()
-        net_params = self._net_params()
         if is_lazy_dataset(X):
             raise TypeError(
                 "AutoNoisyClassifier needs X as an array or a DataFrame (its search selects rows of it); for "

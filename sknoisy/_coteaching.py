@@ -12,13 +12,14 @@ needed, and nothing assumes the noise is the same for every input of a class.
 import copy
 import math
 from collections.abc import Mapping
+from numbers import Integral, Real
 
 import torch
 from skorch.utils import to_tensor
 
-from ._elr import _check_real
 from ._targets import target_labels, target_weights
-from .base import CrossEntropyClassifier, _check_positive_int
+from .base import CrossEntropyClassifier
+from .utils._param_validation import Interval
 
 __all__ = ["CoTeachingClassifier"]
 
@@ -139,15 +140,16 @@ class CoTeachingClassifier(CrossEntropyClassifier):
     # The kept rows' losses are weighted by the table's weight column.
     _supports_sample_weight = True
 
+    _parameter_constraints = {
+        **CrossEntropyClassifier._parameter_constraints,
+        "forget_rate": [Interval(Real, 0, 1, closed="left")],
+        "ramp_epochs": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, module, *args, forget_rate=0.4, ramp_epochs=40, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.forget_rate = forget_rate
         self.ramp_epochs = ramp_epochs
-
-    def _check_params(self):
-        super()._check_params()
-        _check_real(self.forget_rate, "forget_rate", type(self).__name__, low=0.0, high=1.0, high_open=True)
-        _check_positive_int(self.ramp_epochs, "ramp_epochs")
 
     def forget_rate_at(self, epoch):
         """The fraction of each batch the networks drop at ``epoch`` (counted from 0).

@@ -10,15 +10,15 @@ transition matrix nor trusted rows, and does not assume that the noise is
 the same for every input of a class.
 """
 
-import math
-import numbers
 import zlib
+from numbers import Real
 
 import numpy as np
 import torch
 
 from ._targets import target_labels, target_rows, target_weights
 from .base import CrossEntropyClassifier
+from .utils._param_validation import Interval
 
 __all__ = ["EarlyLearningClassifier"]
 
@@ -26,15 +26,6 @@ __all__ = ["EarlyLearningClassifier"]
 #: authors do: ``1 - <p, t>`` then stays away from 0, so its logarithm and
 #: gradient stay finite on rows the network already fits with certainty.
 _CLAMP = 1e-4
-
-
-def _check_real(value, name, owner, *, low, high=math.inf, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{owner}: {name} must be a finite real number, got {value!r}.")
-    if value < low or value > high or (high_open and value == high):
-        upper = f"below {high}" if high_open else f"at most {high}"
-        bound = f"at least {low}" + ("" if math.isinf(high) else f" and {upper}")
-        raise ValueError(f"{owner}: {name} must be {bound}, got {value!r}.")
 
 
 class EarlyLearningClassifier(CrossEntropyClassifier):
@@ -139,16 +130,16 @@ class EarlyLearningClassifier(CrossEntropyClassifier):
     # The regulariser is weighted by the table's weight column like the criterion.
     _supports_sample_weight = True
 
+    _parameter_constraints = {
+        **CrossEntropyClassifier._parameter_constraints,
+        "regularization": [Interval(Real, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, 1, closed="left")],
+    }
+
     def __init__(self, module, *args, regularization=3.0, beta=0.9, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.regularization = regularization
         self.beta = beta
-
-    def _check_params(self):
-        super()._check_params()
-        name = type(self).__name__
-        _check_real(self.regularization, "regularization", name, low=0.0)
-        _check_real(self.beta, "beta", name, low=0.0, high=1.0, high_open=True)
 
     def initialize_module(self):
         super().initialize_module()

@@ -20,7 +20,14 @@ import warnings
 import numpy as np
 import torch
 
-from ._loss_correction import _WARM_UP_DOC, DEFAULT_WARM_UP_EPOCHS, _TransitionMatrixMixin
+from ._loss_correction import (
+    _NOT_VOLMIN_HINT,
+    _WARM_UP_CONSTRAINTS,
+    _WARM_UP_DOC,
+    DEFAULT_WARM_UP_EPOCHS,
+    _transition_matrix_constraints,
+    _TransitionMatrixMixin,
+)
 from ._targets import split_target_table
 from .base import CrossEntropyClassifier
 from .losses import GoldCorrectedCrossEntropy
@@ -133,6 +140,12 @@ class GLCClassifier(_TransitionMatrixMixin, CrossEntropyClassifier):
     """
 
     _default_transition_method = "gold"
+    _parameter_constraints = {
+        **CrossEntropyClassifier._parameter_constraints,
+        **_transition_matrix_constraints(),
+        **_WARM_UP_CONSTRAINTS,
+    }
+    _parameter_hints = {**CrossEntropyClassifier._parameter_hints, **_NOT_VOLMIN_HINT}
     # get_loss reduces through _criterion_loss, which weights each row
     _supports_sample_weight = True
 

@@ -13,11 +13,12 @@ shares: the ``transition_matrix`` parameter is resolved into
 criterion that outlives a fit (``warm_start``) is given every new T.
 """
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import HasMethods
 from skorch.utils import to_device
 
 from ._targets import target_labels, target_weights
@@ -31,6 +32,7 @@ from .losses import (
     warn_backward_with_estimated_T,
 )
 from .transition import DEFAULT_TRANSITION_METHOD, TRANSITION_METHODS
+from .utils._param_validation import Interval, StrOptions
 from .utils._random import seed_from as _seed_from
 
 __all__ = ["ForwardCorrectedClassifier", "BackwardCorrectedClassifier"]
@@ -90,12 +92,7 @@ class _TransitionMatrixMixin:
 
     def _resolve_transition_matrix(self, X, y_enc, mask):
         spec = self.transition_matrix
-        if isinstance(spec, str) and spec == VOLMIN:
-            raise ValueError(
-                f"transition_matrix='volmin' learns T with the network inside the forward-corrected loss, which "
-                f"ForwardCorrectedClassifier offers; {type(self).__name__} needs T before training: pass an array, "
-                f"a TransitionMatrixEstimator or a method name ({_transition_method_names()})."
-            )
+        # 'volmin' here is refused by the parameter constraints of the classes that need T before training
         T, self.transition_matrix_estimator_ = resolve_transition_matrix(
             spec, X, y_enc, mask, net=self, default_method=self._default_transition_method,
             n_classes=len(self.classes_), random_state=_seed_from(self.random_state),
@@ -133,11 +130,6 @@ class _TransitionMatrixMixin:
             losses = losses * weight
         return losses.sum() if getattr(self.criterion_, "reduction", "mean") == "sum" else losses.mean()
 
-    def _check_warm_up_epochs(self):
-        epochs = getattr(self, "warm_up_epochs", 0)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ValueError(f"warm_up_epochs must be an integer >= 0, got {epochs!r}.")
-
     def initialize_criterion(self):
         kwargs = self.get_params_for("criterion")
         kwargs["transition_matrix"] = self._criterion_transition_matrix()
@@ -151,7 +143,6 @@ class _TransitionMatrixMixin:
     def _prepare_training(self, X, y_enc, mask, sample_weight=None):
         # sample_weight weights stage 2's loss (the base reduces the criterion's
         # per-row losses with it); T is estimated from unweighted rows.
-        self._check_warm_up_epochs()
         self.transition_matrix_ = self._resolve_transition_matrix(X, y_enc, mask)
         if getattr(self, "initialized_", False):
             # A net that stays initialised (warm_start, or partial_fit after
@@ -179,6 +170,23 @@ _T_PARAM_DOC = f"""transition_matrix : array-like of shape (n_classes, n_classes
 
 #: epochs of plain cross-entropy before the correction (measured in benchmarks/warm_up.py)
 DEFAULT_WARM_UP_EPOCHS = 2
+
+
+def _transition_matrix_constraints(*extra_names):
+    """The constraints of a ``transition_matrix`` parameter: an array, a method name (or ``extra_names``), an
+    estimator, or None."""
+    names = StrOptions({*TRANSITION_METHODS, *extra_names})
+    return {"transition_matrix": ["array-like", names, HasMethods(["fit", "get_params"]), None]}
+
+
+#: The constraints of ``warm_up_epochs``.
+_WARM_UP_CONSTRAINTS = {"warm_up_epochs": [Interval(Integral, 0, None, closed="left")]}
+
+#: Added to scikit-learn's message about ``transition_matrix`` by the classifiers that need T before training.
+_NOT_VOLMIN_HINT = {
+    "transition_matrix": "(T learned with the network, 'volmin', is ForwardCorrectedClassifier's: the others "
+    "need T before training.)"
+}
 
 _WARM_UP_DOC = f"""warm_up_epochs : int >= 0, default={DEFAULT_WARM_UP_EPOCHS}
         The first epochs of the net's history train with plain cross-entropy,
@@ -298,6 +306,14 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
     array([1., 1., 1.])
     """
 
+    _parameter_constraints = {
+        **CrossEntropyClassifier._parameter_constraints,
+        **_transition_matrix_constraints(VOLMIN),
+        "volmin_lambda": [Interval(Real, 0, None, closed="left")],
+        "volmin_lr": [Interval(Real, 0, None, closed="neither"), None],
+        **_WARM_UP_CONSTRAINTS,
+    }
+    _parameter_hints = {**CrossEntropyClassifier._parameter_hints, "volmin_lr": "(None: the network's lr.)"}
     # both criteria (fixed and learned T) read their reduction: the base's weighted reduction applies
     _supports_sample_weight = True
 
@@ -323,16 +339,6 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
         spec = self.transition_matrix
         return isinstance(spec, str) and spec == VOLMIN
 
-    def _check_volmin_params(self):
-        def real(value):
-            return not isinstance(value, bool) and isinstance(value, numbers.Real) and bool(np.isfinite(value))
-
-        lam, lr = self.volmin_lambda, self.volmin_lr
-        if not real(lam) or lam < 0:
-            raise ValueError(f"volmin_lambda must be a finite number >= 0, got {lam!r}.")
-        if lr is not None and (not real(lr) or lr <= 0):
-            raise ValueError(f"volmin_lr must be a finite number > 0 or None (the network's lr), got {lr!r}.")
-
     def _learned_transition_matrix(self):
         """The criterion's current T as float64 numpy."""
         return self.criterion_.transition_matrix.to("cpu", dtype=torch.float64).numpy()
@@ -340,12 +346,10 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
     def _resolve_transition_matrix(self, X, y_enc, mask):
         if not self._learns_transition_matrix():
             return super()._resolve_transition_matrix(X, y_enc, mask)
-        self._check_volmin_params()
         self.transition_matrix_estimator_ = None
         return volmin_initial_transition_matrix(len(self.classes_))
 
     def _prepare_training(self, X, y_enc, mask, sample_weight=None):
-        self._check_warm_up_epochs()
         learns = self._learns_transition_matrix()
         kept = getattr(self, "criterion_", None) if getattr(self, "initialized_", False) else None
         if kept is not None and learns != isinstance(kept, VolMinCrossEntropy):
@@ -371,7 +375,6 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
     def initialize_criterion(self):
         if not self._learns_transition_matrix():
             return super().initialize_criterion()
-        self._check_volmin_params()
         criterion = self.criterion
         cls = criterion if isinstance(criterion, type) else type(criterion)
         if cls is ForwardCorrectedCrossEntropy:
@@ -458,6 +461,12 @@ class BackwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier
     (3,)
     """
 
+    _parameter_constraints = {
+        **CrossEntropyClassifier._parameter_constraints,
+        **_transition_matrix_constraints(),
+        **_WARM_UP_CONSTRAINTS,
+    }
+    _parameter_hints = {**CrossEntropyClassifier._parameter_hints, **_NOT_VOLMIN_HINT}
 
     def __init__(
         self,

@@ -23,7 +23,6 @@ probabilities, mean losses); the authors' code differs (see ``ALGORITHMS.md``
 and the class documentation).
 """
 
-import math
 import numbers
 import warnings
 
@@ -35,11 +34,19 @@ from torch.func import functional_call
 from torch.utils.data import Subset
 
 from ._data import inputs_and_table
-from ._loss_correction import DEFAULT_WARM_UP_EPOCHS, _transition_method_names, _TransitionMatrixMixin
+from ._loss_correction import (
+    _NOT_VOLMIN_HINT,
+    _WARM_UP_CONSTRAINTS,
+    DEFAULT_WARM_UP_EPOCHS,
+    _transition_matrix_constraints,
+    _transition_method_names,
+    _TransitionMatrixMixin,
+)
 from ._targets import split_target_table
 from .base import CrossEntropyClassifier
 from .losses import ForwardCorrectedCrossEntropy, forward_corrected_cross_entropy, gold_corrected_cross_entropy
 from .transition import transition_matrix_error
+from .utils._param_validation import Interval, StrOptions
 from .utils._rows import take_rows
 from .utils._validation import check_transition_matrix
 
@@ -361,15 +368,6 @@ def _row_stochastic(T):
     return T / np.where(sums > 0, sums, 1.0)
 
 
-def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive real number, got {value!r} of type {type(value).__name__}.")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
-    return value
-
-
 def _subset_indices(dataset, n_rows):
     """Row indices of the original data held by ``dataset`` (None if unknown)."""
     if isinstance(dataset, Subset):
@@ -640,6 +638,24 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
     3
     """
 
+    _parameter_constraints = {
+        **CrossEntropyClassifier._parameter_constraints,
+        **_transition_matrix_constraints("identity"),
+        "virtual_lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "meta_lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "meta_batch_size": [StrOptions({"all"}), Interval(numbers.Integral, 1, None, closed="left"), None],
+        "normalization": [StrOptions(set(NORMALIZATIONS))],
+        "look_ahead": [StrOptions(set(LOOK_AHEADS))],
+        "reset_each_step": ["boolean"],
+        "train_on_trusted": ["boolean"],
+        **_WARM_UP_CONSTRAINTS,
+        "true_transition_matrix": ["array-like", None],
+    }
+    _parameter_hints = {
+        **CrossEntropyClassifier._parameter_hints,
+        **_NOT_VOLMIN_HINT,
+        "meta_batch_size": "('all': every trusted row at each step; None: batch_size rows.)",
+    }
 
     def __init__(
         self,
@@ -671,22 +687,6 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
         self.true_transition_matrix = true_transition_matrix
 
     # ----------------------------------------------------------- parameters
-    def _check_meta_params(self):
-        _check_positive(self.virtual_lr, "virtual_lr")
-        _check_positive(self.meta_lr, "meta_lr")
-        size = self.meta_batch_size
-        if not (size is None or (isinstance(size, str) and size == "all")) and (
-            isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1
-        ):
-            raise ValueError(f"meta_batch_size must be 'all', None (batch_size rows) or an integer >= 1, got {size!r}.")
-        for name, valid in (("normalization", NORMALIZATIONS), ("look_ahead", LOOK_AHEADS)):
-            value = getattr(self, name)
-            if not isinstance(value, str) or value not in valid:
-                raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}; got {value!r}.")
-        for name in ("reset_each_step", "train_on_trusted"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-
     def _check_trusted(self, y_enc, mask, where=None):
         self._check_trusted_rows(y_enc, mask, purpose="learn the transition matrix", where=where)
 
@@ -699,8 +699,6 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
             )
 
     def _check_inputs(self, y_enc, mask):
-        self._check_meta_params()
-        self._check_warm_up_epochs()
         self._check_trusted(y_enc, mask)
         self._check_untrusted(mask)
 

@@ -6,14 +6,14 @@ ICML 2020, and the robust losses they compare with). It needs neither a
 transition matrix nor trusted rows.
 """
 
-import math
-import numbers
+from numbers import Real
 
 import torch
 from skorch.callbacks import GradientNormClipping
 
 from .base import CrossEntropyClassifier
 from .losses import DEFAULT_LOSS_PARAMS, LOSS_NAMES, make_loss
+from .utils._param_validation import Interval, StrOptions
 
 __all__ = ["RobustLossClassifier"]
 
@@ -219,6 +219,22 @@ class RobustLossClassifier(CrossEntropyClassifier):
     4
     """
 
+    _parameter_constraints = {
+        **CrossEntropyClassifier._parameter_constraints,
+        "loss": [StrOptions(set(LOSS_NAMES))],
+        "alpha": [Interval(Real, 0, None, closed="left"), None],
+        "beta": [Interval(Real, 0, None, closed="left"), None],
+        "q": [Interval(Real, 0, 1, closed="right"), None],
+        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "clip_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "criterion": [None],
+    }
+    _parameter_hints = {
+        **CrossEntropyClassifier._parameter_hints,
+        "clip_grad_norm": "(None disables clipping.)",
+        "criterion": "RobustLossClassifier builds its criterion from loss; for a criterion of your own use "
+        "CrossEntropyClassifier(criterion=...).",
+    }
     # every loss of the registry reads its reduction, so the base's weighted reduction applies
     _supports_sample_weight = True
 
@@ -245,17 +261,8 @@ class RobustLossClassifier(CrossEntropyClassifier):
 
     # ----------------------------------------------------------- parameters
     def _loss_params(self):
-        """Validate ``loss`` and its parameters; return the criterion's kwargs."""
+        """The criterion's kwargs (the loss's defaults filled in), once the rules across its parameters hold."""
         name = type(self).__name__
-        if not isinstance(self.loss, str) or self.loss not in LOSS_NAMES:
-            raise ValueError(
-                f"{name}: unknown loss {self.loss!r}; valid names are {', '.join(map(repr, LOSS_NAMES))}."
-            )
-        if self.criterion is not None:
-            raise ValueError(
-                f"{name} builds its criterion from loss={self.loss!r}; leave criterion=None "
-                f"(got {self.criterion!r}). For a custom criterion use CrossEntropyClassifier(criterion=...)."
-            )
         takes = _applicable(self.loss)
         given = {arg: getattr(self, arg) for arg in _LOSS_ARGS if getattr(self, arg) is not None}
         unused = [arg for arg in given if arg not in takes]
@@ -275,42 +282,18 @@ class RobustLossClassifier(CrossEntropyClassifier):
             )
         params = {key: DEFAULT_LOSS_PARAMS[self.loss][key] for key in takes}
         params.update(given)
-        for arg, value in params.items():
-            # Integers are fine; bool, strings and the like are not numbers here.
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name}: {arg} must be a real number or None, got {value!r}.")
-            params[arg] = float(value)
-        return params, extra
-
-    def _checked_clip_grad_norm(self):
-        value = self.clip_grad_norm
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(
-                f"{type(self).__name__}: clip_grad_norm must be a positive number or None, got {value!r}."
-            )
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(
-                f"{type(self).__name__}: clip_grad_norm must be a positive finite number or None "
-                f"(None disables clipping), got {value!r}."
-            )
-        return float(value)
+        return {arg: float(value) for arg, value in params.items()}, extra
 
     # --------------------------------------------------------------- skorch
     @property
     def _default_callbacks(self):
         # skorch's get_params reads this property, so it must not raise:
-        # clip_grad_norm is validated in initialize_callbacks instead.
+        # clip_grad_norm is validated at fit, with every parameter.
         callbacks = list(super()._default_callbacks)
         if self.clip_grad_norm is not None:
             clipping = _GradientNormClipping(gradient_clip_value=self.clip_grad_norm)
             callbacks.insert(-1, ("grad_norm_clipping", clipping))
         return callbacks
-
-    def initialize_callbacks(self):
-        self._checked_clip_grad_norm()
-        return super().initialize_callbacks()
 
     def initialize_criterion(self):
         params, extra = self._loss_params()

@@ -20,8 +20,8 @@ classifier registry.
 """
 
 import math
-import numbers
 import warnings
+from numbers import Real
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from ._loss_correction import check_trusted_rows
 from ._stage1 import stage1_net
 from ._targets import split_target_table, target_rows, target_weights
 from .base import CrossEntropyClassifier, weighted_criterion_loss
+from .utils._param_validation import Interval, StrOptions
 from .utils._random import seed_from
 from .utils._rows import take_rows
 
@@ -77,11 +78,6 @@ def _warn_classes_without_trusted_rows(estimator, y_enc, mask, consequence):
             UserWarning,
             stacklevel=5,
         )
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}.")
 
 
 def _trusted_weights(sample_weight, rows, name):
@@ -160,12 +156,13 @@ class TrustedOnlyClassifier(CrossEntropyClassifier):
     # its loss is the base's weighted mean, on the trusted rows' weights
     _supports_sample_weight = True
 
+    _parameter_constraints = {**CrossEntropyClassifier._parameter_constraints, "match_steps": ["boolean"]}
+
     def __init__(self, module, *args, match_steps=True, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.match_steps = match_steps
 
     def _train(self, X, y_enc, mask, routing_method, sample_weight=None, epochs=None, **fit_params):
-        _check_bool(self.match_steps, "match_steps")
         # checked on every call: partial_fit's later calls bring new rows
         check_trusted_rows(self, y_enc, mask, purpose="train on them")
         _warn_classes_without_trusted_rows(
@@ -327,6 +324,14 @@ class TrustedTeacherClassifier(CrossEntropyClassifier):
     # get_loss reduces through weighted_criterion_loss with the table's weights
     _supports_sample_weight = True
 
+    _parameter_constraints = {
+        **CrossEntropyClassifier._parameter_constraints,
+        "mode": [StrOptions(set(TEACHER_MODES))],
+        "label_weight": [Interval(Real, 0, 1, closed="both")],
+        "confidence": [Interval(Real, 0, 1, closed="left")],
+        "teacher_early_stopping": ["boolean"],
+    }
+
     def __init__(
         self,
         module,
@@ -344,21 +349,7 @@ class TrustedTeacherClassifier(CrossEntropyClassifier):
         self.confidence = confidence
         self.teacher_early_stopping = teacher_early_stopping
 
-    def _check_teacher_params(self):
-        _check_bool(self.teacher_early_stopping, "teacher_early_stopping")
-        if not isinstance(self.mode, str) or self.mode not in TEACHER_MODES:
-            raise ValueError(f"mode must be one of {', '.join(map(repr, TEACHER_MODES))}; got {self.mode!r}.")
-        for name, upper_open in (("label_weight", False), ("confidence", True)):
-            value = getattr(self, name)
-            ok = (
-                isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-                and 0.0 <= value and (value < 1.0 if upper_open else value <= 1.0)
-            )
-            if not ok:
-                raise ValueError(f"{name} must be a number in [0, 1{')' if upper_open else ']'}, got {value!r}.")
-
     def _prepare_training(self, X, y_enc, mask, sample_weight=None):
-        self._check_teacher_params()
         check_trusted_rows(self, y_enc, mask, purpose="train the teacher")
         _warn_classes_without_trusted_rows(
             self, y_enc, mask, "the teacher never predicts them, so it doubts every noisy label of theirs."
@@ -380,7 +371,6 @@ class TrustedTeacherClassifier(CrossEntropyClassifier):
         self.teacher_accuracy_ = _held_out_accuracy(teacher)
 
     def _train(self, X, y_enc, mask, routing_method, **fit_params):
-        self._check_teacher_params()
         teacher = getattr(self, "teacher_", None)
         if teacher is None:
             raise ValueError(

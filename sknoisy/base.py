@@ -18,9 +18,13 @@ scikit-learn users expect and what learning with noisy labels needs:
   the criterion;
 * ``sample_weight``, a weight column of the target table applied by
   :func:`weighted_criterion_loss`;
-* clear errors for bad parameters, a module of the wrong output width and
-  training that diverges (see :mod:`sknoisy.callbacks`), and a whole-fit stop
-  on Ctrl-C in a stage-1 net;
+* every constructor parameter, skorch's included, declared in
+  ``_parameter_constraints`` (a subclass extends its parent's) and checked at
+  the top of ``fit`` and ``partial_fit``: a bad value raises scikit-learn's
+  ``InvalidParameterError`` (see :mod:`sknoisy.utils._param_validation`);
+* clear errors for a module of the wrong output width and training that
+  diverges (see :mod:`sknoisy.callbacks`), and a whole-fit stop on Ctrl-C in
+  a stage-1 net;
 * ``label_issues(X, y)``, how likely each given label is wrong under the
   fitted model and its noise model (from
   :class:`~sknoisy.label_issues.LabelIssuesMixin`).
@@ -42,12 +46,12 @@ validation splits in :mod:`sknoisy.model_selection`.
 """
 
 import inspect
-import math
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Options
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
@@ -68,6 +72,7 @@ from .callbacks import DivergenceGuard, FiniteLossGuard, InterruptGuard, _table_
 from .label_issues import LabelIssuesMixin
 from .model_selection._split import TrustedValidSplit
 from .transition import check_informative
+from .utils._param_validation import Interval, StrOptions, validate_params
 from .utils._random import seed_from, torch_seeded
 from .utils._validation import (
     check_column_names,
@@ -87,6 +92,19 @@ __all__ = ["CrossEntropyClassifier", "FiniteLossGuard", "TrustedValidSplit", "we
 #: ``optimizer__*`` configure them (skorch adds them to ``prefixes_`` only
 #: once the net is initialised), never a nested scikit-learn estimator.
 _SKORCH_COMPONENTS = ("module", "criterion", "optimizer")
+
+#: A learning rate: positive and finite (``optimizer__lr`` too).
+_LEARNING_RATE = [Interval(Real, 0, None, closed="neither")]
+
+#: A batch size: a positive number of rows, or -1 for all of them (``iterator_*__batch_size`` too).
+_BATCH_SIZE = [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})]
+
+#: skorch's prefixed parameters checked at fit as the parameters they configure are.
+_PREFIXED_CONSTRAINTS = {
+    "optimizer__lr": _LEARNING_RATE,
+    "iterator_train__batch_size": _BATCH_SIZE,
+    "iterator_valid__batch_size": _BATCH_SIZE,
+}
 
 #: Inputs larger than this in magnitude get a warning at fit: a network's
 #: first logits are of the same scale, and training on them diverges or
@@ -178,19 +196,6 @@ class _SampleWeightNotSupported(NotImplementedError, ValueError):
     A NotImplementedError (the feature is missing) that is also the
     ValueError scikit-learn expects for an input an estimator cannot take.
     """
-
-
-def _check_positive_int(value, name, *, allow=()):
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in allow:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        also = f" (or {', '.join(map(str, allow))})" if allow else ""
-        raise ValueError(f"{name} must be a positive integer{also}, got {value!r}.")
-
-
-def _check_positive_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
 
 
 def _takes_argument(fn, name):
@@ -343,6 +348,42 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
     (array([0, 1, 2]), (2, 3))
     """
 
+    #: Every constructor parameter, skorch's included, in scikit-learn's
+    #: constraint language; a subclass extends it with its own. Checked at
+    #: the top of fit and partial_fit (see :mod:`sknoisy.utils._param_validation`).
+    _parameter_constraints = {
+        "module": [callable],
+        "criterion": [callable],
+        "optimizer": [callable],
+        "lr": _LEARNING_RATE,
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": _BATCH_SIZE,
+        "iterator_train": [callable],
+        "iterator_valid": [callable],
+        "dataset": [callable, torch.utils.data.Dataset],  # skorch takes an initialised dataset too
+        "train_split": [callable, None],
+        # skorch builds the callbacks in set_params already (so that callbacks__* reach them), and says there
+        # what is wrong with a bad list
+        "callbacks": "no_validation",
+        "predict_nonlinearity": [StrOptions({"auto"}), callable, None],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "device": [str, torch.device, None],
+        "compile": ["boolean"],
+        "use_caching": [StrOptions({"auto"}), "boolean"],
+        "torch_load_kwargs": [dict, None],
+        "classes": ["array-like", None],
+        "random_state": ["random_state"],
+    }
+
+    #: What to do, added to scikit-learn's message for these parameters.
+    _parameter_hints = {
+        "optimizer": "Pass a torch optimizer class such as torch.optim.Adam.",
+        "train_split": "Pass None (train on every row) or a split such as skorch.dataset.ValidSplit(5) or "
+        "sknoisy.TrustedValidSplit().",
+        "batch_size": "(-1 puts every row in one batch.)",
+    }
+
     def __init__(
         self,
         module,
@@ -434,7 +475,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         kwargs = self.get_params_for(prefix)
         source = f"{prefix}__batch_size" if "batch_size" in kwargs else "batch_size"
         kwargs.setdefault("batch_size", self.batch_size)
-        _check_positive_int(kwargs["batch_size"], source, allow=(-1,))
+        validate_params(self, {source: kwargs["batch_size"]}, {source: _BATCH_SIZE})
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
         if iterator is DataLoader and "collate_fn" not in kwargs:
@@ -726,7 +767,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         ``epochs`` (skorch's ``fit_loop`` argument) trains that many epochs instead of ``max_epochs``.
         """
         if epochs is not None:
-            _check_positive_int(epochs, "epochs")
+            validate_params(self, {"epochs": epochs}, {"epochs": [Interval(Integral, 1, None, closed="left")]})
             fit_params["epochs"] = int(epochs)
         if fit_params:
             self._check_fit_params(fit_params)
@@ -844,23 +885,14 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
             raise ValueError(f"partial_fit got classes={list(classes)!r}, which differ from {what}: {known.tolist()}.")
 
     def _check_params(self):
-        """Cheap checks of the parameters whose bad values would fail deep inside torch or skorch."""
-        _check_positive_int(self.max_epochs, "max_epochs")
-        _check_positive_int(self.batch_size, "batch_size", allow=(-1,))
-        _check_positive_real(self.lr, "lr")
-        optimizer_lr = self.get_params_for("optimizer").get("lr")
-        if optimizer_lr is not None:
-            _check_positive_real(optimizer_lr, "optimizer__lr")
+        """Validate the declared parameters, and the prefixed ones whose bad values would fail deep in torch."""
+        validate_params(self)
+        # skorch's prefixed parameters are not constructor parameters: check the ones that reach torch unchecked
+        params = self.get_params(deep=False)
+        prefixed = {name: params[name] for name in _PREFIXED_CONSTRAINTS if name in params}
+        validate_params(self, prefixed, _PREFIXED_CONSTRAINTS)
+        # which devices exist is a question for this machine, not for the constraints
         check_device(self.device)
-        if self.train_split and not callable(self.train_split):
-            raise ValueError(
-                f"train_split must be None or a callable split such as skorch.dataset.ValidSplit(5) or "
-                f"sknoisy.TrustedValidSplit(), got {self.train_split!r}."
-            )
-        if not callable(self.optimizer):
-            raise ValueError(
-                f"optimizer must be a torch optimizer class such as torch.optim.Adam, got {self.optimizer!r}."
-            )
 
     @classmethod
     def _sample_weight_supported(cls):

@@ -8,6 +8,7 @@ import sklearn
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_validate
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknoisy import (
@@ -386,23 +387,40 @@ def test_bad_net_params_refused_at_fit(data, params, error, message):
         auto.fit(data[0], data[2])
 
 
+_METHODS = r"The 'methods' parameter of AutoNoisyClassifier must be "
+_CV = r"The 'cv' parameter of AutoNoisyClassifier must be an int in the range \[2, inf\) or an object implementing .*"
+
+
 @pytest.mark.parametrize(
     "params, error, message",
     [
-        ({"methods": "best"}, ValueError, r"Unknown method\(s\) \['best'\] in methods; the methods are \['ce'"),
-        ({"methods": ["ce", "xyz"]}, ValueError, r"Unknown method\(s\) \['xyz'\]"),
-        ({"methods": []}, ValueError, r"methods must be 'auto' or a non-empty list"),
-        ({"methods": [1]}, ValueError, r"methods must be 'auto' or a non-empty list"),
-        ({"methods": ["ce", "ce"]}, ValueError, r"methods lists a method twice"),
-        ({"cv": 1}, ValueError, r"cv must be an integer >= 2 or a cross-validation splitter, got 1"),
-        ({"cv": "3"}, ValueError, r"cv must be an integer >= 2 or a cross-validation splitter, got '3'"),
-        ({"scoring": {"a": "accuracy"}}, ValueError, r"scoring must be None, one scorer name or one callable"),
-        ({"transition_matrix": TransitionMatrixEstimator}, TypeError, r"got the class TransitionMatrixEstimator"),
+        ({"methods": "best"}, InvalidParameterError, _METHODS + r"a str among \{.*'ce'.*\}, .* Got 'best' instead"),
+        ({"methods": ["ce", "xyz"]}, InvalidParameterError, _METHODS + r".*Unknown method\(s\): \['xyz'\]"),
+        ({"methods": []}, InvalidParameterError, _METHODS + r"'auto', a method name or a non-empty list of method"),
+        ({"methods": [1]}, InvalidParameterError, _METHODS + r"'auto', a method name or a non-empty list of method"),
+        ({"methods": ["ce", "ce"]}, InvalidParameterError, _METHODS + r".*It lists a method twice"),
+        ({"cv": 1}, InvalidParameterError, _CV + r"\. Got 1 instead"),
+        ({"cv": "3"}, InvalidParameterError, _CV + r"\. Got '3' instead"),
+        (
+            {"scoring": {"a": "accuracy"}},
+            InvalidParameterError,
+            r"The 'scoring' parameter of AutoNoisyClassifier must be .*chooses by one score: give one scorer name",
+        ),
+        (
+            {"transition_matrix": TransitionMatrixEstimator},
+            InvalidParameterError,
+            r"The 'transition_matrix' parameter of AutoNoisyClassifier must be an instance.*TransitionMatrixEstimator",
+        ),
         ({"transition_matrix": np.eye(2)}, ValueError, r"transition_matrix has shape \(2, 2\) but there are 3 classes"),
-        ({"transition_matrix": "bogus"}, ValueError, r"method must be one of \['anchor'"),
+        (
+            {"transition_matrix": "bogus"},
+            InvalidParameterError,
+            r"The 'transition_matrix' parameter of AutoNoisyClassifier must be .*a str among \{.*'anchor'",
+        ),
     ],
 )
 def test_bad_parameters_refused_at_fit(data, params, error, message):
+    """scikit-learn's message (InvalidParameterError, a ValueError and a TypeError), with a hint where it helps."""
     X, _, y_noisy, _, _ = data
     with pytest.raises(error, match=message):
         _auto(**params).fit(X, y_noisy)

@@ -27,6 +27,7 @@ import scipy.sparse
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sknoisy import TransitionMatrixEstimator
 from sknoisy.cli import main
@@ -95,6 +96,16 @@ def _refit(name, X2, y2, **params):
     return fit(name, warm_start=True, **params).fit(X2, y2, trusted=TRUSTED)
 
 
+def _bad(name, must_be, got=".*"):
+    """scikit-learn's message about a bad parameter of a sknoisy estimator, as a regex."""
+    return rf"The '{name}' parameter of \w+ must be {must_be}\. Got {got} instead\."
+
+
+_POSITIVE_INT = r"an int in the range \[1, inf\)"
+_POSITIVE_REAL = r"a float in the range \(0\.0, inf\)"
+_BATCH = _POSITIVE_INT + r" or a int among \{-1\}"
+_ALL_ROWS = r" \(-1 puts every row in one batch\.\)"
+
 _NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present here")
 
 # (id, call(name), exception, message regex); exception None: a warning or result, see the call.
@@ -135,22 +146,22 @@ GENERIC = [
     ("trusted-indices", lambda n: fit(n, trusted=np.flatnonzero(TRUSTED)), ValueError, "boolean mask"),
     ("trusted-2d", lambda n: fit(n, trusted=np.c_[TRUSTED, TRUSTED]), ValueError, "1-D boolean mask"),
     # parameters
-    ("max_epochs-0", lambda n: fit(n, max_epochs=0), ValueError, "max_epochs must be a positive integer, got 0"),
-    ("max_epochs--1", lambda n: fit(n, max_epochs=-1), ValueError, "max_epochs must be a positive integer, got -1"),
-    ("max_epochs-float", lambda n: fit(n, max_epochs=1.5), ValueError, "max_epochs must be a positive integer"),
-    ("max_epochs-bool", lambda n: fit(n, max_epochs=True), ValueError, "max_epochs must be a positive integer"),
-    ("lr-0", lambda n: fit(n, lr=0), ValueError, "lr must be a positive finite number, got 0"),
-    ("lr-negative", lambda n: fit(n, lr=-1e-3), ValueError, "lr must be a positive finite number"),
-    ("lr-nan", lambda n: fit(n, lr=float("nan")), ValueError, "lr must be a positive finite number, got nan"),
-    ("lr-string", lambda n: fit(n, lr="fast"), ValueError, "lr must be a positive finite number"),
-    ("optimizer__lr-0", lambda n: fit(n, optimizer__lr=0.0), ValueError, "optimizer__lr must be a positive"),
-    ("batch_size-0", lambda n: fit(n, batch_size=0), ValueError, "batch_size must be a positive integer"),
-    ("batch_size--5", lambda n: fit(n, batch_size=-5), ValueError, r"batch_size must be a positive integer \(or -1\)"),
+    ("max_epochs-0", lambda n: fit(n, max_epochs=0), InvalidParameterError, _bad("max_epochs", _POSITIVE_INT, "0")),
+    ("max_epochs--1", lambda n: fit(n, max_epochs=-1), InvalidParameterError, _bad("max_epochs", _POSITIVE_INT, "-1")),
+    ("max_epochs-float", lambda n: fit(n, max_epochs=1.5), InvalidParameterError, _bad("max_epochs", _POSITIVE_INT)),
+    ("max_epochs-bool", lambda n: fit(n, max_epochs=True), InvalidParameterError, _bad("max_epochs", _POSITIVE_INT)),
+    ("lr-0", lambda n: fit(n, lr=0), InvalidParameterError, _bad("lr", _POSITIVE_REAL, "0")),
+    ("lr-negative", lambda n: fit(n, lr=-1e-3), InvalidParameterError, _bad("lr", _POSITIVE_REAL)),
+    ("lr-nan", lambda n: fit(n, lr=float("nan")), InvalidParameterError, _bad("lr", _POSITIVE_REAL, "nan")),
+    ("lr-string", lambda n: fit(n, lr="fast"), InvalidParameterError, _bad("lr", _POSITIVE_REAL, "'fast'")),
+    ("optimizer__lr-0", lambda n: fit(n, optimizer__lr=0.0), InvalidParameterError, _bad("optimizer__lr", _POSITIVE_REAL)),
+    ("batch_size-0", lambda n: fit(n, batch_size=0), InvalidParameterError, _bad("batch_size", _BATCH) + _ALL_ROWS),
+    ("batch_size--5", lambda n: fit(n, batch_size=-5), InvalidParameterError, _bad("batch_size", _BATCH, "-5") + _ALL_ROWS),
     (
         "iterator_train__batch_size-0",
         lambda n: fit(n, iterator_train__batch_size=0),
-        ValueError,
-        "iterator_train__batch_size must be a positive integer",
+        InvalidParameterError,
+        _bad("iterator_train__batch_size", _BATCH, "0"),
     ),
     ("device-bogus", lambda n: fit(n, device="bogus"), ValueError, "device='bogus' is not a PyTorch device"),
     pytest.param(
@@ -159,8 +170,18 @@ GENERIC = [
         marks=_NO_CUDA,
     ),
     ("device-cuda-99", lambda n: fit(n, device="cuda:99"), ValueError, "no CUDA GPU|only \\d+ CUDA device"),
-    ("optimizer-string", lambda n: fit(n, optimizer="adam"), ValueError, "optimizer must be a torch optimizer class"),
-    ("train_split-float", lambda n: fit(n, train_split=0.2), ValueError, "train_split must be None or a callable"),
+    (
+        "optimizer-string",
+        lambda n: fit(n, optimizer="adam"),
+        InvalidParameterError,
+        _bad("optimizer", "a callable", "'adam'") + r" Pass a torch optimizer class such as torch.optim.Adam",
+    ),
+    (
+        "train_split-float",
+        lambda n: fit(n, train_split=0.2),
+        InvalidParameterError,
+        _bad("train_split", "a callable or None", "0.2") + r" Pass None \(train on every row\) or a split such as",
+    ),
     (
         "module-not-a-module",
         lambda n: fit(n, module=lambda **kw: "not a module"),
@@ -209,8 +230,8 @@ GENERIC = [
     (
         "partial_fit-max_epochs-0",
         lambda n: make(n, max_epochs=0).partial_fit(X, Y, trusted=TRUSTED),
-        ValueError,
-        "max_epochs must be a positive integer",
+        InvalidParameterError,
+        _bad("max_epochs", _POSITIVE_INT, "0"),
     ),
     # divergence that never becomes NaN
     (
@@ -374,7 +395,7 @@ T_CASES = [
     ("T-not-stochastic", np.ones((3, 3)), ValueError, "is not row-stochastic: row 0 sums to 3"),
     ("T-negative", np.array([[1.2, -0.2, 0], [0, 1, 0], [0, 0, 1]]), ValueError, "negative entries"),
     ("T-nan", np.full((3, 3), np.nan), ValueError, "contains NaN or infinity"),
-    ("T-method-unknown", "bogus", ValueError, "method must be one of"),
+    ("T-method-unknown", "bogus", InvalidParameterError, r"The 'transition_matrix' parameter of \w+ must be .*Got 'bogus'"),
     ("T-string-matrix", [["a"] * 3] * 3, ValueError, "must be a numeric array"),
 ]
 
@@ -417,14 +438,41 @@ def _tme(**params):
 TME_CASES = [
     ("continuous-y", lambda: _tme().fit(X, np.linspace(0, 1, 30)), ValueError, "y looks continuous"),
     ("id-like-y", lambda: _tme().fit(X, np.arange(30)), ValueError, "every class has a single row"),
-    ("unknown-method", lambda: _tme(method="bogus").fit(X, Y), ValueError, "method must be one of"),
-    ("cv-1", lambda: _tme(cv=1).fit(X, Y), ValueError, "cv|n_splits"),
-    ("quantile-1.5", lambda: _tme(quantile=1.5).fit(X, Y), ValueError, "quantile must be None or a fraction"),
+    (
+        "unknown-method",
+        lambda: _tme(method="bogus").fit(X, Y),
+        InvalidParameterError,
+        r"The 'method' parameter of TransitionMatrixEstimator must be a str among \{.*'anchor'.*\}\. Got 'bogus'",
+    ),
+    (
+        "cv-1",
+        lambda: _tme(cv=1).fit(X, Y),
+        InvalidParameterError,
+        r"The 'cv' parameter of TransitionMatrixEstimator must be an int in the range \[2, inf\) or an object "
+        r"implementing 'split' and 'get_n_splits'\. Got 1 instead\.",
+    ),
+    (
+        "quantile-1.5",
+        lambda: _tme(quantile=1.5).fit(X, Y),
+        InvalidParameterError,
+        r"The 'quantile' parameter of TransitionMatrixEstimator must be a float in the range \(0\.0, 1\.0\] or None",
+    ),
     ("gold-without-trusted", lambda: _tme(method="gold").fit(X, Y), ValueError, "method='gold' needs trusted rows"),
     ("X-nan", lambda: _tme().fit(np.where(X > 1, np.nan, X), Y), ValueError, "Input X contains NaN"),
     ("one-class", lambda: _tme().fit(X, np.zeros(30)), ValueError, "at least 2 classes"),
-    ("no-predict_proba", lambda: TransitionMatrixEstimator(LinearSVC()).fit(X, Y), TypeError, "no predict_proba"),
-    ("estimator-class", lambda: TransitionMatrixEstimator(LogisticRegression).fit(X, Y), TypeError, "instance"),
+    (
+        "no-predict_proba",
+        lambda: TransitionMatrixEstimator(LinearSVC()).fit(X, Y),
+        InvalidParameterError,
+        r"The 'estimator' parameter of TransitionMatrixEstimator must be an object implementing 'fit' and "
+        r"'predict_proba' or None\. Got LinearSVC\(\) instead\. .*wrapped in sklearn.calibration.CalibratedClassifierCV",
+    ),
+    (
+        "estimator-class",
+        lambda: TransitionMatrixEstimator(LogisticRegression).fit(X, Y),
+        InvalidParameterError,
+        r"The 'estimator' parameter of TransitionMatrixEstimator must be an instance\. .* Pass LogisticRegression\(\.\.\.\)",
+    ),
     ("trusted-short", lambda: _tme(method="gold").fit(X, Y, trusted=TRUSTED[:4]), ValueError, "trusted has length 4"),
     ("y-None", lambda: _tme().fit(X, None), ValueError, "requires y to be passed"),
     ("y-mixed-types", lambda: _tme().fit(X, ["a", 1, 2] * 10), ValueError, "y mixes label types"),

@@ -463,10 +463,10 @@ def test_divergence_guard_limit_is_a_parameter(data):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"max_epochs": -1}, "max_epochs must be a positive integer, got -1"),
-        ({"max_epochs": 0}, "max_epochs must be a positive integer, got 0"),
-        ({"batch_size": 0}, r"batch_size must be a positive integer \(or -1\), got 0"),
-        ({"lr": float("inf")}, "lr must be a positive finite number, got inf"),
+        ({"max_epochs": -1}, r"The 'max_epochs' parameter of CrossEntropyClassifier must be an int in the range \[1, inf\)\. Got -1"),
+        ({"max_epochs": 0}, r"The 'max_epochs' parameter of CrossEntropyClassifier must be .* Got 0 instead"),
+        ({"batch_size": 0}, r"The 'batch_size' parameter .* or a int among \{-1\}\. Got 0 instead\. \(-1 puts every row"),
+        ({"lr": float("inf")}, r"The 'lr' parameter of CrossEntropyClassifier must be a float in the range \(0\.0, inf\)\. Got inf"),
         ({"device": "bogus"}, "device='bogus' is not a PyTorch device"),
     ],
 )
@@ -808,5 +808,5 @@ def test_partial_fit_and_fit_take_skorch_epochs(data):
 @pytest.mark.parametrize("epochs", [0, -1, 1.5, "3", True])
 def test_partial_fit_refuses_bad_epochs(data, epochs):
     X, y = data[0], data[1]
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="The 'epochs' parameter of CrossEntropyClassifier must be an int"):
         CrossEntropyClassifier(MLP, max_epochs=1).partial_fit(X, y, epochs=epochs)

@@ -106,7 +106,7 @@ def test_T_not_row_stochastic_is_refused(cls, flip_problem):
 
 def test_unknown_method_name_is_refused(flip_problem):
     X, y_noisy, *_ = flip_problem
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match=r"The 'transition_matrix' parameter of ForwardCorrectedClassifier .*'anchor'"):
         make_fast_estimator(ForwardCorrectedClassifier, transition_matrix="magic").fit(X[:100], y_noisy[:100])
 
 
@@ -297,5 +297,6 @@ def test_warm_up_epochs_is_validated(cls, value, flip_problem):
     trusted = np.zeros(100, dtype=bool)
     trusted[::5] = True
     fit_params = {"trusted": trusted} if cls is GLCClassifier else {}
-    with pytest.raises(ValueError, match="warm_up_epochs must be an integer >= 0"):
+    message = rf"The 'warm_up_epochs' parameter of {cls.__name__} must be an int in the range \[0, inf\)"
+    with pytest.raises(ValueError, match=message):
         make_fast_estimator(cls, transition_matrix=T, warm_up_epochs=value).fit(X[:100], y_noisy[:100], **fit_params)

@@ -9,6 +9,7 @@ import sklearn
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -735,25 +736,33 @@ def test_pickle_and_clone(small):
 
 
 # ---------------------------------------------------------------- errors
+def _param(name):
+    return rf"The '{name}' parameter of MetaLossCorrectionClassifier must be "
+
+
+_POSITIVE = r"a float in the range \(0\.0, inf\)"
+_META_BATCH = r"a str among \{'all'\}, an int in the range \[1, inf\) or None"
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        ({"virtual_lr": 0.0}, ValueError, "virtual_lr must be a positive"),
-        ({"virtual_lr": -1e-2}, ValueError, "virtual_lr must be a positive"),
-        ({"virtual_lr": "big"}, TypeError, "virtual_lr must be a positive real"),
-        ({"meta_lr": 0}, ValueError, "meta_lr must be a positive"),
-        ({"meta_lr": float("inf")}, ValueError, "meta_lr must be a positive finite"),
-        ({"meta_lr": None}, TypeError, "meta_lr must be a positive real"),
-        ({"meta_batch_size": 0}, ValueError, "meta_batch_size must be 'all', None .batch_size rows. or an integer >= 1"),
-        ({"meta_batch_size": 2.5}, ValueError, "meta_batch_size must be 'all', None .batch_size rows. or an integer"),
-        ({"meta_batch_size": "every"}, ValueError, "meta_batch_size must be 'all', None"),
-        ({"normalization": "rows"}, ValueError, "normalization must be one of 'simplex', 'row', 'column'; got 'rows'"),
-        ({"look_ahead": "adam"}, ValueError, "look_ahead must be one of 'sgd', 'optimizer'; got 'adam'"),
+        ({"virtual_lr": 0.0}, InvalidParameterError, _param("virtual_lr") + _POSITIVE + r"\. Got 0\.0"),
+        ({"virtual_lr": -1e-2}, InvalidParameterError, _param("virtual_lr") + _POSITIVE),
+        ({"virtual_lr": "big"}, InvalidParameterError, _param("virtual_lr") + _POSITIVE + r"\. Got 'big'"),
+        ({"meta_lr": 0}, InvalidParameterError, _param("meta_lr") + _POSITIVE),
+        ({"meta_lr": float("inf")}, InvalidParameterError, _param("meta_lr") + _POSITIVE + r"\. Got inf"),
+        ({"meta_lr": None}, InvalidParameterError, _param("meta_lr") + _POSITIVE + r"\. Got None"),
+        ({"meta_batch_size": 0}, InvalidParameterError, _param("meta_batch_size") + _META_BATCH + r"\. Got 0 .*'all'"),
+        ({"meta_batch_size": 2.5}, InvalidParameterError, _param("meta_batch_size") + _META_BATCH + r"\. Got 2\.5"),
+        ({"meta_batch_size": "every"}, InvalidParameterError, _param("meta_batch_size") + _META_BATCH),
+        ({"normalization": "rows"}, InvalidParameterError, _param("normalization") + r"a str among \{.*'simplex'.*\}"),
+        ({"look_ahead": "adam"}, InvalidParameterError, _param("look_ahead") + r"a str among \{.*'sgd'.*\}\. Got 'adam'"),
         ({"look_ahead": "optimizer", "optimizer": torch.optim.RMSprop}, TypeError,
          "look_ahead='optimizer' follows the update of torch.optim.SGD, Adam or AdamW; got RMSprop"),
         ({"true_transition_matrix": np.eye(2)}, ValueError, "true_transition_matrix"),
-        ({"reset_each_step": "yes"}, TypeError, "reset_each_step must be True or False"),
-        ({"train_on_trusted": 1}, TypeError, "train_on_trusted must be True or False"),
+        ({"reset_each_step": "yes"}, InvalidParameterError, _param("reset_each_step") + r"an instance of 'bool'"),
+        ({"train_on_trusted": 1}, InvalidParameterError, _param("train_on_trusted") + r"an instance of 'bool'"),
         ({"criterion": torch.nn.CrossEntropyLoss}, TypeError, "criterion must be sknoisy.losses.Forward"),
     ],
 )
@@ -914,7 +923,7 @@ def test_warm_up_epochs_train_with_cross_entropy_and_keep_T(small, monkeypatch):
 @pytest.mark.parametrize("value", [-1, 1.5, True, "2"])
 def test_invalid_warm_up_epochs_is_refused(small, value):
     X, y, trusted, _ = small
-    with pytest.raises(ValueError, match="warm_up_epochs must be an integer >= 0"):
+    with pytest.raises(ValueError, match=_param("warm_up_epochs") + r"an int in the range \[0, inf\)"):
         _fast(warm_up_epochs=value).fit(X, y, trusted=trusted)
 
 

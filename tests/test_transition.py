@@ -12,6 +12,7 @@ from sklearn.model_selection import KFold, ShuffleSplit
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.utils import data as torch_data
 
@@ -55,6 +56,15 @@ def _synthetic_proba(T, n_mixed=500, n_anchor=20, random_state=0):
 
 def _fast(**params):
     return TransitionMatrixEstimator(LogisticRegression(), **params)
+
+
+def _param(name):
+    """The start of scikit-learn's message about a bad parameter of TransitionMatrixEstimator."""
+    return rf"The '{name}' parameter of TransitionMatrixEstimator must be "
+
+
+_CV = r"an int in the range \[2, inf\) or an object implementing 'split' and 'get_n_splits'"
+_CLASSIFIER = r"an object implementing 'fit' and 'predict_proba' or None"
 
 
 @pytest.fixture(scope="module")
@@ -616,10 +626,10 @@ def test_class_without_trusted_rows_gets_the_anchor_row(noisy_data, method):
 
 def test_unknown_method_lists_the_registry(noisy_data):
     X, _, y_noisy, _, _ = noisy_data
-    expected = f"method must be one of {list(TRANSITION_METHODS)}, got 'magic'"
-    with pytest.raises(ValueError, match=re.escape(expected)):
+    names = ", ".join(re.escape(repr(name)) for name in sorted(TRANSITION_METHODS))
+    with pytest.raises(InvalidParameterError, match=_param("method") + rf"a str among \{{{names}\}}\. Got 'magic'"):
         _fast(method="magic").fit(X, y_noisy)
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(InvalidParameterError, match=_param("method")):
         _fast(method=["gold"]).fit(X, y_noisy)
 
 
@@ -679,7 +689,7 @@ def test_memmap_folds_are_views_for_estimators_that_take_datasets(noisy_data, tm
 
 def test_estimator_bad_inputs(noisy_data):
     X, y, y_noisy, trusted, _ = noisy_data
-    with pytest.raises(ValueError, match=r"fraction in \(0, 1\]"):
+    with pytest.raises(InvalidParameterError, match=_param("quantile") + r".* Got 97 instead\. \(0\.97 for the 97th"):
         _fast(quantile=97).fit(X, y_noisy)
     with pytest.raises(ValueError, match="method='gold' needs trusted rows"):
         _fast(method="gold").fit(X, y_noisy)
@@ -695,11 +705,11 @@ def test_estimator_bad_inputs(noisy_data):
         _fast(method="gold").fit(X, y, trusted=np.ones(5, bool))
     with pytest.raises(ValueError, match="at least 2 classes; got 1 class"):
         _fast().fit(X, np.zeros(len(X), int))
-    with pytest.raises(ValueError, match="cv must be an integer >= 2"):
+    with pytest.raises(InvalidParameterError, match=_param("cv") + _CV + r"\. Got 1 instead"):
         _fast(cv=1).fit(X, y_noisy)
-    with pytest.raises(ValueError, match="cv must be an integer >= 2"):
+    with pytest.raises(InvalidParameterError, match=_param("cv") + _CV + r"\. Got 0\.5 instead"):
         _fast(cv=0.5).fit(X, y_noisy)
-    with pytest.raises(TypeError, match="classifier with fit and predict_proba"):
+    with pytest.raises(InvalidParameterError, match=_param("estimator") + _CLASSIFIER):
         TransitionMatrixEstimator(StandardScaler()).fit(X, y_noisy)
     with pytest.raises(ValueError, match="y looks continuous"):
         _fast().fit(X, np.linspace(0, 1, len(X)))
@@ -1063,15 +1073,19 @@ def test_estimator_small_classes_listed_in_warning():
 @pytest.mark.parametrize(
     "params, error, message",
     [
-        ({"estimator": LogisticRegression}, TypeError, r"got the class LogisticRegression; pass LogisticRegression\("),
-        ({"estimator": SVC()}, TypeError, r"got SVC\. It has decision_function.*CalibratedClassifierCV"),
-        ({"estimator": StandardScaler()}, TypeError, r"classifier with fit and predict_proba, got StandardScaler\.$"),
-        ({"cv": "3"}, ValueError, r"cv must be an integer >= 2 or a cross-validation splitter, got '3'"),
-        ({"cv": None}, ValueError, r"cv must be an integer >= 2 or a cross-validation splitter, got None"),
-        ({"n_jobs": "2"}, TypeError, r"n_jobs must be None or an integer"),
-        ({"refit": "yes"}, TypeError, r"refit must be True or False, got 'yes'"),
-        ({"method": None}, ValueError, r"method must be one of \['anchor'"),
-        ({"quantile": "0.9"}, TypeError, r"quantile must be None or a real number"),
+        (
+            {"estimator": LogisticRegression},
+            InvalidParameterError,
+            _param("estimator") + r"an instance\. Got <class .*LogisticRegression'> instead\. Pass LogisticRegression\(",
+        ),
+        ({"estimator": SVC()}, InvalidParameterError, _param("estimator") + _CLASSIFIER + r"\. Got SVC\(\) .*probability=True"),
+        ({"estimator": StandardScaler()}, InvalidParameterError, _param("estimator") + _CLASSIFIER + r"\. Got StandardScaler"),
+        ({"cv": "3"}, InvalidParameterError, _param("cv") + _CV + r"\. Got '3' instead"),
+        ({"cv": None}, InvalidParameterError, _param("cv") + _CV + r"\. Got None instead"),
+        ({"n_jobs": "2"}, InvalidParameterError, _param("n_jobs") + r"an int in the range \(-inf, inf\) or None\. .*every core"),
+        ({"refit": "yes"}, InvalidParameterError, _param("refit") + r"an instance of 'bool' .* Got 'yes' instead"),
+        ({"method": None}, InvalidParameterError, _param("method") + r"a str among \{.*'anchor'.*\}\. Got None"),
+        ({"quantile": "0.9"}, InvalidParameterError, _param("quantile") + r"a float in the range \(0\.0, 1\.0\] or None"),
     ],
 )
 def test_estimator_bad_parameters(params, error, message):
@@ -1211,7 +1225,7 @@ def test_scale_temperature_refuses_a_non_positive_temperature():
 @pytest.mark.parametrize("bad", ["Temperature", "platt", True, 1, ["temperature"]])
 def test_calibration_is_validated(noisy_data, bad):
     X, _, y_noisy, _, _ = noisy_data
-    with pytest.raises(ValueError, match=re.escape("calibration must be one of [None, 'temperature'], got")):
+    with pytest.raises(InvalidParameterError, match=_param("calibration") + r"a str among \{'temperature'\} or None"):
         _fast(calibration=bad, cv=2).fit(X, y_noisy)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.callbacks import Callback
 
@@ -183,9 +184,19 @@ def test_volmin_weights_rows_by_sample_weight(flip_problem):
 @pytest.mark.parametrize(
     ("params", "error", "match"),
     [
-        ({"volmin_lambda": -1.0}, ValueError, "volmin_lambda must be a finite number >= 0, got -1.0"),
-        ({"volmin_lambda": "big"}, ValueError, "volmin_lambda must be"),
-        ({"volmin_lr": 0.0}, ValueError, r"volmin_lr must be a finite number > 0 or None \(the network's lr\)"),
+        (
+            {"volmin_lambda": -1.0},
+            InvalidParameterError,
+            r"The 'volmin_lambda' parameter of ForwardCorrectedClassifier must be a float in the range \[0\.0, inf\)\. "
+            r"Got -1\.0 instead",
+        ),
+        ({"volmin_lambda": "big"}, InvalidParameterError, r"The 'volmin_lambda' parameter of .* Got 'big' instead"),
+        (
+            {"volmin_lr": 0.0},
+            InvalidParameterError,
+            r"The 'volmin_lr' parameter of ForwardCorrectedClassifier must be a float in the range \(0\.0, inf\) or "
+            r"None\. Got 0\.0 instead\. \(None: the network's lr\.\)",
+        ),
         ({"criterion": BackwardCorrectedCrossEntropy}, TypeError, "criterion must be the default or a subclass"),
     ],
 )
@@ -198,7 +209,8 @@ def test_volmin_bad_parameters_are_refused(params, error, match, flip_problem):
 def test_volmin_is_refused_where_T_is_needed_before_training(flip_problem):
     X, y_noisy, *_ = flip_problem
     clf = make_fast_estimator(BackwardCorrectedClassifier, transition_matrix="volmin", max_epochs=1)
-    with pytest.raises(ValueError, match="'volmin' learns T with the network.*BackwardCorrectedClassifier needs T"):
+    message = r"The 'transition_matrix' parameter of BackwardCorrectedClassifier .* Got 'volmin' instead\. .*need T before"
+    with pytest.raises(InvalidParameterError, match=message):
         clf.fit(X[:100], y_noisy[:100])
 
 

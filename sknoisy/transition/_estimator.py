@@ -9,6 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit, check_cv
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
@@ -19,6 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ..utils._param_validation import Interval, StrOptions, validate_params
 from ..utils._random import seed_from
 from ..utils._rows import n_rows, take_rows
 from ..utils._validation import (
@@ -29,7 +31,7 @@ from ..utils._validation import (
     is_lazy_dataset,
 )
 from ._checks import check_informative
-from ._estimates import _check_quantile, denoise_proba, estimate_anchor, fit_temperature, scale_temperature
+from ._estimates import denoise_proba, estimate_anchor, fit_temperature, scale_temperature
 from ._registry import DEFAULT_TRANSITION_METHOD, TRANSITION_METHODS, lookup_method, methods_doc
 
 __all__ = ["TransitionMatrixEstimator"]
@@ -359,6 +361,25 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "method": [StrOptions(set(TRANSITION_METHODS))],
+        "quantile": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "calibration": [StrOptions({name for name in CALIBRATIONS if name is not None}), None],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
+        "refit": ["boolean"],
+        "random_state": ["random_state"],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+    }
+
+    #: What to do, added to scikit-learn's message for these parameters.
+    _parameter_hints = {
+        "estimator": "A classifier with decision_function but no predict_proba (LinearSVC, RidgeClassifier) can be "
+        "wrapped in sklearn.calibration.CalibratedClassifierCV; for SVC, set probability=True.",
+        "n_jobs": "(-1 uses every core.)",
+        "quantile": "(0.97 for the 97th percentile.)",
+    }
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
@@ -368,29 +389,10 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
     def _make_estimator(self, seed):
         if self.estimator is None:
             return MLPClassifier(hidden_layer_sizes=(64,), max_iter=200, early_stopping=False, random_state=seed)
-        if isinstance(self.estimator, type):
-            raise TypeError(
-                f"estimator must be an estimator instance, got the class {self.estimator.__name__}; "
-                f"pass {self.estimator.__name__}(...) instead."
-            )
-        if not hasattr(self.estimator, "fit") or not hasattr(self.estimator, "predict_proba"):
-            hint = ""
-            if hasattr(self.estimator, "decision_function"):
-                # SVC(probability=False), LinearSVC, RidgeClassifier...
-                hint = (
-                    " It has decision_function but no predict_proba: wrap it in "
-                    "sklearn.calibration.CalibratedClassifierCV (or, for SVC, set probability=True)."
-                )
-            raise TypeError(
-                "estimator must be a classifier with fit and predict_proba, "
-                f"got {type(self.estimator).__name__}.{hint}"
-            )
         return self.estimator
 
     def _make_cv(self, y, seed, rows="rows"):
-        if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
-            if self.cv < 2:
-                raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {self.cv!r}.")
+        if isinstance(self.cv, numbers.Integral):
             counts = np.bincount(y)
             present = np.flatnonzero(counts)
             if counts[present].max() < 2:
@@ -416,8 +418,6 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
                     stacklevel=3,
                 )
             return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        if isinstance(self.cv, (bool, str)) or self.cv is None or isinstance(self.cv, numbers.Real):
-            raise ValueError(f"cv must be an integer >= 2 or a cross-validation splitter, got {self.cv!r}.")
         return check_cv(self.cv, y, classifier=True)
 
     def _out_of_fold(self, estimator, X, y, splitter, n_classes, views, seed=None):
@@ -492,14 +492,9 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         self : TransitionMatrixEstimator
             The fitted estimator.
         """
+        validate_params(self)
         method = lookup_method(self.method)
-        quantile = _check_quantile(self.quantile)
-        if not (self.calibration is None or (isinstance(self.calibration, str) and self.calibration in CALIBRATIONS)):
-            raise ValueError(f"calibration must be one of {list(CALIBRATIONS)}, got {self.calibration!r}.")
-        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral)):
-            raise TypeError(f"n_jobs must be None or an integer (-1 for every core), got {self.n_jobs!r}.")
-        if not isinstance(self.refit, (bool, np.bool_)):
-            raise TypeError(f"refit must be True or False, got {self.refit!r}.")
+        quantile = None if self.quantile is None else float(self.quantile)
         _check_class_labels(y)
         X, y = self._validate_inputs(X, y)
         check_classification_targets(y)
