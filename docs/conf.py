@@ -33,7 +33,6 @@ version = release = sknoisy.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -61,7 +60,7 @@ autosummary_context = {
         [
             "NeuralNetClassifier", "NeuralNet", "BaseEstimator", "ClassifierMixin", "TransformerMixin",
             "MetaEstimatorMixin", "Module", "Callback", "BaseCrossValidator", "BaseShuffleSplit", "KFold",
-            "StratifiedKFold", "ValidSplit", "Exception", "Warning", "UserWarning", "RuntimeWarning", "tuple",
+            "StratifiedKFold", "ValidSplit", "_MetadataRequester", "_SetOutputMixin", "Exception", "Warning", "UserWarning", "RuntimeWarning", "tuple",
             "object",
         ]
     )

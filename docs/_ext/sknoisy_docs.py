@@ -452,6 +452,43 @@ class ExampleOrder:
         return "ExampleOrder()"
 
 
+def _sknoisy_documented_methods():
+    """Names of the methods that some sknoisy class defines with a docstring of its own."""
+    import sknoisy
+
+    names = set()
+    for name in sknoisy.__all__:
+        cls = getattr(sknoisy, name)
+        for klass in getattr(cls, "__mro__", ()):
+            if klass.__module__.startswith("sknoisy"):
+                names.update(attr for attr, value in vars(klass).items() if getattr(value, "__doc__", None)
+                             and not isinstance(value, (str, int, float, tuple, dict)))
+    return names
+
+
+_DOCUMENTED_METHODS = None
+
+
+def _skip_foreign_member(app, what, name, obj, skip, options):
+    """Leave out of class pages what another library documents: the members it defines
+    (scikit-learn's generated ``set_fit_request``, skorch's methods...) and sknoisy's overrides of
+    skorch's hooks that have no docstring of their own (they would show skorch's text)."""
+    global _DOCUMENTED_METHODS
+    if what != "class":
+        return None
+    function = getattr(obj, "fget", None) or getattr(obj, "__func__", None) or obj
+    module = getattr(function, "__module__", None)
+    if isinstance(module, str) and module.split(".")[0] not in ("sknoisy", "builtins"):
+        return True
+    if _DOCUMENTED_METHODS is None:
+        _DOCUMENTED_METHODS = _sknoisy_documented_methods()
+    import skorch
+
+    if hasattr(skorch.NeuralNet, name) and name not in _DOCUMENTED_METHODS:
+        return True
+    return None
+
+
 def generate(app=None, config=None):
     entries = write_api()
     _build_aliases(entries)
@@ -462,4 +499,5 @@ def setup(app):
     # config-inited runs before autosummary writes its stub pages (builder-inited)
     app.connect("config-inited", generate)
     app.connect("missing-reference", _resolve_alias)
+    app.connect("autodoc-skip-member", _skip_foreign_member)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
