@@ -480,6 +480,8 @@ def _skip_foreign_member(app, what, name, obj, skip, options):
     module = getattr(function, "__module__", None)
     if isinstance(module, str) and module.split(".")[0] not in ("sknoisy", "builtins"):
         return True
+    if (getattr(obj, "__doc__", None) or "").startswith("Alias for field number"):
+        return True  # a named tuple's fields: its class docstring says what they hold
     if _DOCUMENTED_METHODS is None:
         _DOCUMENTED_METHODS = _sknoisy_documented_methods()
     import skorch
