@@ -31,6 +31,17 @@ EXTRAS = {
     "plot": ["matplotlib>=3.5"],
     "benchmarks": ["cleanlab>=2.5", "matplotlib>=3.5", "pandas>=1.5", "mlxtend>=0.22", "mnist1d>=0.0.2"],
     "dask": ["dask[distributed]>=2023.1"],
+    # builds docs/ (README: "Building the documentation"); the gallery runs examples/, which plot with
+    # matplotlib and print tables with pandas
+    "docs": [
+        "sphinx>=7",
+        "numpydoc>=1.6",
+        "pydata-sphinx-theme>=0.15",
+        "sphinx-gallery>=0.17",
+        "myst-parser>=2",
+        "matplotlib>=3.5",
+        "pandas>=1.5",
+    ],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 

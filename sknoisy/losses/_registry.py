@@ -41,8 +41,10 @@ _SINGLE_LOSSES = {
 }
 _APL_NAMES = tuple(f"{a}+{p}" for a in _robust.ACTIVE_LOSSES for p in _robust.PASSIVE_LOSSES)
 
+#: The names :func:`make_loss` understands: single losses, then the active-passive pairs.
 LOSS_NAMES = tuple(_SINGLE_LOSSES) + _APL_NAMES
 
+#: Read-only mapping from each name of :data:`LOSS_NAMES` to a callable returning a fresh loss module.
 LOSSES = types.MappingProxyType(
     {
         **_SINGLE_LOSSES,
@@ -71,6 +73,7 @@ def _apl_params(alpha, beta, q_ngce):
 
 # The authors' released symmetric-noise configurations (Ma et al. 2020).
 # (alpha, beta) are given as (with RCE, with MAE).
+#: The APL authors' released settings per data set (``'mnist'``, ``'cifar10'``, ``'cifar100'``).
 PUBLISHED_LOSS_PARAMS = types.MappingProxyType(
     {
         "mnist": _frozen(
@@ -97,6 +100,7 @@ PUBLISHED_LOSS_PARAMS = types.MappingProxyType(
     }
 )
 
+#: Per-loss default parameters: the APL authors' released CIFAR-10 settings.
 DEFAULT_LOSS_PARAMS = _frozen(
     {
         "ce": {},

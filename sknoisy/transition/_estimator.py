@@ -269,7 +269,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
         The class labels as given in ``y``.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen in ``fit``, when ``X`` has string column
         names.
     estimator_ : classifier

@@ -32,6 +32,7 @@ class TransitionMethod(typing.NamedTuple):
     estimate: typing.Callable
 
 
+#: Read-only mapping from each method name to its :class:`TransitionMethod`.
 TRANSITION_METHODS = types.MappingProxyType(
     {
         m.name: m
