@@ -75,6 +75,15 @@ def command_line(argv=None):
     return shlex.join(["python", str(script), *argv[1:]])
 
 
+def auto_methods(with_trusted):
+    """The methods AutoNoisyClassifier tries, read from the registry as it reads them."""
+    from sknoisy import CLASSIFIER_METHODS
+
+    return tuple(
+        m.name for m in CLASSIFIER_METHODS.values() if m.in_auto and (with_trusted or not m.needs_trusted)
+    )
+
+
 def markdown_table(headers, rows):
     """A GitHub markdown table; numbers are right-aligned, text left-aligned."""
     headers = [str(h) for h in headers]

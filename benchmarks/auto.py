@@ -72,8 +72,6 @@ import _common  # noqa: E402
 
 KINDS = ("uniform", "symmetric", "flip_to_one")
 RATES = (0.3, 0.4)
-WITHOUT_TRUSTED = ("ce", "forward", "nce+rce")
-WITH_TRUSTED = ("ce", "forward", "nce+rce", "glc", "mlc")
 
 
 def parse_args(argv=None):
@@ -130,7 +128,7 @@ def run_setting(kind, rate, seed, args, log=print):
         y = np.where(trusted, y_clean, y_noisy) if with_trusted else y_noisy
         mask = trusted if with_trusted else None
         singles = {}
-        for method in WITH_TRUSTED if with_trusted else WITHOUT_TRUSTED:
+        for method in _common.auto_methods(with_trusted):
             # as AutoNoisyClassifier builds them when it is given no T (forward then learns its own)
             clf = _MethodCandidate(method, MLP, net_params, None, seed).make_estimator()
             start = time.perf_counter()

@@ -71,8 +71,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 KINDS = ("uniform", "symmetric", "flip_to_one")
-WITH_TRUSTED = ("ce", "forward", "glc", "mlc", "nce+rce")
-WITHOUT_TRUSTED = ("ce", "forward", "nce+rce")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -235,7 +233,7 @@ def run_setting(kind, seed, args, log):
             y = np.where(checked, y_clean, y_noisy) if trusted else y_noisy
             # the command seeds everything with its --seed (0 by default), so the hand-picked nets do too
             singles = by_hand(X_train, y, checked if trusted else None, X_test, y_test, 0,
-                              WITH_TRUSTED if trusted else WITHOUT_TRUSTED, args)
+                              _common.auto_methods(trusted), args)
             row = {"kind": kind, "seed": seed, "trusted": trusted, "singles": singles, **result}
             if trusted and args.compare_cv:
                 other = command_accuracy(folder, train_file, trusted, y_test, args, log,

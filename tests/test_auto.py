@@ -394,7 +394,7 @@ _CV = r"The 'cv' parameter of AutoNoisyClassifier must be an int in the range \[
 @pytest.mark.parametrize(
     "params, error, message",
     [
-        ({"methods": "best"}, InvalidParameterError, _METHODS + r"a str among \{.*'ce'.*\}, .* Got 'best' instead"),
+        ({"methods": "best"}, InvalidParameterError, _METHODS + r"'auto', a method name .*'ce'.* Got 'best' instead"),
         ({"methods": ["ce", "xyz"]}, InvalidParameterError, _METHODS + r".*Unknown method\(s\): \['xyz'\]"),
         ({"methods": []}, InvalidParameterError, _METHODS + r"'auto', a method name or a non-empty list of method"),
         ({"methods": [1]}, InvalidParameterError, _METHODS + r"'auto', a method name or a non-empty list of method"),
@@ -548,7 +548,8 @@ def test_with_trusted_rows_an_estimated_T_never_sees_the_test_folds(data, monkey
 
 def test_unknown_transition_method_is_refused_before_any_fit(data):
     X, y, _, trusted, _ = data
-    with pytest.raises(ValueError, match="transition_matrix must be one of"):
+    with pytest.raises(ValueError, match=r"'transition_matrix' parameter of AutoNoisyClassifier must be .*"
+                                         r"a str among \{'anchor', .*\}.* Got 'nope'"):
         _auto(methods=["backward"], transition_matrix="nope").fit(X, y, trusted=trusted)
 
 

@@ -103,10 +103,12 @@ def test_same_random_state_same_model(data):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"forget_rate": 1.0}, r"forget_rate must be at least 0.0 and below 1.0"),
-        ({"forget_rate": -0.2}, r"forget_rate must be at least 0.0 and below 1.0"),
-        ({"forget_rate": None}, "forget_rate must be a finite real number"),
-        ({"ramp_epochs": 0}, "ramp_epochs must be a positive integer"),
+        ({"forget_rate": 1.0}, r"'forget_rate' parameter of CoTeachingClassifier must be a float in the range "
+                               r"\[0(\.0)?, 1(\.0)?\)\. Got 1\.0"),
+        ({"forget_rate": -0.2}, r"'forget_rate' parameter .* Got -0\.2"),
+        ({"forget_rate": None}, r"'forget_rate' parameter .* Got None"),
+        ({"ramp_epochs": 0}, r"'ramp_epochs' parameter of CoTeachingClassifier must be an int in the range "
+                             r"\[1, inf\)\. Got 0"),
     ],
 )
 def test_bad_parameters_are_refused_clearly(data, params, match):

@@ -103,11 +103,13 @@ def test_same_random_state_same_model(data):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"regularization": -1.0}, "regularization must be at least 0"),
-        ({"regularization": float("nan")}, "regularization must be a finite real number"),
-        ({"regularization": "3"}, "regularization must be a finite real number"),
-        ({"beta": 1.0}, r"beta must be at least 0.0 and below 1.0"),
-        ({"beta": -0.1}, r"beta must be at least 0.0 and below 1.0"),
+        ({"regularization": -1.0}, r"'regularization' parameter of EarlyLearningClassifier must be a float in the "
+                                   r"range \[0(\.0)?, inf\)\. Got -1\.0"),
+        ({"regularization": float("nan")}, r"'regularization' parameter .* Got nan"),
+        ({"regularization": "3"}, r"'regularization' parameter .* Got '3'"),
+        ({"beta": 1.0}, r"'beta' parameter of EarlyLearningClassifier must be a float in the range "
+                        r"\[0(\.0)?, 1(\.0)?\)\. Got 1\.0"),
+        ({"beta": -0.1}, r"'beta' parameter .* Got -0\.1"),
     ],
 )
 def test_bad_parameters_are_refused_clearly(data, params, match):

@@ -107,6 +107,9 @@ SECTIONS = (
     ),
 )
 
+#: The private module of the classifier registry, whose exported names go on the classifiers page.
+REGISTRY_MODULE = "sknoisy._classifier_registry"
+
 #: Public modules whose names are not API pages, and why.
 NOT_IN_API = {
     "sknoisy.utils": "a namespace: its only public content is sknoisy.utils.estimator_checks",
@@ -202,6 +205,13 @@ def api_entries():
                 for name in sknoisy.__all__
                 if inspect.isclass(getattr(sknoisy, name)) and issubclass(getattr(sknoisy, name), ClassifierMixin)
             )
+            # and the classifier registry, which lists them
+            registry = importlib.import_module(REGISTRY_MODULE)
+            candidates.extend(
+                (section, REGISTRY_MODULE, name, getattr(registry, name))
+                for name in registry.__all__
+                if name in sknoisy.__all__
+            )
         candidates.extend((section, section.module, name, getattr(module, name)) for name in module.__all__)
 
     # An object belongs to the page of the module that defines it, else to the first page listing it.
@@ -221,9 +231,9 @@ def api_entries():
         kind = _kind(obj)
         doc = ""
         if kind == "data":
-            if section.module not in docs:
-                docs[section.module] = _attribute_docs(section.module)
-            doc = docs[section.module].get(name, "")
+            if modname not in docs:
+                docs[modname] = _attribute_docs(modname)
+            doc = docs[modname].get(name, "")
         entries.append(Entry(canonical(modname, name, obj), kind, section.slug, obj, doc))
     return entries
 
