@@ -21,10 +21,12 @@ Protocol (fixed before any result was seen; nothing is selected on the test spli
   ambiguous get its most plausible wrong class, ``randomness=0``), at 20%
   and 40%;
 * with 20 trusted rows per class (clean labels, marked) and without;
-* methods: every method of the classifier registry that ``methods='auto'``
-  tries and the data allow, with the library's defaults, and
-  ``AutoNoisyClassifier`` with its defaults; baselines: plain
-  cross-entropy on the trusted rows alone ("trusted only"), cleanlab's
+* methods: every method of the classifier registry that the data allow
+  (those that need trusted rows only with them), with the library's
+  defaults, and
+  ``AutoNoisyClassifier`` with its defaults (``--no-auto`` leaves it out);
+  references: the registry's ``trusted_only`` (the trusted rows alone,
+  the bar a method with trusted rows must clear), cleanlab's
   ``CleanLearning`` around the same network, and the ceiling (plain
   cross-entropy on the clean training labels);
 * every net: MLP(128), Adam 1e-3, batch 128, 20 epochs, seed = the run's seed;
@@ -45,7 +47,9 @@ import _common
 
 KINDS = ("instance", "annotator")
 RATES = (0.2, 0.4)
-BASELINES = ("trusted only", "cleanlearning", "ceiling")
+#: Columns that are references, not candidates for "the best sknoisy method" (trusted_only is the registry's
+#: method that ignores the noisy rows: the bar the others must clear)
+BASELINES = ("trusted_only", "cleanlearning", "ceiling")
 
 
 def parse_args(argv=None):
@@ -140,13 +144,11 @@ def run_task(args, dataset, seed, kind, rate):
             times[name] = time.perf_counter() - start
 
         for name, entry in CLASSIFIER_METHODS.items():
-            if not entry.in_auto or (entry.needs_trusted and not with_trusted):
+            if entry.needs_trusted and not with_trusted:
                 continue
             fit(name, entry.estimator(MLP, **params, **entry.params), trusted=mask)
         if not args.no_auto:
             fit("auto", AutoNoisyClassifier(MLP, random_state=seed, **net_params(args)), trusted=mask)
-        if with_trusted:
-            fit("trusted only", CrossEntropyClassifier(MLP, **params), labels=y_train[trusted], X=X_train[trusted])
         try:
             from cleanlab.classification import CleanLearning
 
@@ -187,11 +189,11 @@ def goals(table):
     ours = lambda stats: {m: v for m, v in stats.items() if m not in BASELINES}  # noqa: E731
     for (dataset, kind, rate, trusted), stats in table.items():
         best = max(ours(stats).items(), key=lambda kv: kv[1][0])
-        if kind == "annotator" and rate == 0.4 and trusted and "trusted only" in stats:
-            gap = 100 * (best[1][0] - stats["trusted only"][0])
+        if kind == "annotator" and rate == 0.4 and trusted and "trusted_only" in stats:
+            gap = 100 * (best[1][0] - stats["trusted_only"][0])
             lines.append(f"- {dataset}, annotator 40%, trusted rows: best method {best[0]} {100 * best[1][0]:.1f}, "
                          f"{gap:+.1f} points against trusted only (goal >= +3)"
-                         + (f"; auto {100 * (stats['auto'][0] - stats['trusted only'][0]):+.1f} (goal >= 0)"
+                         + (f"; auto {100 * (stats['auto'][0] - stats['trusted_only'][0]):+.1f} (goal >= 0)"
                             if "auto" in stats else ""))
         if kind == "instance" and rate == 0.4 and not trusted:
             ce, ceiling = stats["ce"][0], stats["ceiling"][0]
