@@ -42,10 +42,10 @@ Protocol (fixed before any result was seen; nothing is selected on the test spli
   starts Python, imports torch, reads the CSV, trains and saves).
 * by hand: each single method the command knows, fitted in this process on
   the same standardised features with the same network and seed (the
-  classifiers with their defaults; forward estimates its own T): with
-  checked rows CE, forward, GLC, MLC and NCE+RCE; without, CE, forward and
-  NCE+RCE (those that need no trusted rows). The best by hand is the best
-  median over seeds, in hindsight.
+  classifiers with their defaults; forward learns its own T): every method
+  of the classifier registry that ``methods='auto'`` tries, those that need
+  trusted rows only with checked rows. The best by hand is the best median
+  over seeds, in hindsight.
 * reported: medians over seeds; gap = auto - best by hand (goal >= -1.0
   point); the method ``fit`` chose on each seed; fit times (goal < 120 s);
   the load average of the machine (shared with other jobs) at the start and
