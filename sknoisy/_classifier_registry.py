@@ -107,7 +107,6 @@ _ENTRIES = {
         ClassifierMethod(
             "elr", EarlyLearningClassifier,
             "early-learning regularization, pulls predictions towards their running average", "Liu et al. 2020",
-            in_auto=False,  # until auto's selection among the new methods is measured (issue 20, item 4)
         ),
         ClassifierMethod(
             "coteaching", CoTeachingClassifier,
