@@ -40,6 +40,7 @@ committed ``instance_noise_auto.md`` is the run with auto, at annotator noise 40
 """
 
 import argparse
+import re
 import time
 import warnings
 from pathlib import Path
@@ -67,6 +68,8 @@ def parse_args(argv=None):
     parser.add_argument("--n-jobs", type=int, default=1, help="worker processes (each with one torch thread)")
     parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR)
     parser.add_argument("--name", default="instance_noise", help="stem of the files written (default instance_noise)")
+    parser.add_argument("--replot", type=Path, default=None,
+                        help="only redraw the figure of a results file this script wrote (its .png beside it)")
     args = parser.parse_args(argv)
     args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -213,12 +216,51 @@ def goals(table):
     return lines
 
 
-def write_outputs(rows, args, elapsed, argv):
+def plot(table, path, title):
+    """One panel per setting (4 a row), the methods' accuracies as bars, the references in grey."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    ncols = min(4, len(table))
+    nrows = -(-len(table) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.6 * nrows), layout="constrained", squeeze=False)
+    for ax in axes.flat[len(table):]:
+        ax.axis("off")
+    for ax, ((dataset, kind, rate, trusted), stats) in zip(axes.flat, table.items()):
+        names = sorted(stats, key=lambda m: -stats[m][0])
+        values = [100 * stats[m][0] for m in names]
+        ax.barh(range(len(names)), values, color=["0.6" if m in BASELINES else "C0" for m in names])
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.invert_yaxis()
+        # the bars start near the lowest value, so that differences of a few points show
+        ax.set_xlim(max(0.0, 5 * (min(values) // 5) - 5), 100)
+        ax.set_title(f"{dataset} {kind} {rate:.0%}, {'trusted' if trusted else 'none trusted'}", fontsize=8)
+        ax.set_xlabel("clean test accuracy (%)", fontsize=7)
+    fig.suptitle(title, fontsize=7)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def read_table(path):
+    """The ``{(dataset, kind, rate, trusted): {method: (mean, std, seconds)}}`` of a results file this
+    script wrote (fractions, as ``summarise`` returns them), to redraw its figure without rerunning."""
+    table, key = {}, None
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        head = re.match(r"## (\w+), (\w+) noise (\d+)% .*, (20 trusted rows per class|no trusted rows)$", line)
+        if head:
+            dataset, kind, rate, trusted = head.groups()
+            key = (dataset, kind, int(rate) / 100, trusted != "no trusted rows")
+            table[key] = {}
+            continue
+        row = re.match(r"\| (\S+) \| ([\d.]+) ± ([\d.]+) \| ([\d.]+) \|$", line)
+        if row and key is not None:
+            table[key][row.group(1)] = (float(row.group(2)) / 100, float(row.group(3)) / 100, float(row.group(4)))
+    return table
+
+
+def write_outputs(rows, args, elapsed, argv):
     table = summarise(rows)
     facts = _common.machine_facts()
     command = _common.command_line(argv)
@@ -237,18 +279,7 @@ def write_outputs(rows, args, elapsed, argv):
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.md").write_text("\n".join(md), encoding="utf-8")
 
-    fig, axes = plt.subplots(1, len(table), figsize=(4.2 * len(table), 4.5), layout="constrained", squeeze=False)
-    for ax, ((dataset, kind, rate, trusted), stats) in zip(axes[0], table.items()):
-        names = sorted(stats, key=lambda m: -stats[m][0])
-        ax.barh(range(len(names)), [100 * stats[m][0] for m in names],
-                color=["0.6" if m in BASELINES else "C0" for m in names])
-        ax.set_yticks(range(len(names)), names, fontsize=7)
-        ax.invert_yaxis()
-        ax.set_title(f"{dataset} {kind} {rate:.0%}, {'trusted' if trusted else 'none trusted'}", fontsize=8)
-        ax.set_xlabel("clean test accuracy (%)", fontsize=7)
-    fig.suptitle(f"{facts['date']} — {command}", fontsize=7)
-    fig.savefig(args.out / f"{args.name}.png", dpi=80)
-    plt.close(fig)
+    plot(table, args.out / f"{args.name}.png", f"{facts['date']} — {command}")
     print("\n".join(md))
 
 
@@ -256,6 +287,12 @@ def main(argv=None):
     from joblib import Parallel, delayed
 
     args = parse_args(argv)
+    if args.replot is not None:
+        text = args.replot.read_text(encoding="utf-8")
+        date = re.search(r"\*\*date\*\*: (.*)", text).group(1)
+        command = re.search(r"\*\*command\*\*: `(.*)`", text).group(1)
+        plot(read_table(args.replot), args.replot.with_suffix(".png"), f"{date} — {command}")
+        return
     start = time.perf_counter()
     tasks = [(d, s, k, r) for d in args.datasets for k in args.kinds for r in args.rates for s in range(args.seeds)]
     results = Parallel(n_jobs=args.n_jobs)(delayed(run_task)(args, *task) for task in tasks)
