@@ -264,7 +264,8 @@ def write_outputs(rows, args, elapsed, argv):
     table = summarise(rows)
     facts = _common.machine_facts()
     command = _common.command_line(argv)
-    md = [_common.header_markdown("Input-dependent noise: every method, with and without trusted rows", facts,
+    md = [_common.header_markdown("Input-dependent noise: every method, with and without trusted rows"
+                                  + ("" if args.no_auto else ", and AutoNoisyClassifier"), facts,
                                   command),
           f"Protocol: see the docstring of `benchmarks/instance_noise.py`. Clean test accuracy (%), mean ± std over "
           f"{args.seeds} seed(s); fit time (s) is the mean per fit. Run time {elapsed / 60:.1f} min.\n",
