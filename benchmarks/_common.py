@@ -77,11 +77,9 @@ def command_line(argv=None):
 
 def auto_methods(with_trusted):
     """The methods AutoNoisyClassifier tries, read from the registry as it reads them."""
-    from sknoisy import CLASSIFIER_METHODS
+    from sknoisy._classifier_registry import auto_method_names
 
-    return tuple(
-        m.name for m in CLASSIFIER_METHODS.values() if m.in_auto and (with_trusted or not m.needs_trusted)
-    )
+    return tuple(auto_method_names(with_trusted))
 
 
 def markdown_table(headers, rows):

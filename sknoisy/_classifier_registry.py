@@ -31,7 +31,7 @@ from ._robust import RobustLossClassifier
 from ._trusted import TrustedOnlyClassifier, TrustedTeacherClassifier
 from .base import CrossEntropyClassifier
 
-__all__ = ["ClassifierMethod", "CLASSIFIER_METHODS", "methods_doc"]
+__all__ = ["ClassifierMethod", "CLASSIFIER_METHODS", "auto_method_names", "methods_doc"]
 
 
 class ClassifierMethod(typing.NamedTuple):
@@ -119,6 +119,12 @@ _ENTRIES = {
 #: The classifier methods by name, in the order they are offered and reported (read-only; every
 #: consumer reads it when it runs, so an entry added to the registry is offered everywhere).
 CLASSIFIER_METHODS = types.MappingProxyType(_ENTRIES)
+
+
+def auto_method_names(with_trusted):
+    """The names ``methods='auto'`` tries, in registry order: with enough trusted rows every entry
+    marked ``in_auto``, without them those that need none."""
+    return [m.name for m in CLASSIFIER_METHODS.values() if m.in_auto and (with_trusted or not m.needs_trusted)]
 
 
 def methods_doc(indent):

@@ -159,8 +159,9 @@ def _planned_methods(method, data, cv):
     """The methods ``fit`` will try (for the progress count; the estimator decides)."""
     if method != "auto":
         return [method]
-    enough = _has_enough_trusted(data, cv)
-    return [m.name for m in _methods().values() if m.in_auto and (enough or not m.needs_trusted)]
+    from .._classifier_registry import auto_method_names
+
+    return auto_method_names(_has_enough_trusted(data, cv))
 
 
 # --------------------------------------------------------------------------
