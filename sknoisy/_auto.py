@@ -36,7 +36,8 @@ import warnings
 import numpy as np
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import BaseCrossValidator, GridSearchCV, StratifiedKFold
+from sklearn.utils import metadata_routing
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
@@ -66,6 +67,11 @@ __all__ = ["AutoNoisyClassifier"]
 
 #: Fewest trusted rows of every class for the trusted scoring and the methods that need them.
 MIN_TRUSTED_PER_CLASS = 2
+
+#: Rows from which ``selection='auto'`` compares the methods on one held-out split instead of
+#: cross-validation: each held-out part then holds tens of thousands of noisy rows (a standard
+#: error of the accuracy below 0.4 points), and cross-validation would cost ``cv`` times more.
+HOLDOUT_MIN_ROWS = 100_000
 
 #: Largest condition number of the estimated T for which the noise-corrected accuracy (a
 #: diagnostic) is recorded: beyond, pinv(T) amplifies T's errors (the true T of flip-to-one
@@ -97,6 +103,38 @@ def _check_net_param(name):
             "the network parameters every method shares (max_epochs, lr, batch_size, optimizer, device, "
             "module__*, optimizer__*, iterator_train__*, callbacks, ...)."
         )
+
+
+def resolve_selection(selection, n_rows):
+    """``'cv'`` or ``'holdout'``: what ``selection`` means for data of ``n_rows`` rows."""
+    if selection == "auto":
+        return "holdout" if n_rows >= HOLDOUT_MIN_ROWS else "cv"
+    return selection
+
+
+class _FirstSplit(BaseCrossValidator):
+    """The first split of ``splitter`` alone: ``selection='holdout'``'s one held-out split.
+
+    ``trusted`` is requested for ``split`` (as :class:`~sknoisy.model_selection.TrustedKFold`
+    does) and passed on when ``splitter.split`` takes it.
+    """
+
+    __metadata_request__split = {"groups": metadata_routing.UNUSED, "trusted": True}
+
+    def __init__(self, splitter):
+        self.splitter = splitter
+
+    def get_n_splits(self, X=None, y=None, groups=None, trusted=None):
+        return 1
+
+    def split(self, X, y=None, groups=None, trusted=None):
+        kwargs = {"trusted": trusted} if "trusted" in inspect.signature(self.splitter.split).parameters else {}
+        if groups is not None:
+            kwargs["groups"] = groups
+        yield next(iter(self.splitter.split(X, y, **kwargs)))
+
+    def __repr__(self):
+        return f"first split of {self.splitter!r}"
 
 
 def _least_noise_transition_matrix(T_estimator):
@@ -254,6 +292,17 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         both seeded by ``random_state``. A splitter is used as given (with
         trusted rows and the default scoring its test folds must hold
         trusted rows, as ``TrustedKFold``'s do).
+    selection : {'auto', 'cv', 'holdout'}, default='auto'
+        How the methods are compared. ``'cv'``: cross-validation over the
+        ``cv`` folds. ``'holdout'``: one split, each method trained once:
+        with trusted rows the first fold of ``TrustedKFold(2)`` (half the
+        trusted rows are scored; every other row trains), without them the
+        first fold of ``StratifiedKFold(cv)`` (a splitter ``cv`` gives its
+        first split); about ``cv`` times cheaper, with a wider interval on
+        ``trusted_accuracy_`` (fewer rows scored), and without the
+        diagnostics through an estimated ``T`` (they would cost 3 more
+        fits). ``'auto'``: ``'holdout'`` from {HOLDOUT_MIN_ROWS:,} rows on,
+        ``'cv'`` below (``benchmarks/auto_at_scale.py`` measures both).
     scoring : None, str or callable, default=None
         None scores as described above. One scorer name or callable is used
         as given.
@@ -299,6 +348,8 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         The methods not tried, with the reason.
     scoring_ : str
         What the scores are (for example "accuracy on trusted rows").
+    selection_ : str
+        How the methods were compared: ``'cv'`` or ``'holdout'``.
     trusted_selection_ : bool
         Whether the trusted rows were used to score.
     transition_matrix_ : ndarray of shape (n_classes, n_classes) or None
@@ -370,6 +421,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "methods": [str, list, tuple],
         **_transition_matrix_constraints(),
         "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
+        "selection": [StrOptions({"auto", "cv", "holdout"})],
         "scoring": [str, callable, None],
         "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
         "random_state": ["random_state"],
@@ -390,6 +442,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         methods="auto",
         transition_matrix=None,
         cv=3,
+        selection="auto",
         scoring=None,
         n_jobs=None,
         random_state=None,
@@ -401,6 +454,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.methods = methods
         self.transition_matrix = transition_matrix
         self.cv = cv
+        self.selection = selection
         self.scoring = scoring
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -576,6 +630,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 stacklevel=2,
             )
         seed = seed_from(self.random_state)
+        selection = resolve_selection(self.selection, X.shape[0])
 
         # A method that learns its own T (forward's default, 'volmin') gets the shared one only when the user
         # names a T; the shared estimate is still made without trusted rows, for the accuracy estimate through T.
@@ -584,7 +639,8 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         shares_T = [
             name for name in takes_T if share_with_learners or not CLASSIFIER_METHODS[name].learns_transition_matrix
         ]
-        needs_T = bool(shares_T) or (bool(takes_T) and shortfall is not None)
+        # without trusted rows and shared with no method, T only feeds diagnostics: not worth cv more fits at scale
+        needs_T = bool(shares_T) or (bool(takes_T) and shortfall is not None and selection == "cv")
         # With trusted scoring, an estimated T would see the clean labels of the test folds (gold and confusion
         # read the trusted rows): each candidate estimates it on its own training folds instead.
         in_folds = shortfall is None and _is_estimated(self.transition_matrix)
@@ -594,10 +650,15 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         elif needs_T:
             T, T_estimator = self._estimate_transition_matrix(X, y, mask, classes, net_params, seed)
 
-        if shortfall is None:
-            cv = self.cv if hasattr(self.cv, "split") else TrustedKFold(n_splits, shuffle=True, random_state=seed)
+        if hasattr(self.cv, "split"):
+            cv = self.cv
+        elif shortfall is None:
+            # a held-out split scores half the trusted rows (a fold of cv would score too few to choose by)
+            cv = TrustedKFold(n_splits if selection == "cv" else 2, shuffle=True, random_state=seed)
         else:
-            cv = self.cv if hasattr(self.cv, "split") else StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+            cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+        if selection == "holdout":
+            cv = _FirstSplit(cv)
         if self.scoring is not None:
             scoring, refit, self.scoring_ = self.scoring, True, f"scoring={self.scoring!r}"
         elif shortfall is None:
@@ -648,6 +709,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.methods_ = tried
         self.skipped_methods_ = skipped
         self.trusted_selection_ = shortfall is None
+        self.selection_ = selection
         self._shortfall = shortfall
         self.transition_matrix_estimator_ = (
             getattr(best, "transition_matrix_estimator_", None) if needs_T and in_folds else T_estimator
@@ -775,9 +837,13 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         results = self.cv_results_
         n_folds = sum(1 for key in results if key.startswith("split") and key.endswith("_test_score"))
         where = "trusted" if self.trusted_selection_ else "noisy"
+        over = (
+            f"on one held-out split of {where} rows (selection='holdout')" if self.selection_ == "holdout"
+            else f"over {n_folds} folds whose test rows are {where} rows"
+        )
         lines = [
             f"{type(self).__name__} chose {self.best_method_!r}: the best mean {self.scoring_} "
-            f"({self.best_score_:.4f}) over {n_folds} folds whose test rows are {where} rows.",
+            f"({self.best_score_:.4f}) {over}.",
         ]
         if not self.trusted_selection_:
             lines.append(f"No trusted scoring: {self._shortfall}.")

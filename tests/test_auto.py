@@ -565,3 +565,69 @@ def test_trusted_accuracy_pools_every_trusted_test_row_with_an_interval_for_the_
     assert 0.1 < acc.high - acc.low < 0.5  # 48 checked rows say little
     # no trusted scoring, no such number
     assert _auto(methods=["ce"], cv=2).fit(X, y).trusted_accuracy_ is None
+
+
+# --------------------------------------------------------------------------
+# selection: cross-validation or one held-out split
+# --------------------------------------------------------------------------
+def test_holdout_trains_each_method_once_and_scores_half_the_trusted_rows(data, monkeypatch):
+    X, y, _, trusted, _ = data
+    seen = []
+    original = GLCClassifier.fit
+
+    def spy(self, X, y, trusted=None, **kwargs):
+        seen.append(np.asarray(trusted).copy())
+        return original(self, X, y, trusted=trusted, **kwargs)
+
+    monkeypatch.setattr(GLCClassifier, "fit", spy)
+    auto = _auto(methods=["ce", "glc"], cv=3, selection="holdout").fit(X, y, trusted=trusted)
+    assert auto.selection_ == "holdout"
+    assert len(seen) == 2  # the held-out split and the refit, where cv=3 would fit 3 + 1
+    assert [key for key in auto.cv_results_ if key.startswith("split")] == ["split0_test_score"]
+    (train, test), = auto.search_.cv.split(X, y, trusted=trusted)
+    assert trusted[test].all() and test.size == trusted.sum() // 2  # half the trusted rows, whatever cv
+    assert np.setdiff1d(np.arange(len(y)), test).tolist() == sorted(train.tolist())  # every other row trains
+    assert seen[0].sum() == trusted.sum() - test.size and seen[1].sum() == trusted.sum()
+    acc = auto.trusted_accuracy_
+    assert acc.n_rows == test.size and acc.accuracy == pytest.approx(auto.best_score_)
+    assert "on one held-out split of trusted rows (selection='holdout')" in auto.summary()
+
+
+def test_holdout_without_trusted_rows_holds_out_one_fold_and_estimates_no_T(data):
+    X, _, y_noisy, _, _ = data
+    # forward learns its own T (transition_matrix=None), so a shared T would only feed the diagnostics
+    auto = _auto(methods=["ce", "forward"], cv=4, selection="holdout", transition_matrix=None).fit(X, y_noisy)
+    (train, test), = auto.search_.cv.split(X, y_noisy)
+    assert test.size == len(y_noisy) // 4 and train.size + test.size == len(y_noisy)
+    # the diagnostics through a shared T are left out: forward learns its own and nothing else needs one
+    assert auto.transition_matrix_estimator_ is None
+    assert not any("clean_accuracy" in key or "forward_log_loss" in key for key in auto.cv_results_)
+    cv = _auto(methods=["ce", "forward"], cv=4, selection="cv", transition_matrix=None).fit(X, y_noisy)
+    assert cv.selection_ == "cv" and "mean_test_clean_accuracy_estimate" in cv.cv_results_
+
+
+def test_holdout_takes_the_first_split_of_a_given_splitter(data):
+    X, _, y_noisy, _, _ = data
+    auto = _auto(methods=["ce"], cv=KFold(3), selection="holdout").fit(X, y_noisy)
+    (train, test), = auto.search_.cv.split(X, y_noisy)
+    np.testing.assert_array_equal(test, np.arange(80))
+
+
+def test_selection_auto_holds_out_from_a_number_of_rows(data, monkeypatch):
+    import sknoisy._auto as auto_module
+    from sknoisy._auto import HOLDOUT_MIN_ROWS, resolve_selection
+
+    assert resolve_selection("auto", HOLDOUT_MIN_ROWS - 1) == "cv"
+    assert resolve_selection("auto", HOLDOUT_MIN_ROWS) == "holdout"
+    assert resolve_selection("cv", 10**7) == "cv" and resolve_selection("holdout", 10) == "holdout"
+    X, _, y_noisy, _, _ = data
+    assert _auto(methods=["ce"]).fit(X, y_noisy).selection_ == "cv"
+    monkeypatch.setattr(auto_module, "HOLDOUT_MIN_ROWS", len(y_noisy))
+    assert _auto(methods=["ce"]).fit(X, y_noisy).selection_ == "holdout"
+
+
+def test_bad_selection_is_refused(data):
+    X, _, y_noisy, _, _ = data
+    with pytest.raises(InvalidParameterError, match=r"The 'selection' parameter of AutoNoisyClassifier must be a str "
+                                                    r"among \{.*'holdout'.*\}\. Got 'fast' instead"):
+        _auto(selection="fast").fit(X, y_noisy)

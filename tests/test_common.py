@@ -205,6 +205,7 @@ _BAD_OWN_VALUES = {
         "methods": "bogus",
         "transition_matrix": TransitionMatrixEstimator,
         "cv": KFold,
+        "selection": "kfold",
         "scoring": {"accuracy": "accuracy"},
         "n_jobs": "all",
         "random_state": "seed",
