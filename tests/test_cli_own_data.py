@@ -20,6 +20,7 @@ import pytest
 import sknoisy.persistence
 from sknoisy import CrossEntropyClassifier, make_noisy_classification
 from sknoisy.cli import main
+from sknoisy.cli._errors import InputError
 from sknoisy.modules import MLP
 
 # Tiny networks and few folds: these tests check the plumbing, not accuracy.
@@ -145,6 +146,88 @@ def test_fit_chooses_reports_and_saves(files, tmp_path, capsys):
     assert len(described["scaler"]["mean"]) == 5
     manifest = json.loads(Path(model, "manifest.json").read_text())
     assert "callbacks" not in manifest["params"] and "callbacks" not in manifest["not_restored"]  # no progress lines
+
+
+def test_fit_holdout_trains_each_method_once_and_says_so(files, tmp_path, capsys, monkeypatch):
+    from sknoisy.cli._training import FitProgress
+
+    monkeypatch.setattr(FitProgress, "LOG_EVERY", 0.0)  # an epoch line in the log after every epoch
+    model = str(tmp_path / "model")
+    status, out, err = run(["fit", files["data"], "--target", "label", "--trusted-column", "checked",
+                            "--id-column", "id", "-o", model, "--selection", "holdout", *FAST], capsys)
+    assert status == 0, err
+    tried = [m.name for m in sknoisy.CLASSIFIER_METHODS.values() if m.in_auto]
+    plan = len(tried) + 1  # each method once + the refit
+    assert "one held-out split, then the refit" in err
+    done = [line for line in err.splitlines() if re.match(rf"\s+\[\d+/{plan}\] \S+: \d+ epochs", line)]
+    assert len(done) == plan, err
+    # the epoch lines name the method, the epoch and what is left to train
+    first = f"  [1/{plan}] {tried[0]}: epoch 1/2, "
+    assert any(line.startswith(first) and line.endswith(f"then {', '.join(tried[1:])}, the refit")
+               for line in err.splitlines()), err
+    assert f"  [{plan}/{plan}] " in err and "the refit" in err
+    assert "one held-out split (selection holdout: each method trained once), score = accuracy on trusted rows" in out
+    table = out.split("score = accuracy on trusted rows:\n")[1].split("\n\n")[0].splitlines()
+    for name in tried:  # one split has no spread: the std column says so instead of 0.0000
+        row = next(line.split() for line in table if line.split()[0] == name)
+        assert row[2] == "-", table
+    assert sknoisy.persistence.read_metadata(model)["sknoisy fit"]["estimate"]["selection"] == "holdout"
+
+
+def _full_read(path, **kwargs):
+    """read_training by the full reader alone (the streamed path switched off)."""
+    import sknoisy.cli._inputs as inputs
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(inputs, "read_numeric_csv", lambda *a, **k: None)
+    try:
+        return inputs.read_training(path, **kwargs)
+    finally:
+        mp.undo()
+
+
+def test_a_numeric_csv_is_streamed_and_reads_as_the_full_reader(tmp_path, monkeypatch):
+    import sknoisy.cli._inputs as inputs
+    import sknoisy.cli._io as io_module
+
+    path = tmp_path / "d.csv"
+    rows = ["\ufeffid, a,b ,label,ok,note", ""]
+    for i in range(40):
+        rows.append(f's{i}, {i * 0.5:g},"{-i}",{"cat" if i % 3 else "dog"},{"yes" if i % 4 == 0 else "0"},text {i}')
+        if i % 9 == 0:
+            rows.append(" , ,")  # a blank line is not a row
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    kwargs = dict(target="label", trusted_column="ok", id_column="id", drop=["note"])
+    expected = _full_read(str(path), **kwargs)
+    monkeypatch.setattr(io_module, "_CHUNK_ROWS", 7)  # several chunks and a short last one
+
+    def no_full_reader(*args, **kwargs):
+        raise AssertionError("the full reader was used for a well-formed numeric CSV")
+
+    monkeypatch.setattr(inputs, "read_csv", no_full_reader)
+    got = inputs.read_training(str(path), **kwargs)
+    assert got.X.dtype == np.float32 and got.X.shape == (40, 2)
+    np.testing.assert_array_equal(got.X, expected.X)
+    np.testing.assert_array_equal(got.y, expected.y)
+    np.testing.assert_array_equal(got.trusted, expected.trusted)
+    assert got.ids == expected.ids and got.feature_names == expected.feature_names == ["a", "b"]
+    assert got.ignored == expected.ignored == ["id", "label", "ok", "note"]
+
+
+@pytest.mark.parametrize("cell", ["x", "", "nan", "inf", "NA"])
+def test_a_csv_the_stream_cannot_read_gets_the_full_readers_message(cell, tmp_path, monkeypatch):
+    import sknoisy.cli._inputs as inputs
+    import sknoisy.cli._io as io_module
+
+    monkeypatch.setattr(io_module, "_CHUNK_ROWS", 4)
+    path = tmp_path / "d.csv"
+    lines = ["a,b,label"] + [f"{i},{i},{i % 2}" for i in range(20)] + [f"1,{cell},0"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as full:
+        _full_read(str(path), target="label")
+    with pytest.raises(InputError) as streamed:
+        inputs.read_training(str(path), target="label")
+    assert str(streamed.value) == str(full.value) and "line 22" in str(full.value)
 
 
 def test_fit_without_trusted_rows_says_no_accuracy_is_available(files, tmp_path, capsys):

@@ -14,7 +14,8 @@ import numpy as np
 
 from ._errors import InputError, os_error_text
 
-__all__ = ["CSVFile", "CSVData", "check_file", "read_csv", "load_dataset", "parse_labels", "check_two_classes"]
+__all__ = ["CSVFile", "CSVData", "NumericCSV", "check_file", "read_csv", "read_numeric_csv", "load_dataset",
+           "parse_labels", "check_two_classes"]
 
 
 class CSVFile(typing.NamedTuple):
@@ -87,6 +88,87 @@ def read_csv(path):
         if len(row) != len(header):
             raise InputError(f"{path!r} line {number} has {len(row)} fields but the header has {len(header)}")
     return CSVFile(path, header, [row for _, row in body], [number for number, _ in body])
+
+
+class NumericCSV(typing.NamedTuple):
+    """A CSV file read by :func:`read_numeric_csv`: features as one array, the other columns as text."""
+
+    header: list
+    X: np.ndarray  # float32, (n_rows, n_features), the feature columns in file order
+    features: list  # their names
+    text: dict  # name -> list of str, for the columns asked for as text
+    lines: list  # the line number of each row
+
+
+#: Rows :func:`read_numeric_csv` converts at once: large enough for the conversion to run at C speed, small
+#: enough that the rows as Python strings stay a few tens of megabytes.
+_CHUNK_ROWS = 20_000
+
+
+def read_numeric_csv(path, text_columns):
+    """Stream a well-formed CSV file into a float32 array, or None when it is not one.
+
+    The fast path for large files (a million rows read in seconds, with the
+    memory of the array, not of the rows as Python strings): every column but
+    ``text_columns`` must be a finite number on every row. On anything else
+    (an unreadable file, a bad header, a row of the wrong length, a cell that
+    is not a finite number, a name in ``text_columns`` that is not a column)
+    it returns None, and the caller reads the file with :func:`read_csv`,
+    whose error names the file, the column and the line. ``float`` converts
+    every cell, as on that path.
+    """
+    try:
+        fh = open(path, newline="", encoding="utf-8-sig")
+    except OSError:
+        return None
+    with fh:
+        try:
+            return _stream_numeric(csv.reader(fh, skipinitialspace=True), text_columns)
+        except (UnicodeDecodeError, csv.Error, ValueError, OSError):
+            return None
+
+
+def _stream_numeric(reader, text_columns):
+    header = None
+    for number, row in enumerate(reader, start=1):
+        if any(cell.strip() for cell in row):
+            header = [name.strip() for name in row]
+            break
+    if header is None or "" in header or len(set(header)) != len(header):
+        return None
+    if any(name not in header for name in text_columns):
+        return None
+    text_idx = [header.index(name) for name in text_columns]
+    feature_idx = [j for j in range(len(header)) if j not in text_idx]
+    width = len(header)
+    text = {name: [] for name in text_columns}
+    blocks, lines, chunk = [], [], []
+
+    def convert():
+        cells = [row[j] for row in chunk for j in feature_idx]
+        block = np.fromiter(map(float, cells), dtype=np.float64, count=len(cells))
+        if not np.all(np.isfinite(block)):
+            raise ValueError("a non-finite value")
+        blocks.append(block.reshape(len(chunk), len(feature_idx)).astype(np.float32))
+        for name, j in zip(text_columns, text_idx):
+            text[name].extend(row[j] for row in chunk)
+        chunk.clear()
+
+    for number, row in enumerate(reader, start=number + 1):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != width:
+            return None
+        chunk.append(row)
+        lines.append(number)
+        if len(chunk) == _CHUNK_ROWS:
+            convert()
+    if chunk:
+        convert()
+    if not lines or not feature_idx:
+        return None
+    X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    return NumericCSV(header, X, [header[j] for j in feature_idx], text, lines)
 
 
 def parse_labels(values, column, lines):

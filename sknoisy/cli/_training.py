@@ -92,28 +92,75 @@ def method_name(net):
 # progress
 # --------------------------------------------------------------------------
 class FitProgress(Callback):
-    """A line on stderr each time a network finishes training.
+    """Progress on stderr: the epochs of the network training now, and a line when it finishes.
 
     The count is shared by every copy of the callback (the methods and
     folds clone their networks): :meth:`start` sets the number of fits to
-    expect before a command trains.
+    expect, and the plan of methods (each fitted ``per_method`` times, then
+    the refit), before a command trains. On a terminal the epoch line is
+    rewritten in place; in a log it is written at most every
+    ``LOG_EVERY`` seconds, so a long fit shows it is alive without
+    flooding a short one.
     """
 
-    _state = {"done": 0, "total": None}
+    #: Seconds between two epoch lines when stderr is not a terminal.
+    LOG_EVERY = 30.0
+
+    _state = {"done": 0, "total": None, "plan": (), "per_method": 1, "last_log": 0.0}
 
     @classmethod
-    def start(cls, total):
-        cls._state.update(done=0, total=total)
+    def start(cls, total, plan=(), per_method=1):
+        cls._state.update(done=0, total=total, plan=tuple(plan), per_method=max(1, int(per_method)),
+                          last_log=time.perf_counter())
 
     def on_train_begin(self, net, **kwargs):
         self.started_ = time.perf_counter()
 
+    def _count(self, done):
+        total = type(self)._state["total"]
+        return f"{done}/{total}" if total else str(done)
+
+    def _left(self):
+        """What follows the fit in progress: the methods not started yet, then the refit."""
+        state = type(self)._state
+        plan = state["plan"]
+        if not plan:
+            return ""
+        started = state["done"] // state["per_method"] + 1
+        if started > len(plan):
+            return ""
+        later = list(plan[started:])
+        return "; then " + ", ".join([*later, "the refit"]) if later else "; then the refit"
+
+    def on_epoch_end(self, net, **kwargs):
+        state = type(self)._state
+        epoch = len(net.history)
+        elapsed = time.perf_counter() - getattr(self, "started_", time.perf_counter())
+        line = (
+            f"  [{self._count(state['done'] + 1)}] {method_name(net)}: epoch {epoch}/{net.max_epochs}, "
+            f"{elapsed / max(epoch, 1):.1f} s/epoch{self._left()}"
+        )
+        stream = sys.stderr
+        if stream.isatty():
+            stream.write("\r" + line[: _terminal_width() - 1].ljust(_terminal_width() - 1))
+            stream.flush()
+        elif time.perf_counter() - state["last_log"] >= self.LOG_EVERY:
+            state["last_log"] = time.perf_counter()
+            print(line, file=stream)
+
     def on_train_end(self, net, **kwargs):
         state = type(self)._state
         state["done"] += 1
-        count = f"{state['done']}/{state['total']}" if state["total"] else str(state["done"])
         history = net.history
         loss = history[-1].get("train_loss") if len(history) else None
         shown = "" if loss is None else f", train loss {loss:.3f}"
         seconds = time.perf_counter() - getattr(self, "started_", time.perf_counter())
-        print(f"  [{count}] {method_name(net)}: {len(history)} epochs{shown}, {seconds:.1f} s", file=sys.stderr)
+        clear = "\r" if sys.stderr.isatty() else ""
+        line = f"  [{self._count(state['done'])}] {method_name(net)}: {len(history)} epochs{shown}, {seconds:.1f} s"
+        print(clear + line.ljust(_terminal_width() - 1 if clear else 0), file=sys.stderr)
+
+
+def _terminal_width():
+    import shutil
+
+    return max(40, shutil.get_terminal_size((100, 20)).columns)

@@ -32,6 +32,12 @@ def _methods():
     return CLASSIFIER_METHODS
 
 
+def _holdout_min_rows():
+    from .._auto import HOLDOUT_MIN_ROWS
+
+    return HOLDOUT_MIN_ROWS
+
+
 def add_data_options(parser, what, id_help):
     """The training data options ``fit`` and ``issues`` share."""
     parser.add_argument("data", metavar="DATA", help="a CSV file with a header row, or an .npz file of arrays "
@@ -91,6 +97,14 @@ def register(commands):
         default=5,
         help="cross-validation folds that choose the method and estimate its accuracy (3 are about 1.6 times "
         "faster, but chose worse methods in benchmarks/results/own_data.md)",
+    )
+    parser.add_argument(
+        "--selection",
+        choices=("auto", "cv", "holdout"),
+        default="auto",
+        help="how the methods are compared: cv (cross-validation over --cv folds), holdout (one held-out split, "
+        "each method trained once: about --cv times faster; with trusted rows half of them are scored) or auto "
+        f"(holdout from {_holdout_min_rows():,} rows on, cv below)",
     )
     parser.add_argument("--force", action="store_true", help="replace a model already saved in FOLDER (and an "
                         "existing --audit-file)")
@@ -207,7 +221,7 @@ def _write_audit(args, data):
 
 
 def _run(args, data, folder):
-    from .._auto import AutoNoisyClassifier
+    from .._auto import AutoNoisyClassifier, resolve_selection
     from ..persistence import save_model
 
     notes = []
@@ -225,13 +239,17 @@ def _run(args, data, folder):
               f"{classes.size} classes")
         print(f"network: {network_summary(module, net_params)}, seed {args.seed}")
         planned = _planned_methods(args.method, data, args.cv)
-        FitProgress.start(len(planned) * args.cv + 1)
+        selection = resolve_selection(args.selection, len(data.y))
+        per_method = args.cv if selection == "cv" else 1
+        FitProgress.start(len(planned) * per_method + 1, plan=planned, per_method=per_method)
         net_params["callbacks"] = [("progress", FitProgress())]
-        print(f"training {', '.join(planned)}: {args.cv}-fold cross-validation, then the refit of the best on "
-              "every row...", file=sys.stderr)
+        how = f"{args.cv}-fold cross-validation" if selection == "cv" else "one held-out split"
+        print(f"training {', '.join(planned)}: {how}, then the refit of the best on every row...", file=sys.stderr)
 
     methods = "auto" if args.method == "auto" else [args.method]
-    auto = AutoNoisyClassifier(module, methods=methods, cv=args.cv, random_state=args.seed, **net_params)
+    auto = AutoNoisyClassifier(
+        module, methods=methods, cv=args.cv, selection=args.selection, random_state=args.seed, **net_params
+    )
     with collect_warnings(notes), library_checks(f"cannot train on {args.data!r}"):
         auto.fit(X, data.y, trusted=data.trusted)
     best = auto.best_estimator_
@@ -285,6 +303,7 @@ def _report(auto, n_trusted):
         "score_std": float(results["std_test_score"][i]),
         "n_methods": len(auto.methods_),
         "n_folds": sum(1 for key in results if re.fullmatch(r"split\d+_test_score", key)),
+        "selection": auto.selection_,
         "kind": None,
     }
     measured = getattr(auto, "trusted_accuracy_", None)
@@ -329,17 +348,22 @@ def _print_report(args, auto, report):
     n_folds = report["n_folds"]
     if not args.quiet:
         results = auto.cv_results_
+        # One split has no spread to report; a 0.0000 there would read as a measured certainty.
+        one_split = report["selection"] == "holdout"
         rows = []
         for i in np.argsort(results["rank_test_score"], kind="stable"):
             score = results["mean_test_score"][i]
             rows.append([
                 results["param_method"][i],
                 "failed" if not np.isfinite(score) else f"{score:.4f}",
-                "-" if not np.isfinite(score) else f"{results['std_test_score'][i]:.4f}",
+                "-" if one_split or not np.isfinite(score) else f"{results['std_test_score'][i]:.4f}",
                 f"{results['mean_fit_time'][i]:.1f}",
             ])
         print()
-        print(f"{n_folds}-fold cross-validation, score = {auto.scoring_}:")
+        if one_split:
+            print(f"one held-out split (selection holdout: each method trained once), score = {auto.scoring_}:")
+        else:
+            print(f"{n_folds}-fold cross-validation, score = {auto.scoring_}:")
         print(format_table(["method", "score", "std", "fit (s)"], rows))
         for name, reason in auto.skipped_methods_.items():
             print(f"not tried: {name} ({reason})")
