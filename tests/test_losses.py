@@ -167,6 +167,44 @@ def test_forward_differentiable_wrt_transition_matrix():
     assert torch.isclose(T.grad[0, 1], expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("n_classes", [3, 10, 50])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_forward_and_gold_product_and_gather_paths_agree(n_classes, reduction, monkeypatch):
+    """Small C takes the whole product p @ T, large C gathers T's column: same loss, same gradients."""
+    import sknoisy.losses._transition as transition
+
+    gen = torch.Generator().manual_seed(n_classes)
+    logits0 = torch.randn(32, n_classes, generator=gen, dtype=torch.float64) * 4
+    logits0[0] = torch.tensor([-300.0] + [300.0] * (n_classes - 1), dtype=torch.float64)  # p_y ~ 0: clamped
+    target = torch.randint(0, n_classes, (32,), generator=gen)
+    target[0] = 0
+    trusted = torch.rand(32, generator=gen) < 0.3
+    trusted[0] = True  # a trusted row far past the clamp keeps the cross-entropy's value and gradient
+    T0 = torch.tensor(_symmetric_T(n_classes, 0.4), dtype=torch.float64)
+
+    def run(limit, gold):
+        monkeypatch.setattr(transition, "_PRODUCT_MAX_CLASSES", limit)
+        logits, T = logits0.clone().requires_grad_(), T0.clone().requires_grad_()
+        if gold:
+            loss = gold_corrected_cross_entropy(logits, target, trusted, T, reduction=reduction)
+        else:
+            loss = forward_corrected_cross_entropy(logits, target, T, reduction=reduction)
+        g_logits, g_T = torch.autograd.grad(loss.sum(), (logits, T), create_graph=True)
+        # a second derivative, as MLC's look-ahead takes one through the loss
+        (g2,) = torch.autograd.grad((g_logits ** 2).sum(), T)
+        return [t.detach() for t in (loss, g_logits, g_T, g2)]
+
+    for gold in (False, True):
+        product, gathered = run(10**6, gold), run(0, gold)
+        for a, b in zip(product, gathered):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert product[0].shape == (() if reduction != "none" else (32,))
+    # the trusted row 0 costs its cross-entropy (about 600), not the clamp's -log(eps)
+    row0 = run(10**6, True)[0] if reduction == "none" else None
+    if row0 is not None:
+        assert row0[0] == pytest.approx(F.cross_entropy(logits0[:1], target[:1]).item())
+
+
 def test_forward_module_buffer_and_update():
     criterion = ForwardCorrectedCrossEntropy(torch.tensor(_symmetric_T(3, 0.2)))
     assert criterion.T.dtype == torch.float32

