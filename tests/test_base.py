@@ -810,3 +810,70 @@ def test_partial_fit_refuses_bad_epochs(data, epochs):
     X, y = data[0], data[1]
     with pytest.raises(ValueError, match="The 'epochs' parameter of CrossEntropyClassifier must be an int"):
         CrossEntropyClassifier(MLP, max_epochs=1).partial_fit(X, y, epochs=epochs)
+
+
+# ---------------------------------------------------------------- per-batch cost: optimizer and callbacks
+
+
+def test_adam_runs_fused_unless_the_user_chooses(data):
+    X, y = data
+    fused = make_fast_estimator(CrossEntropyClassifier).fit(X, y)
+    assert fused.optimizer_.defaults["fused"] is True
+    plain = make_fast_estimator(CrossEntropyClassifier, optimizer__fused=False).fit(X, y)
+    assert not plain.optimizer_.defaults["fused"]
+    # the same update up to float rounding
+    np.testing.assert_allclose(fused.predict_proba(X), plain.predict_proba(X), atol=1e-5)
+    foreach = make_fast_estimator(CrossEntropyClassifier, optimizer__foreach=True).fit(X, y)
+    assert not foreach.optimizer_.defaults["fused"] and foreach.optimizer_.defaults["foreach"]
+    # an optimizer without a fused update is built as given
+    rms = make_fast_estimator(CrossEntropyClassifier, optimizer=torch.optim.RMSprop).fit(X, y)
+    assert isinstance(rms.optimizer_, torch.optim.RMSprop)
+    # same random_state, same model
+    again = make_fast_estimator(CrossEntropyClassifier).fit(X, y)
+    assert np.array_equal(fused.predict_proba(X), again.predict_proba(X))
+
+
+def test_a_device_without_a_fused_kernel_gets_the_default_update(data, monkeypatch):
+    import sknoisy.base as base
+
+    class NoFused(torch.optim.Adam):
+        def __init__(self, params, fused=None, **kwargs):
+            if fused:
+                raise RuntimeError("`fused=True` requires all the params to be on a supported device")
+            super().__init__(params, **kwargs)
+
+    monkeypatch.setattr(base, "_FUSED_OPTIMIZERS", (NoFused,))
+    X, y = data
+    clf = make_fast_estimator(CrossEntropyClassifier, optimizer=NoFused).fit(X, y)
+    assert isinstance(clf.optimizer_, NoFused) and not clf.optimizer_.defaults["fused"]
+    assert len(clf.optimizer_.param_groups[0]["params"]) == len(list(clf.module_.parameters()))
+
+
+def test_callbacks_are_called_for_the_methods_they_define_only(data):
+    X, y = data
+    calls = []
+
+    class EpochOnly(skorch_callbacks.Callback):
+        def on_epoch_end(self, net, **kwargs):
+            calls.append("epoch")
+
+    class BatchEnd(skorch_callbacks.Callback):
+        def on_batch_end(self, net, training=None, **kwargs):
+            calls.append("batch")
+
+    patched = EpochOnly()
+    patched.on_batch_begin = lambda net, **kwargs: calls.append("patched")  # an instance attribute counts
+
+    clf = make_fast_estimator(CrossEntropyClassifier, max_epochs=2, batch_size=50,
+                              callbacks=[("e", EpochOnly()), ("b", BatchEnd()), ("p", patched)]).fit(X, y)
+    n_batches = 2 * 4  # 200 rows in batches of 50, 2 epochs
+    assert calls.count("epoch") == 2 * 2 and calls.count("batch") == n_batches and calls.count("patched") == n_batches
+    # new callbacks are seen at once
+    calls.clear()
+    clf.set_params(callbacks=[("b", BatchEnd())]).fit(X, y)
+    assert calls == ["batch"] * n_batches
+    # the cache of who listens travels with a pickled net and stays right
+    net = make_fast_estimator(CrossEntropyClassifier, max_epochs=1).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(net))
+    loaded.partial_fit(X, y)
+    assert len(loaded.history) == 2 and np.isfinite(loaded.history[-1, "train_loss"])
