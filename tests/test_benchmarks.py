@@ -52,3 +52,17 @@ def test_benchmark_quick_run(script, tmp_path):
     assert "|" in text, "the markdown has no table"
     assert "--quick" in text, "the markdown does not show the exact command"
     assert "torch" in text.lower(), "the markdown does not show the torch version"
+
+
+def test_own_data_images_quick_run(tmp_path):
+    """own_data.py's second mode, on .npz images, runs end to end too."""
+    pytest.importorskip("matplotlib")
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "own_data.py"), "--data", "images", "--quick", "--out", str(tmp_path)],
+        cwd=BENCHMARKS.parent, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (tmp_path / "own_data_images.md").read_text(encoding="utf-8")
+    assert "on noisy images (.npz)" in text and "5% checked rows" in text
+    assert (tmp_path / "own_data_images.png").stat().st_size > 1000
