@@ -19,7 +19,7 @@ from sknoisy import (
     make_noisy_classification,
 )
 from sknoisy import CLASSIFIER_METHODS
-from sknoisy._auto import MIN_TRUSTED_PER_CLASS, AutoNoisyClassifier
+from sknoisy._auto import MIN_TRUSTED_PER_CLASS, NOISY_MARGIN, NOISY_PREFERENCE, AutoNoisyClassifier, prefer_within_margin
 from sknoisy.model_selection import TrustedKFold
 from sknoisy.modules import MLP
 from sknoisy.transition import TransitionMatrixEstimator
@@ -157,8 +157,12 @@ def test_without_trusted_rows_one_T_scores_every_method(data):
     assert auto.transition_matrix_estimator_.refit is False
     # the diagnostics are recorded; only the score ranks
     assert np.all(auto.cv_results_["mean_test_forward_log_loss"] < 0)
-    assert auto.best_index_ == int(np.argmin(auto.cv_results_["rank_test_score"]))
+    # the noisy scores choose by the preference order within the margin, not by the highest mean alone
+    assert auto.best_index_ == prefer_within_margin(auto.cv_results_)
+    assert auto.best_score_ == auto.cv_results_["mean_test_score"][auto.best_index_]
+    assert "within 1 point of the best" in auto.choice_rule_
     text = auto.summary()
+    assert f"rule: {auto.choice_rule_}." in text.splitlines()[0]
     assert "clean_accuracy_estimate" in text and "which do not choose" in text
     # the low end: the same accuracy through the anchor T of each class's most confident out-of-fold row
     from sknoisy.transition import estimate_anchor
@@ -297,8 +301,8 @@ def test_summary_says_what_was_tried_and_why(data):
     auto = _auto(methods="auto").fit(X, y, trusted=trusted)
     text = auto.summary()
     first = text.splitlines()[0]
-    assert first.startswith(f"AutoNoisyClassifier chose {auto.best_method_!r}: the best mean accuracy on trusted rows")
-    assert "over 2 folds whose test rows are trusted rows" in first
+    assert first.startswith(f"AutoNoisyClassifier chose {auto.best_method_!r}: mean accuracy on trusted rows")
+    assert "over 2 folds whose test rows are trusted rows; rule: the best mean score." in first
     for name in auto.methods_:
         assert any(line.startswith(name) for line in text.splitlines())
     assert "not tried: 'backward', not tried by methods='auto' (name it to try it)." in text
@@ -631,3 +635,38 @@ def test_bad_selection_is_refused(data):
     with pytest.raises(InvalidParameterError, match=r"The 'selection' parameter of AutoNoisyClassifier must be a str "
                                                     r"among \{.*'holdout'.*\}\. Got 'fast' instead"):
         _auto(selection="fast").fit(X, y_noisy)
+
+
+# --------------------------------------------------------------------------
+# the rule without trusted rows: a preference order within a margin of the best
+# --------------------------------------------------------------------------
+def _results(scores):
+    return {"param_method": np.array(list(scores), dtype=object),
+            "mean_test_score": np.array(list(scores.values()), dtype=float)}
+
+
+def test_prefer_within_margin_settles_close_calls_by_the_order():
+    assert NOISY_PREFERENCE[0] == "forward" and NOISY_PREFERENCE[-1] == "ce"
+    best = 0.60
+    # ce ahead by less than the margin: the first method of the order wins
+    results = _results({"ce": best, "forward": best - NOISY_MARGIN / 2, "elr": best - 0.05})
+    assert prefer_within_margin(results) == 1
+    # exactly the margin behind still counts as close, whatever the float rounding
+    assert prefer_within_margin(_results({"ce": 0.504, "forward": 0.504 - NOISY_MARGIN})) == 1
+    # ahead by more than the margin: the scores decide
+    results = _results({"ce": best, "forward": best - 2 * NOISY_MARGIN, "elr": best - NOISY_MARGIN / 2})
+    assert prefer_within_margin(results) == 2
+    assert prefer_within_margin(_results({"ce": best, "forward": best - 2 * NOISY_MARGIN})) == 0
+
+
+def test_prefer_within_margin_puts_unnamed_methods_last_and_never_picks_a_failed_fit():
+    # a method outside the order (co-teaching) comes after those in it, however close
+    assert prefer_within_margin(_results({"coteaching": 0.70, "nce+rce": 0.695})) == 1
+    # and wins when it is clearly better
+    assert prefer_within_margin(_results({"coteaching": 0.70, "nce+rce": 0.60})) == 0
+    # NaN (a failed fit) is never chosen; if every fit failed, the first row
+    assert prefer_within_margin(_results({"forward": np.nan, "ce": 0.5})) == 1
+    assert prefer_within_margin(_results({"forward": np.nan, "ce": np.nan})) == 0
+    # another order and margin (the function is GridSearchCV's refit callable, cv_results_ in, index out)
+    assert prefer_within_margin(_results({"a": 0.5, "b": 0.49}), margin=0.02, preference=("b", "a")) == 1
+    assert prefer_within_margin(_results({"a": 0.5, "b": 0.49}), margin=0.0, preference=("b", "a")) == 0

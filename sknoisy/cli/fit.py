@@ -378,4 +378,7 @@ def _print_report(args, auto, report):
     print(_accuracy_line(report))
     kind = report["kind"]
     if kind != "trusted" and not args.quiet:
-        print(f"(the methods were compared by {auto.scoring_}: {report['score']:.4f} for {auto.best_method_})")
+        print(
+            f"(the methods were compared by {auto.scoring_}: {report['score']:.4f} for {auto.best_method_}; "
+            f"chosen by {auto.choice_rule_})"
+        )

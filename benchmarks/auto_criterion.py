@@ -1,0 +1,335 @@
+"""How AutoNoisyClassifier should choose without trusted rows: rules over the held-out noisy scores (issue 21).
+
+Without trusted rows, auto scores every method by its accuracy on held-out
+noisy labels and took the highest mean. Under noise that is not symmetric
+that favours CE (``results/auto.md``: 11.4 points lost at flip-to-one 40%,
+seed 5), and under every noise the differences between methods shrink by
+the noise (at 40% uniform noise and 6 classes a clean difference of 2 points
+is about 1 point of noisy accuracy), so fold noise decides close calls.
+This study records, for many data sets, noise kinds and seeds, every
+method's noisy score on every fold and its clean test accuracy, then
+compares choosing rules **after the fact, on the same runs**: the rule is
+selected on development seeds and reported on other seeds.
+
+Command of the committed results (2 CPU cores)::
+
+    python benchmarks/auto_criterion.py --n-jobs 2
+
+Quick check (seconds; what the test suite runs)::
+
+    python benchmarks/auto_criterion.py --quick --out /tmp/auto_criterion
+
+Protocol (fixed before any result was seen):
+
+* data sets: ``blobs`` (``make_classification``: 6,250 rows, 20 features of
+  which 10 informative, 6 classes of one cluster each, the data of
+  ``auto.py`` and ``own_data.py``), ``tabular`` (``instance_noise.py``'s: 5,000
+  rows, 6 classes of two clusters each) and ``mnist`` (the MNIST 5,000
+  subset of ``mlc_protocol.py`` and ``instance_noise.py``); a stratified 80/20
+  split per seed, the test part keeps its clean labels; the tabular sets are
+  standardised on the training rows;
+* noise on every training label (no trusted rows): uniform, flip-random and
+  flip-to-one (``make_transition_matrix``, exact counts per class), Xia et
+  al.'s instance-dependent noise and annotator-like noise
+  (``sknoisy.noise``), each at 20% and 40%;
+* network: MLP(128), Adam 1e-3, batch 128, 20 epochs, seed = the run's;
+* per run: ``AutoNoisyClassifier(MLP, random_state=seed, ...)`` with every
+  default (3 stratified folds, the methods ``methods='auto'`` tries without
+  trusted rows), its per-fold scores from ``cv_results_``; every other method
+  fitted alone as auto builds it, on all training rows (auto's refit is the
+  chosen one's), scored on the clean test split;
+* rules, a family fixed in advance: ``max`` (the highest mean noisy accuracy,
+  the old rule); ``margin m`` (the first method, in a preference order,
+  whose mean noisy accuracy is within ``m`` points of the highest, m in
+  {0.5, 1, 1.5, 2, 3}); ``z-SE`` (the first method in that order whose mean
+  is within ``z`` standard errors of the paired per-fold differences to the
+  highest, z in {1, 2}); the order: the methods by their mean clean test
+  accuracy over the **development** runs; ``always <method>`` as references;
+* regret of a run = best single method's test accuracy - the chosen one's
+  (points); the rule with the lowest mean regret on the development seeds
+  (100, 101) is chosen, ties to the smaller margin; then reported on seeds
+  0, 1, 2, which chose nothing.
+"""
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import _common
+
+DATASETS = ("blobs", "tabular", "mnist")
+KINDS = ("uniform", "symmetric", "flip_to_one", "instance", "annotator")
+KIND_NAMES = {"uniform": "uniform", "symmetric": "flip-random", "flip_to_one": "flip-to-one",
+              "instance": "Xia et al.", "annotator": "annotator"}
+RATES = (0.2, 0.4)
+DEV_SEEDS = (100, 101)
+REPORT_SEEDS = (0, 1, 2)
+MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0)
+ZS = (1.0, 2.0)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny run (seconds) to check the script works")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--n-jobs", type=int, default=1, help="worker processes (each with one torch thread)")
+    parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR)
+    parser.add_argument("--analyse", type=Path, default=None,
+                        help="only analyse the runs of this auto_criterion.json (no training)")
+    args = parser.parse_args(argv)
+    args.datasets, args.kinds = args.datasets.split(","), args.kinds.split(",")
+    args.dev_seeds, args.report_seeds = DEV_SEEDS, REPORT_SEEDS
+    if args.quick:
+        args.datasets, args.kinds, args.dev_seeds, args.report_seeds = ["blobs"], ["flip_to_one"], (100,), (0,)
+    return args
+
+
+def net_params(quick):
+    if quick:
+        return {"module__hidden_units": (16,), "max_epochs": 2, "batch_size": 128, "lr": 1e-2}
+    return {"module__hidden_units": (128,), "max_epochs": 20, "batch_size": 128, "lr": 1e-3}
+
+
+def load_split(dataset, seed, quick):
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    if dataset == "mnist":
+        from sknoisy.datasets import load_mnist_subset
+
+        X, y = load_mnist_subset()
+    elif dataset == "blobs":
+        X, y = make_classification(6250, 20, n_informative=10, n_classes=6, n_clusters_per_class=1,
+                                   random_state=2000 + seed)
+    else:
+        X, y = make_classification(5000, 20, n_informative=10, n_redundant=5, n_classes=6, n_clusters_per_class=2,
+                                   class_sep=1.5, random_state=1000 + seed)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+    if dataset != "mnist":
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    if quick:
+        X_train, y_train = X_train[:600], y_train[:600]
+    return X_train.astype(np.float32), X_test.astype(np.float32), y_train, y_test
+
+
+def corrupt(kind, rate, X, y, seed):
+    from sknoisy import corrupt_labels, make_transition_matrix
+    from sknoisy.noise import annotator_noise, instance_dependent_noise
+
+    rng = np.random.RandomState([seed, int(round(rate * 100)), KINDS.index(kind)])
+    if kind == "instance":
+        return instance_dependent_noise(X, y, rate, random_state=rng)
+    if kind == "annotator":
+        return annotator_noise(X, y, rate, random_state=rng)
+    C = int(np.unique(y).size)
+    T = make_transition_matrix(kind, C, rate, random_state=seed)
+    return corrupt_labels(y, T, classes=np.arange(C), random_state=rng, exact=True)
+
+
+def run_task(args, dataset, kind, rate, seed):
+    """auto's per-fold scores and every method's clean test accuracy on one run."""
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    from sknoisy._auto import AutoNoisyClassifier, _MethodCandidate
+    from sknoisy.modules import MLP
+
+    X_train, X_test, y_train, y_test = load_split(dataset, seed, args.quick)
+    y_noisy = corrupt(kind, rate, X_train, y_train, seed)
+    params = net_params(args.quick)
+    start = time.perf_counter()
+    auto = AutoNoisyClassifier(MLP, random_state=seed, **params).fit(X_train, y_noisy)
+    auto_time = time.perf_counter() - start
+    results = auto.cv_results_
+    n_folds = sum(1 for key in results if key.startswith("split") and key.endswith("_test_score"))
+    methods = [str(m) for m in results["param_method"]]
+    folds = {m: [float(results[f"split{k}_test_score"][i]) for k in range(n_folds)] for i, m in enumerate(methods)}
+    test = {auto.best_method_: float(np.mean(auto.predict(X_test) == y_test))}
+    for method in methods:
+        if method not in test:
+            # as AutoNoisyClassifier builds it when it is given no T (forward then learns its own)
+            clf = _MethodCandidate(method, MLP, params, None, seed).make_estimator().fit(X_train, y_noisy)
+            test[method] = float(np.mean(clf.predict(X_test) == y_test))
+    return {"dataset": dataset, "kind": kind, "rate": rate, "seed": seed, "folds": folds, "test": test,
+            "chosen": auto.best_method_, "flipped": float(np.mean(y_noisy != y_train)), "auto_time": auto_time}
+
+
+# ------------------------------------------------------------------ rules
+def rule_max(run, order):
+    means = {m: np.mean(s) for m, s in run["folds"].items()}
+    return max(means, key=means.get)
+
+
+rule_max.__name__ = "max (highest mean)"
+
+
+def rule_margin(margin):
+    def choose(run, order):
+        means = {m: 100 * np.mean(s) for m, s in run["folds"].items()}
+        best = max(means.values())
+        return next(m for m in order if m in means and means[m] >= best - margin)
+
+    choose.__name__ = f"margin {margin:g}"
+    return choose
+
+
+def rule_se(z):
+    def choose(run, order):
+        folds = {m: np.asarray(s) for m, s in run["folds"].items()}
+        top = max(folds, key=lambda m: folds[m].mean())
+        for m in order:
+            if m not in folds:
+                continue
+            diff = folds[top] - folds[m]
+            se = diff.std(ddof=1) / np.sqrt(diff.size) if diff.size > 1 else 0.0
+            if diff.mean() <= z * se:
+                return m
+        return top
+
+    choose.__name__ = f"{z:g}-SE"
+    return choose
+
+
+def rule_always(method):
+    def choose(run, order):
+        return method
+
+    choose.__name__ = f"always {method}"
+    return choose
+
+
+def regret(run, method):
+    return 100 * (max(run["test"].values()) - run["test"][method])
+
+
+def evaluate(runs, rule, order):
+    regrets = [regret(r, rule(r, order)) for r in runs]
+    return {"mean": float(np.mean(regrets)), "max": float(np.max(regrets)),
+            "within1": sum(g <= 1.0 for g in regrets), "n": len(regrets),
+            "chosen": [rule(r, order) for r in runs]}
+
+
+def dev_order(dev_runs):
+    methods = sorted({m for r in dev_runs for m in r["test"]})
+    mean = {m: np.mean([r["test"][m] for r in dev_runs if m in r["test"]]) for m in methods}
+    return sorted(methods, key=mean.get, reverse=True)
+
+
+def rules(methods):
+    return [rule_max, *[rule_margin(m) for m in MARGINS], *[rule_se(z) for z in ZS],
+            *[rule_always(m) for m in methods]]
+
+
+def analyse(all_runs, args):
+    dev = [r for r in all_runs if r["seed"] in args.dev_seeds]
+    report = [r for r in all_runs if r["seed"] in args.report_seeds]
+    order = dev_order(dev)
+    family = rules(order)
+    dev_scores = {rule.__name__: evaluate(dev, rule, order) for rule in family}
+    selectable = [rule for rule in family if not rule.__name__.startswith("always")]
+    chosen = min(selectable, key=lambda rule: (round(dev_scores[rule.__name__]["mean"], 6), family.index(rule)))
+    report_scores = {rule.__name__: evaluate(report, rule, order) for rule in family}
+    return order, family, dev_scores, report_scores, chosen
+
+
+def write_outputs(all_runs, args, elapsed):
+    from collections import Counter
+
+    order, family, dev_scores, report_scores, chosen = analyse(all_runs, args)
+    report = [r for r in all_runs if r["seed"] in args.report_seeds]
+    facts = _common.machine_facts("cpu")
+    facts["cpu"] += f", {args.n_jobs} worker process(es)"
+    md = [_common.header_markdown("Auto without trusted rows: which rule chooses best (issue 21)", facts,
+                                  _common.command_line())]
+    md.append(
+        f"Protocol: see the docstring of `benchmarks/auto_criterion.py`. {len(all_runs)} runs "
+        f"({len(args.datasets)} data sets x {len(args.kinds)} noise kinds x {len(RATES if not args.quick else (0.4,))} "
+        f"rates x {len(args.dev_seeds) + len(args.report_seeds)} seeds); development seeds "
+        f"{', '.join(map(str, args.dev_seeds))}, report seeds {', '.join(map(str, args.report_seeds))}. "
+        f"Regret = best single method's clean test accuracy - the chosen method's (points). Run time "
+        f"{elapsed / 60:.1f} min.\n"
+    )
+    md.append(f"Preference order (mean clean test accuracy over the development runs): {' > '.join(order)}.\n")
+    md.append(f"**Rule chosen on the development seeds: {chosen.__name__}.**\n")
+    rows = []
+    for rule in family:
+        name = rule.__name__
+        d, r = dev_scores[name], report_scores[name]
+        counts = Counter(r["chosen"])
+        rows.append([f"**{name}**" if rule is chosen else name, f"{d['mean']:.2f}", f"{r['mean']:.2f}",
+                     f"{r['max']:.1f}", f"{r['within1']}/{r['n']}",
+                     ", ".join(f"{m} x{c}" for m, c in counts.most_common())])
+    md.append(_common.markdown_table(
+        ["rule", "dev mean regret", "report mean regret", "report max regret", "report runs within 1 point",
+         "report: methods chosen"], rows))
+
+    md.append("\n## Report seeds, per data set and noise kind: mean regret of the old rule (max) and the chosen one\n")
+    rows = []
+    for dataset in args.datasets:
+        for kind in args.kinds:
+            part = [r for r in report if (r["dataset"], r["kind"]) == (dataset, kind)]
+            if not part:
+                continue
+            old, new = evaluate(part, rule_max, order), evaluate(part, chosen, order)
+            best = Counter(max(r["test"], key=r["test"].get) for r in part).most_common(1)[0][0]
+            rows.append([dataset, KIND_NAMES[kind], f"{old['mean']:.2f}", f"{new['mean']:.2f}",
+                         f"{old['max']:.1f}", f"{new['max']:.1f}", best])
+    md.append(_common.markdown_table(["data", "noise", "max: mean regret", "chosen: mean regret", "max: worst",
+                                      "chosen: worst", "most often best"], rows))
+
+    md.append("\n## Every run: clean test accuracy (%) and mean held-out noisy accuracy (%) of each method\n")
+    rows = []
+    for r in sorted(all_runs, key=lambda r: (r["seed"] not in args.dev_seeds, r["dataset"], r["kind"], r["rate"],
+                                              r["seed"])):
+        rows.append([r["dataset"], KIND_NAMES[r["kind"]], f"{round(100 * r['rate'])}%", str(r["seed"]),
+                     ", ".join(f"{m} {100 * r['test'][m]:.1f} / {100 * np.mean(r['folds'][m]):.1f}"
+                               for m in order if m in r["test"]),
+                     rule_max(r, order), chosen(r, order)])
+    md.append(_common.markdown_table(["data", "noise", "rate", "seed", "test / noisy CV", "max", "chosen"], rows))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "auto_criterion.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    _common.bar_figure(
+        args.out / "auto_criterion.png", {rule.__name__: report_scores[rule.__name__]["mean"] for rule in family},
+        "mean regret on the report seeds (points; lower is better)",
+        "Auto without trusted rows: rules", facts, _common.command_line(),
+        reference=(f"chosen on the development seeds: {chosen.__name__}", report_scores[chosen.__name__]["mean"]),
+    )
+    return chosen, order
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.analyse is not None:
+        runs = json.loads(args.analyse.read_text())
+        chosen, order = write_outputs(runs, args, 0.0)
+        print(f"rule chosen: {chosen.__name__}; order {order}")
+        return
+    from joblib import Parallel, delayed
+
+    rates = (0.4,) if args.quick else RATES
+    seeds = (*args.dev_seeds, *args.report_seeds)
+    jobs = [(d, k, rate, s) for s in seeds for d in args.datasets for k in args.kinds for rate in rates]
+    start = time.perf_counter()
+    runs = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    for run in Parallel(n_jobs=args.n_jobs, return_as="generator")(delayed(run_task)(args, *job) for job in jobs):
+        runs.append(run)
+        (args.out / "auto_criterion.json").write_text(json.dumps(runs), encoding="utf-8")
+        print(f"[{(time.perf_counter() - start) / 60:5.1f} min] {run['dataset']} {run['kind']} {run['rate']} seed "
+              f"{run['seed']}: chose {run['chosen']}; "
+              + ", ".join(f"{m} {100 * a:.1f}/{100 * np.mean(run['folds'][m]):.1f}" for m, a in run["test"].items()),
+              flush=True)
+    chosen, order = write_outputs(runs, args, time.perf_counter() - start)
+    print(f"rule chosen: {chosen.__name__}; order {order}; wrote {args.out / 'auto_criterion.md'}")
+
+
+if __name__ == "__main__":
+    main()
