@@ -759,6 +759,53 @@ def test_annotator_noise_with_another_weak_model_and_classes():
     assert info.weak_proba.shape == (600, 5) and np.all(info.weak_proba[:, 4] == 0)
 
 
+def test_annotator_noise_prefit_reads_a_fitted_weak_model_row_by_row():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _blobs(600)
+    weak = LogisticRegression(max_iter=1000).fit(X[:200], y[:200])  # fitted on other rows than those corrupted
+    y_noisy, info = noise.annotator_noise(X[200:], y[200:], 0.3, estimator=weak, cv="prefit", random_state=0,
+                                          return_noise=True)
+    np.testing.assert_allclose(info.weak_proba, weak.predict_proba(X[200:]))
+    assert np.sum(y_noisy != y[200:]) == round(0.3 * 400)
+    assert info.margin[info.flipped].max() <= info.margin[~info.flipped].min()
+    # not refitted, and a row's reading does not depend on the other rows given (unlike out-of-fold)
+    coef = weak.coef_.copy()
+    _, part = noise.annotator_noise(X[200:300], y[200:300], 0.3, estimator=weak, cv="prefit", random_state=0,
+                                    return_noise=True)
+    np.testing.assert_array_equal(weak.coef_, coef)
+    np.testing.assert_allclose(part.margin, info.margin[:100])
+    # a class the weak model knows but y lacks is a column and may be a target
+    labels = np.array(["a", "b", "c", "d"])[y]
+    weak = LogisticRegression(max_iter=1000).fit(X[:200], labels[:200])
+    keep = labels[200:] != "d"
+    y_noisy, info = noise.annotator_noise(X[200:][keep], labels[200:][keep], 0.3, estimator=weak, cv="prefit",
+                                          classes=["a", "b", "c", "d"], random_state=0, return_noise=True)
+    assert info.weak_proba.shape == (int(keep.sum()), 4) and info.weak_proba[:, 3].max() > 0
+    assert set(y_noisy) <= {"a", "b", "c", "d"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"cv": "prefit"}, r"cv='prefit' needs the fitted weak model as estimator=; got estimator=None"),
+        ({"cv": "pre-fit"}, r"cv must be an integer >= 2 or 'prefit', got 'pre-fit'"),
+        ({"cv": "prefit", "estimator": "unfitted"}, r"cv='prefit' needs estimator= fitted already .*LogisticRegression is not fitted"),
+        ({"cv": "prefit", "estimator": "other labels"}, r"classes_ \['x', 'y'\] must be labels of classes \[0, 1, 2\]; 'x' is not"),
+    ],
+)
+def test_annotator_noise_prefit_errors(kwargs, match):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.random.RandomState(0).normal(size=(30, 2)), np.arange(30) % 3
+    if kwargs.get("estimator") == "unfitted":
+        kwargs["estimator"] = LogisticRegression()
+    elif kwargs.get("estimator") == "other labels":
+        kwargs["estimator"] = LogisticRegression().fit(X, np.where(y == 0, "x", "y"))
+    with pytest.raises((TypeError, ValueError), match=match):
+        noise.annotator_noise(X, y, 0.2, **kwargs)
+
+
 def _bad(kind, **overrides):
     X, y = np.random.RandomState(0).normal(size=(30, 2)), np.arange(30) % 3
     params = {"X": X, "y": y, "rate": 0.2, **overrides}
