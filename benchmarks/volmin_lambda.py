@@ -46,6 +46,7 @@ from types import SimpleNamespace
 import numpy as np
 
 import _common
+import instance_noise
 import mlc_protocol
 
 DATASETS = ("mnist", "digits", "tabular")
@@ -78,16 +79,8 @@ def load_training_rows(dataset, seed, quick):
     if dataset != "tabular":
         X, _, y, _ = mlc_protocol.load_split(SimpleNamespace(quick=quick, dataset=dataset), seed)
         return np.asarray(X, dtype=np.float32), np.asarray(y)
-    from sklearn.datasets import make_classification
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    X, y = make_classification(5000, 20, n_informative=10, n_redundant=5, n_classes=6, n_clusters_per_class=2,
-                               class_sep=1.5, random_state=1000 + seed)
-    X, _, y, _ = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
-    if quick:
-        X, y = X[:400], y[:400]
-    return StandardScaler().fit_transform(X).astype(np.float32), y
+    X, _, y, _ = instance_noise.load_split("tabular", seed, quick)
+    return X, y
 
 
 def run_task(args, dataset, seed, kind, rate):
