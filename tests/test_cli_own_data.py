@@ -214,6 +214,65 @@ def test_a_numeric_csv_is_streamed_and_reads_as_the_full_reader(tmp_path, monkey
     assert got.ignored == expected.ignored == ["id", "label", "ok", "note"]
 
 
+def _full_read_new(path, spec, **kwargs):
+    """read_new by the full reader alone (the streamed path switched off)."""
+    import sknoisy.cli._inputs as inputs
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(inputs, "read_numeric_csv", lambda *a, **k: None)
+    try:
+        return inputs.read_new(path, spec, **kwargs)
+    finally:
+        mp.undo()
+
+
+def test_rows_to_predict_are_streamed_and_read_as_the_full_reader(tmp_path, monkeypatch):
+    import sknoisy.cli._inputs as inputs
+    import sknoisy.cli._io as io_module
+
+    # the features in another order than the model knows them, an ignored text column, an id; no label
+    spec = {"kind": "csv", "features": ["a", "b", "c"], "input_shape": [3], "ignored": ["id", "label", "note"]}
+    path = tmp_path / "new.csv"
+    rows = ["\ufeffc, id,note,a ,b"]
+    for i in range(30):
+        rows.append(f'{i / 7:g},r{i},"some, text",{-i}, {i * 0.25:g}')
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    expected = _full_read_new(str(path), spec, id_column="id")
+    monkeypatch.setattr(io_module, "_CHUNK_ROWS", 8)
+
+    def no_full_reader(*args, **kwargs):
+        raise AssertionError("the full reader was used for a well-formed numeric CSV")
+
+    monkeypatch.setattr(inputs, "read_csv", no_full_reader)
+    got = inputs.read_new(str(path), spec, id_column="id")
+    assert got.X.dtype == np.float32 and got.X.shape == (30, 3) and got.X.flags.c_contiguous
+    np.testing.assert_array_equal(got.X, expected.X)
+    np.testing.assert_array_equal(got.X[:, 0], -np.arange(30))  # column 'a', in the model's order
+    assert got.ids == expected.ids == [f"r{i}" for i in range(30)]
+
+
+@pytest.mark.parametrize(
+    "header, id_column, message",
+    [
+        ("a,b,extra", None, "has column(s) 'extra' the model was not trained on"),
+        ("a,note", None, "lacks the feature column(s) 'b'"),
+        ("a,b", "id", "id column"),
+    ],
+)
+def test_rows_to_predict_the_stream_cannot_read_get_the_full_readers_message(header, id_column, message, tmp_path):
+    import sknoisy.cli._inputs as inputs
+
+    spec = {"kind": "csv", "features": ["a", "b"], "input_shape": [2], "ignored": ["note"]}
+    path = tmp_path / "new.csv"
+    width = len(header.split(","))
+    path.write_text(header + "\n" + "\n".join(",".join(["1"] * width) for _ in range(5)) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as full:
+        _full_read_new(str(path), spec, id_column=id_column)
+    with pytest.raises(InputError) as streamed:
+        inputs.read_new(str(path), spec, id_column=id_column)
+    assert str(streamed.value) == str(full.value) and message in str(full.value)
+
+
 @pytest.mark.parametrize("cell", ["x", "", "nan", "inf", "NA"])
 def test_a_csv_the_stream_cannot_read_gets_the_full_readers_message(cell, tmp_path, monkeypatch):
     import sknoisy.cli._inputs as inputs

@@ -105,7 +105,7 @@ class NumericCSV(typing.NamedTuple):
 _CHUNK_ROWS = 20_000
 
 
-def read_numeric_csv(path, text_columns):
+def read_numeric_csv(path, text_columns, optional_text=()):
     """Stream a well-formed CSV file into a float32 array, or None when it is not one.
 
     The fast path for large files (a million rows read in seconds, with the
@@ -115,7 +115,9 @@ def read_numeric_csv(path, text_columns):
     is not a finite number, a name in ``text_columns`` that is not a column)
     it returns None, and the caller reads the file with :func:`read_csv`,
     whose error names the file, the column and the line. ``float`` converts
-    every cell, as on that path.
+    every cell, as on that path. Names in ``optional_text`` are text columns
+    when the file has them (``predict``: columns the model ignored, which a
+    new file may or may not carry).
     """
     try:
         fh = open(path, newline="", encoding="utf-8-sig")
@@ -123,12 +125,12 @@ def read_numeric_csv(path, text_columns):
         return None
     with fh:
         try:
-            return _stream_numeric(csv.reader(fh, skipinitialspace=True), text_columns)
+            return _stream_numeric(csv.reader(fh, skipinitialspace=True), text_columns, optional_text)
         except (UnicodeDecodeError, csv.Error, ValueError, OSError):
             return None
 
 
-def _stream_numeric(reader, text_columns):
+def _stream_numeric(reader, text_columns, optional_text=()):
     header = None
     for number, row in enumerate(reader, start=1):
         if any(cell.strip() for cell in row):
@@ -138,6 +140,7 @@ def _stream_numeric(reader, text_columns):
         return None
     if any(name not in header for name in text_columns):
         return None
+    text_columns = list(dict.fromkeys([*text_columns, *(name for name in optional_text if name in header)]))
     text_idx = [header.index(name) for name in text_columns]
     feature_idx = [j for j in range(len(header)) if j not in text_idx]
     width = len(header)
