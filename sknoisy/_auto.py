@@ -28,6 +28,7 @@ Layering: this module sits above the classifiers and
 :mod:`sknoisy.model_selection` (it imports both); nothing below imports it.
 """
 
+import functools
 import inspect
 import numbers
 import time
@@ -82,6 +83,11 @@ HOLDOUT_MIN_ROWS = 100_000
 #: methods not named here (co-teaching, backward, when asked for) come after them, in the order tried.
 NOISY_PREFERENCE = ("forward", "elr", "nce+rce", "ce")
 NOISY_MARGIN = 0.01
+#: The margin is there to absorb sampling noise: when the scored rows are so many that a smaller difference
+#: is beyond this many standard errors of a difference of two accuracies, ``sqrt(2 s (1 - s) / n)``, the
+#: scores decide (at 200,000 rows a 0.9-point lead of NCE+RCE over forward was 7.4 test points,
+#: benchmarks/results/auto_at_scale.md). At the sizes the margin was chosen on (4,000-5,000 rows) it stays 1 point.
+NOISY_MARGIN_STANDARD_ERRORS = 2.0
 
 #: Largest condition number of the estimated T for which the noise-corrected accuracy (a
 #: diagnostic) is recorded: beyond, pinv(T) amplifies T's errors (the true T of flip-to-one
@@ -116,22 +122,32 @@ def _check_net_param(name):
 
 
 def _points(fraction):
-    points = 100 * fraction
+    points = round(100 * fraction, 2)
     return f"{points:g} point" + ("" if points == 1 else "s")
 
 
-def prefer_within_margin(cv_results, margin=NOISY_MARGIN, preference=NOISY_PREFERENCE):
-    """Index of the first method, in ``preference`` order, whose mean score is within ``margin`` of the best.
+def noisy_margin(best_score, n_scored, margin=NOISY_MARGIN, standard_errors=NOISY_MARGIN_STANDARD_ERRORS):
+    """``min(margin, standard_errors * sqrt(2 s (1 - s) / n_scored))``: the margin, smaller when many rows are scored."""
+    if n_scored is None:
+        return margin
+    s = min(max(float(best_score), 0.0), 1.0)
+    return min(margin, standard_errors * float(np.sqrt(2.0 * s * (1.0 - s) / max(int(n_scored), 1))))
+
+
+def prefer_within_margin(cv_results, margin=NOISY_MARGIN, preference=NOISY_PREFERENCE, n_scored=None):
+    """Index of the first method, in ``preference`` order, whose mean score is within the margin of the best.
 
     ``GridSearchCV``'s ``refit`` callable for the search without trusted rows. Methods not in
     ``preference`` come after those in it, in the order of ``cv_results``; failed fits (NaN scores)
-    are never chosen unless every fit failed.
+    are never chosen unless every fit failed. With ``n_scored`` (the rows the scores were measured
+    on) the margin is :func:`noisy_margin`'s.
     """
     means = np.asarray(cv_results["mean_test_score"], dtype=np.float64)
     finite = np.flatnonzero(np.isfinite(means))
     if finite.size == 0:
         return 0
     best = means[finite].max()
+    margin = noisy_margin(best, n_scored, margin)
     rank = {name: i for i, name in enumerate(preference)}
     names = [str(name) for name in cv_results["param_method"]]
     # the tolerance keeps a method exactly `margin` below the best inside, whatever the float rounding
@@ -285,7 +301,10 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
       the methods, so close calls are settled by a preference order
       (``NOISY_PREFERENCE``: {" > ".join(NOISY_PREFERENCE)}): the first method
       in it whose mean score is within {_points(NOISY_MARGIN)}
-      (``NOISY_MARGIN``) of the best is chosen
+      (``NOISY_MARGIN``) of the best is chosen; with many scored rows the
+      margin shrinks to {NOISY_MARGIN_STANDARD_ERRORS:g} standard errors of a difference of two
+      accuracies, ``sqrt(2 s (1 - s) / n)`` (0.7 points on 40,000 rows), so
+      that a significant lead decides
       (``benchmarks/auto_criterion.py``, 3 data sets, 5 noise kinds, 2 rates:
       against the highest mean, the mean regret to the best single method in
       hindsight went from 0.63 to 0.50 points on the development seeds and
@@ -724,7 +743,12 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     if T_low is not None:
                         scoring["clean_accuracy_low"] = noise_corrected_accuracy_scorer(T_low)
                 scoring["forward_log_loss"] = forward_corrected_log_loss_scorer(T)
-            refit, self.scoring_ = prefer_within_margin, "accuracy on held-out noisy labels"
+            try:
+                n_scored = sum(len(test) for _, test in cv.split(X, y))
+            except (TypeError, ValueError):  # a splitter that needs more than X and y (groups): the plain margin
+                n_scored = None
+            refit = functools.partial(prefer_within_margin, n_scored=n_scored)
+            self.scoring_ = "accuracy on held-out noisy labels"
 
         candidate = _MethodCandidate(
             module=self.module, net_params=net_params, random_state=seed,
@@ -755,11 +779,15 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.best_index_ = int(search.best_index_)
         # a refit callable leaves GridSearchCV without best_score_
         self.best_score_ = float(search.cv_results_["mean_test_score"][self.best_index_])
-        self.choice_rule_ = (
-            f"the first of {' > '.join(NOISY_PREFERENCE)} (then any other, in the order tried) whose mean score is "
-            f"within {_points(NOISY_MARGIN)} of the best"
-            if refit is prefer_within_margin else "the best mean score"
-        )
+        if isinstance(refit, functools.partial):
+            margin = noisy_margin(self.best_score_, refit.keywords["n_scored"]) if refit.keywords["n_scored"] else NOISY_MARGIN
+            self.choice_rule_ = (
+                f"the first of {' > '.join(NOISY_PREFERENCE)} (then any other, in the order tried) whose mean score "
+                f"is within {_points(margin)} of the best (at most {_points(NOISY_MARGIN)}; less when "
+                f"{refit.keywords['n_scored']} scored rows make a smaller difference significant)"
+            )
+        else:
+            self.choice_rule_ = "the best mean score"
         self.best_params_ = dict(search.best_params_)
         self.best_method_ = self.best_params_["method"]
         self.best_estimator_ = best

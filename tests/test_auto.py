@@ -19,7 +19,14 @@ from sknoisy import (
     make_noisy_classification,
 )
 from sknoisy import CLASSIFIER_METHODS
-from sknoisy._auto import MIN_TRUSTED_PER_CLASS, NOISY_MARGIN, NOISY_PREFERENCE, AutoNoisyClassifier, prefer_within_margin
+from sknoisy._auto import (
+    MIN_TRUSTED_PER_CLASS,
+    NOISY_MARGIN,
+    NOISY_PREFERENCE,
+    AutoNoisyClassifier,
+    noisy_margin,
+    prefer_within_margin,
+)
 from sknoisy.model_selection import TrustedKFold
 from sknoisy.modules import MLP
 from sknoisy.transition import TransitionMatrixEstimator
@@ -158,7 +165,7 @@ def test_without_trusted_rows_one_T_scores_every_method(data):
     # the diagnostics are recorded; only the score ranks
     assert np.all(auto.cv_results_["mean_test_forward_log_loss"] < 0)
     # the noisy scores choose by the preference order within the margin, not by the highest mean alone
-    assert auto.best_index_ == prefer_within_margin(auto.cv_results_)
+    assert auto.best_index_ == prefer_within_margin(auto.cv_results_, n_scored=X.shape[0])
     assert auto.best_score_ == auto.cv_results_["mean_test_score"][auto.best_index_]
     assert "within 1 point of the best" in auto.choice_rule_
     text = auto.summary()
@@ -670,3 +677,15 @@ def test_prefer_within_margin_puts_unnamed_methods_last_and_never_picks_a_failed
     # another order and margin (the function is GridSearchCV's refit callable, cv_results_ in, index out)
     assert prefer_within_margin(_results({"a": 0.5, "b": 0.49}), margin=0.02, preference=("b", "a")) == 1
     assert prefer_within_margin(_results({"a": 0.5, "b": 0.49}), margin=0.0, preference=("b", "a")) == 0
+
+
+def test_the_margin_shrinks_when_many_rows_are_scored():
+    # at the sizes the margin was chosen on it is the full point
+    assert noisy_margin(0.55, 5000) == NOISY_MARGIN and noisy_margin(0.55, None) == NOISY_MARGIN
+    # 2 standard errors of a difference of two accuracies on 40,000 rows: about 0.7 points
+    assert noisy_margin(0.583, 40_000) == pytest.approx(2 * np.sqrt(2 * 0.583 * 0.417 / 40_000))
+    assert noisy_margin(1.0, 10) == 0.0  # a perfect score leaves no room
+    # auto_at_scale's held-out split: NCE+RCE 0.9 points ahead of forward on 40,000 rows is significant
+    results = _results({"forward": 0.5741, "nce+rce": 0.5830, "ce": 0.5379})
+    assert prefer_within_margin(results) == 0
+    assert prefer_within_margin(results, n_scored=40_000) == 1
