@@ -780,11 +780,14 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # a refit callable leaves GridSearchCV without best_score_
         self.best_score_ = float(search.cv_results_["mean_test_score"][self.best_index_])
         if isinstance(refit, functools.partial):
-            margin = noisy_margin(self.best_score_, refit.keywords["n_scored"]) if refit.keywords["n_scored"] else NOISY_MARGIN
+            n_scored = refit.keywords["n_scored"]
+            means = np.asarray(search.cv_results_["mean_test_score"], dtype=np.float64)
+            top = means[np.isfinite(means)].max() if np.isfinite(means).any() else self.best_score_
             self.choice_rule_ = (
                 f"the first of {' > '.join(NOISY_PREFERENCE)} (then any other, in the order tried) whose mean score "
-                f"is within {_points(margin)} of the best (at most {_points(NOISY_MARGIN)}; less when "
-                f"{refit.keywords['n_scored']} scored rows make a smaller difference significant)"
+                f"is within {_points(noisy_margin(top, n_scored))} of the best"
+                + (f" (at most {_points(NOISY_MARGIN)}; less when the {n_scored} scored rows make a smaller "
+                   "difference significant)" if n_scored else "")
             )
         else:
             self.choice_rule_ = "the best mean score"
