@@ -167,10 +167,13 @@ rule_max.__name__ = "max (highest mean)"
 
 
 def rule_margin(margin):
+    """The library's rule (``prefer_within_margin``) with a margin of ``margin`` points and this order."""
+    from sknoisy._auto import prefer_within_margin
+
     def choose(run, order):
-        means = {m: 100 * np.mean(s) for m, s in run["folds"].items()}
-        best = max(means.values())
-        return next(m for m in order if m in means and means[m] >= best - margin)
+        methods = list(run["folds"])
+        results = {"param_method": methods, "mean_test_score": [np.mean(run["folds"][m]) for m in methods]}
+        return methods[prefer_within_margin(results, margin=margin / 100, preference=order)]
 
     choose.__name__ = f"margin {margin:g}"
     return choose

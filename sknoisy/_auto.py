@@ -134,6 +134,13 @@ def noisy_margin(best_score, n_scored, margin=NOISY_MARGIN, standard_errors=NOIS
     return min(margin, standard_errors * float(np.sqrt(2.0 * s * (1.0 - s) / max(int(n_scored), 1))))
 
 
+def _best_score(cv_results):
+    """The highest finite mean score (NaN when every fit failed)."""
+    means = np.asarray(cv_results["mean_test_score"], dtype=np.float64)
+    finite = means[np.isfinite(means)]
+    return float(finite.max()) if finite.size else float("nan")
+
+
 def prefer_within_margin(cv_results, margin=NOISY_MARGIN, preference=NOISY_PREFERENCE, n_scored=None):
     """Index of the first method, in ``preference`` order, whose mean score is within the margin of the best.
 
@@ -146,7 +153,7 @@ def prefer_within_margin(cv_results, margin=NOISY_MARGIN, preference=NOISY_PREFE
     finite = np.flatnonzero(np.isfinite(means))
     if finite.size == 0:
         return 0
-    best = means[finite].max()
+    best = _best_score(cv_results)
     margin = noisy_margin(best, n_scored, margin)
     rank = {name: i for i, name in enumerate(preference)}
     names = [str(name) for name in cv_results["param_method"]]
@@ -729,6 +736,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
         if selection == "holdout":
             cv = _FirstSplit(cv)
+        by_preference = False
         if self.scoring is not None:
             scoring, refit, self.scoring_ = self.scoring, True, f"scoring={self.scoring!r}"
         elif shortfall is None:
@@ -749,6 +757,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 n_scored = None
             refit = functools.partial(prefer_within_margin, n_scored=n_scored)
             self.scoring_ = "accuracy on held-out noisy labels"
+            by_preference = True
 
         candidate = _MethodCandidate(
             module=self.module, net_params=net_params, random_state=seed,
@@ -779,13 +788,10 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.best_index_ = int(search.best_index_)
         # a refit callable leaves GridSearchCV without best_score_
         self.best_score_ = float(search.cv_results_["mean_test_score"][self.best_index_])
-        if isinstance(refit, functools.partial):
-            n_scored = refit.keywords["n_scored"]
-            means = np.asarray(search.cv_results_["mean_test_score"], dtype=np.float64)
-            top = means[np.isfinite(means)].max() if np.isfinite(means).any() else self.best_score_
+        if by_preference:
             self.choice_rule_ = (
                 f"the first of {' > '.join(NOISY_PREFERENCE)} (then any other, in the order tried) whose mean score "
-                f"is within {_points(noisy_margin(top, n_scored))} of the best"
+                f"is within {_points(noisy_margin(_best_score(search.cv_results_), n_scored))} of the best"
                 + (f" (at most {_points(NOISY_MARGIN)}; less when the {n_scored} scored rows make a smaller "
                    "difference significant)" if n_scored else "")
             )

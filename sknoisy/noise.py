@@ -793,7 +793,7 @@ def _scaled_to_mean(a, rate):
 
 
 def _prefit_proba(estimator, X, classes):
-    """A fitted weak model's probabilities on ``X``, as columns of ``classes`` (0 for a class it lacks)."""
+    """A fitted weak model's probabilities on ``X`` as columns of ``classes`` (0 for a class it lacks), and its columns."""
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
@@ -819,9 +819,10 @@ def _prefit_proba(estimator, X, classes):
             f"the prefit estimator's predict_proba returned shape {given.shape} (or non-finite values); expected "
             f"finite probabilities of shape {(X.shape[0], known.size)}."
         )
+    columns = [positions[label] for label in known.tolist()]
     proba = np.zeros((X.shape[0], classes.size))
-    proba[:, [positions[label] for label in known.tolist()]] = given
-    return proba
+    proba[:, columns] = given
+    return proba, columns
 
 
 def annotator_noise(
@@ -981,8 +982,8 @@ def annotator_noise(
     # classes a flip may go to: those of y, and with a prefit model those it knows
     targets = present
     if prefit:
-        proba = _prefit_proba(estimator, X, classes)
-        targets = np.union1d(present, np.flatnonzero(np.isin(classes, np.asarray(estimator.classes_))))
+        proba, known = _prefit_proba(estimator, X, classes)
+        targets = np.union1d(present, known)
     elif counts.min() < cv:
         raise ValueError(
             f"class {classes[present[counts.argmin()]].tolist()!r} has {counts.min()} rows but the weak model's "
