@@ -169,6 +169,8 @@ _BAD_OWN_VALUES = {
         "transition_matrix": "volmin",
         "virtual_lr": 0,
         "meta_lr": "x",
+        "meta_step_every": 0,
+        "meta_max_step": -1.0,
         "meta_batch_size": 0,
         "normalization": "l2",
         "look_ahead": "adam",

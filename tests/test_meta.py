@@ -48,8 +48,9 @@ def _one_torch_thread():
 
 
 def _fast(**overrides):
-    # meta steps from the first epoch, so that short fits exercise them
-    params = {"max_epochs": 3, "warm_up_epochs": 0}
+    # a meta step on every batch, unbounded (the paper's algorithm), from the
+    # first epoch, so that short fits exercise them and step counts are batch counts
+    params = {"max_epochs": 3, "warm_up_epochs": 0, "meta_step_every": 1, "meta_max_step": None}
     params.update(overrides)
     return make_fast_estimator(MetaLossCorrectionClassifier, **params)
 
@@ -322,6 +323,35 @@ def test_update_with_simplex_and_column_normalisations():
     np.testing.assert_allclose(new.numpy(), expected / expected.sum(axis=0, keepdims=True) * sums.numpy())
 
 
+def test_column_step_that_empties_a_row_is_not_taken():
+    T = torch.tensor([[0.8, 0.2, 0.0], [0.1, 0.8, 0.1], [0.0, 0.3, 0.7]], dtype=torch.float64)
+    grad = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    new, frozen = _update_transition_matrix(T, grad, 2.0, "column")  # row 1 would be all zeros
+    torch.testing.assert_close(new, T)
+    assert int(frozen) == 1
+    new, frozen = _update_transition_matrix(T, grad, 0.05, "column")  # a small step keeps every row
+    assert int(frozen) == 0 and not torch.equal(new, T)
+
+
+def test_max_step_scales_a_large_step_down_as_a_whole():
+    T = torch.tensor([[0.8, 0.2, 0.0], [0.1, 0.8, 0.1], [0.0, 0.3, 0.7]], dtype=torch.float64)
+    grad = torch.tensor([[1.0, -1.0, 0.0], [0.0, 200.0, -100.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    new, frozen = _update_transition_matrix(T, grad, 0.01, "row", max_step=0.05)
+    # the step 0.01 * grad has largest entry 2: scaled by 0.05 / 2
+    expected = np.maximum(T.numpy() - 0.01 * grad.numpy() * 0.025, 0)
+    np.testing.assert_allclose(new.numpy(), expected / expected.sum(axis=1, keepdims=True))
+    assert int(frozen) == 0
+    small_grad = grad / 1000  # largest step entry 0.002: within the bound, unchanged
+    bounded, _ = _update_transition_matrix(T, small_grad, 0.01, "column", max_step=0.05)
+    unbounded, _ = _update_transition_matrix(T, small_grad, 0.01, "column")
+    torch.testing.assert_close(bounded, unbounded)
+    nan_grad = grad.clone()
+    nan_grad[0, 0] = float("nan")
+    kept, frozen = _update_transition_matrix(T, nan_grad, 0.01, "simplex", max_step=0.05)
+    torch.testing.assert_close(kept, T)  # every row non-finite: every row kept
+    assert int(frozen) == 3
+
+
 def test_simplex_step_keeps_the_column_scale_free_direction(small):
     """A gradient of ones along a row (what a row renormalisation would add) leaves the projected T as it was."""
     T = torch.tensor([[0.8, 0.2, 0.0], [0.1, 0.8, 0.1], [0.0, 0.3, 0.7]], dtype=torch.float64)
@@ -450,6 +480,48 @@ def test_meta_batch_sizes(small, monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(draws, seen))
 
 
+def test_meta_step_every(small, monkeypatch):
+    X, y, trusted, _ = small
+    steps, rates = [], []
+    original_step = MetaLossCorrectionClassifier._meta_step
+    original_update = meta._update_transition_matrix
+
+    def spy_step(self, state, *args):
+        steps.append(state["batches"] - 1)  # the index of the batch that took it
+        return original_step(self, state, *args)
+
+    def spy_update(T, grad, meta_lr, *args, **kwargs):
+        rates.append(meta_lr)
+        return original_update(T, grad, meta_lr, *args, **kwargs)
+
+    monkeypatch.setattr(MetaLossCorrectionClassifier, "_meta_step", spy_step)
+    monkeypatch.setattr(meta, "_update_transition_matrix", spy_update)
+    batches = -(-len(y) // 16) * 2  # two epochs
+    _fast(max_epochs=2, batch_size=16, meta_lr=0.02).fit(X, y, trusted=trusted)
+    assert steps == list(range(batches)) and rates == [0.02] * batches
+    # every 3rd batch from the first, counted across epochs; meta_lr stays the rate per batch
+    steps.clear(), rates.clear()
+    clf = _fast(max_epochs=2, batch_size=16, meta_lr=0.02, meta_step_every=3).fit(X, y, trusted=trusted)
+    assert steps == list(range(0, batches, 3))
+    assert rates == pytest.approx([0.06] * len(steps))
+    assert len(clf.history[:, "meta_loss"]) == 2 and np.isfinite(clf.history[:, "meta_loss"]).all()
+    # the warm-up takes no batch from the count; a count longer than the fit: one meta step
+    steps.clear()
+    _fast(max_epochs=3, warm_up_epochs=1, batch_size=16, meta_step_every=1000).fit(X, y, trusted=trusted)
+    assert steps == [0]
+
+
+def test_meta_step_every_is_reproducible_and_moves_T(small):
+    X, y, trusted, _ = small
+    first = _fast(meta_step_every=2, meta_lr=1.0, transition_matrix="identity").fit(X, y, trusted=trusted)
+    again = _fast(meta_step_every=2, meta_lr=1.0, transition_matrix="identity").fit(X, y, trusted=trusted)
+    np.testing.assert_array_equal(first.transition_matrix_, again.transition_matrix_)
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+    assert not np.allclose(first.transition_matrix_, np.eye(3))
+    every = _fast(meta_lr=1.0, transition_matrix="identity").fit(X, y, trusted=trusted)
+    assert not np.allclose(first.transition_matrix_, every.transition_matrix_)
+
+
 def test_column_normalisation_trains_with_a_column_stochastic_T(small, monkeypatch):
     X, y, trusted, _ = small
     clf = _fast(max_epochs=2, normalization="column", meta_lr=5.0, transition_matrix="identity")
@@ -502,7 +574,7 @@ def test_meta_step_lives_in_get_loss_so_any_training_step_learns_T(small):
     X, y, trusted, _ = small
     # the default warm-up included: its epochs are marked by skorch's batch notifications, not the step
     plain = _fast(warm_up_epochs=2).fit(X, y, trusted=trusted)
-    own = make_fast_estimator(_OwnTrainStep, max_epochs=3).fit(X, y, trusted=trusted)
+    own = make_fast_estimator(_OwnTrainStep, max_epochs=3, meta_step_every=1).fit(X, y, trusted=trusted)
     assert own.warm_up_epochs == 2
     assert not np.allclose(plain.transition_matrix_, np.eye(3))
     np.testing.assert_allclose(own.transition_matrix_, plain.transition_matrix_, atol=1e-6)
@@ -550,9 +622,9 @@ class _Spy:
         self.starts = []
         original = meta._update_transition_matrix
 
-        def spy(T, grad, meta_lr, normalization, column_sums=None):
+        def spy(T, grad, meta_lr, *args, **kwargs):
             self.starts.append(T.detach().cpu().numpy().copy())
-            return original(T, grad, meta_lr, normalization, column_sums)
+            return original(T, grad, meta_lr, *args, **kwargs)
 
         monkeypatch.setattr(meta, "_update_transition_matrix", spy)
 
@@ -741,6 +813,7 @@ def _param(name):
 
 
 _POSITIVE = r"a float in the range \(0\.0, inf\)"
+_AT_LEAST_ONE = r"an int in the range \[1, inf\)"
 _META_BATCH = r"a str among \{'all'\}, an int in the range \[1, inf\) or None"
 
 
@@ -753,6 +826,11 @@ _META_BATCH = r"a str among \{'all'\}, an int in the range \[1, inf\) or None"
         ({"meta_lr": 0}, InvalidParameterError, _param("meta_lr") + _POSITIVE),
         ({"meta_lr": float("inf")}, InvalidParameterError, _param("meta_lr") + _POSITIVE + r"\. Got inf"),
         ({"meta_lr": None}, InvalidParameterError, _param("meta_lr") + _POSITIVE + r"\. Got None"),
+        ({"meta_step_every": 0}, InvalidParameterError, _param("meta_step_every") + _AT_LEAST_ONE + r"\. Got 0 "),
+        ({"meta_step_every": 2.5}, InvalidParameterError, _param("meta_step_every") + _AT_LEAST_ONE + r"\. Got 2\.5"),
+        ({"meta_step_every": "4"}, InvalidParameterError, _param("meta_step_every") + _AT_LEAST_ONE + r"\. Got '4'"),
+        ({"meta_max_step": 0.0}, InvalidParameterError, _param("meta_max_step") + _POSITIVE + r" or None\. Got 0\.0"),
+        ({"meta_max_step": "big"}, InvalidParameterError, _param("meta_max_step") + _POSITIVE + r" or None"),
         ({"meta_batch_size": 0}, InvalidParameterError, _param("meta_batch_size") + _META_BATCH + r"\. Got 0 .*'all'"),
         ({"meta_batch_size": 2.5}, InvalidParameterError, _param("meta_batch_size") + _META_BATCH + r"\. Got 2\.5"),
         ({"meta_batch_size": "every"}, InvalidParameterError, _param("meta_batch_size") + _META_BATCH),
