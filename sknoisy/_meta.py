@@ -469,13 +469,16 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
         ``alpha``: step size of the SGD look-ahead (``look_ahead='sgd'``).
         The meta-gradient is proportional to it.
     meta_lr : float > 0, default={DEFAULT_META_LR!r}
-        ``beta``: step size of the update of ``T``. sknoisy's losses are
+        ``beta``: step size of the update of ``T`` per training batch (a
+        meta step on every ``meta_step_every``-th batch takes
+        ``meta_step_every`` times it). sknoisy's losses are
         means over the batch, as in the paper (the authors' code sums them),
         so the change of ``T`` per step scales with ``virtual_lr * meta_lr``
         and not with the batch size.
     meta_step_every : int >= 1, default={DEFAULT_META_STEP_EVERY}
         Take the meta step (steps 1 and 2) on every ``meta_step_every``-th
-        training batch only, counted from the first batch after the warm-up;
+        training batch only, counted across epochs from the first batch after
+        the warm-up of each ``fit`` or ``partial_fit`` call;
         the other batches take the actual step with the current ``T``. The
         meta step is most of MLC's cost: on a small MLP an epoch took 4.8,
         3.1, 2.2 and 1.8 times a hand-written training loop's with 1, 2, 4
