@@ -426,11 +426,12 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
     ``T`` by 0.10-0.42 and gained 0.9-2.2 points over the frozen ``T``
     (MNIST subset, 40% noise, 2 seeds: ``benchmarks/results/mlc_frozen.md``).
     Mostly, then, it is forward correction with the confident joint's ``T``
-    plus the trusted rows' cross-entropy, at about 1.8 times the cost per
-    epoch of GLC (a meta step on every 4th batch; 4.8 times a hand-written
-    loop's epoch with one on every batch, as in the paper, 2.3 times with
-    the default: ``benchmarks/results/mlc_step_every.md`` and ``speed.md``). The meta-gradient cannot change ``T``'s column scales at
-    all (see the notes).
+    plus the trusted rows' cross-entropy, at about 1.9 times the cost per
+    epoch of GLC with its default meta step on every 4th batch (2.3 times
+    a hand-written loop's epoch; 4.7 times with one on every batch, as in
+    the paper: ``benchmarks/results/speed.md`` and ``mlc_step_every.md``).
+    The meta-gradient cannot change ``T``'s column scales at all (see the
+    notes).
 
     Steps 1 and 2 run in ``get_loss`` (skorch hands it the logits of the
     mini-batch, whose graph reaches the weights), which returns the loss of
@@ -480,8 +481,8 @@ class MetaLossCorrectionClassifier(_TransitionMatrixMixin, CrossEntropyClassifie
         training batch only, counted across epochs from the first batch after
         the warm-up of each ``fit`` or ``partial_fit`` call;
         the other batches take the actual step with the current ``T``. The
-        meta step is most of MLC's cost: on a small MLP an epoch took 4.8,
-        3.1, 2.2 and 1.8 times a hand-written training loop's with 1, 2, 4
+        meta step is most of MLC's cost: on a small MLP an epoch took 4.7,
+        3.1, 2.2 and 1.9 times a hand-written training loop's with 1, 2, 4
         and 8 (see the measured defaults below). ``meta_lr`` stays the rate
         per training batch: each meta step moves ``T`` by
         ``meta_step_every * meta_lr`` times the meta-gradient, so ``T``
