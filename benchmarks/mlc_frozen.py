@@ -11,7 +11,9 @@ Quick check (seconds)::
 Protocol: ``mlc_protocol.py``'s data and network (the MNIST subset, 20
 trusted rows per class; digits with ``--dataset digits``), uniform,
 flip-random and flip-to-one noise at 40%. Per setting and seed:
-``MetaLossCorrectionClassifier`` with every default, and the same with
+``MetaLossCorrectionClassifier`` with every default of the time it was run
+(a meta step on every batch, unbounded: ``_common.MLC_EVERY_BATCH``; the
+defaults since are a meta step on every 4th batch, ``mlc_step_every.py``), and the same with
 ``meta_lr=1e-12`` (the meta steps run, T does not move: the frozen
 reference, same seed, same batches). Reported: the mean row L1 distance
 between MLC's T after the fit and its start
@@ -45,7 +47,7 @@ def run(args, seed, kind, rate):
     T = make_transition_matrix(kind, 10, rate, random_state=seed)
     trusted = mlc_protocol.trusted_mask(y_train, args.trusted_per_class, rng)
     y = np.where(trusted, y_train, corrupt_labels(y_train, T, classes=np.arange(10), random_state=rng))
-    params = {**mlc_protocol.net_params(args), "random_state": seed}
+    params = {**mlc_protocol.net_params(args), **_common.MLC_EVERY_BATCH, "random_state": seed}
     mlc = MetaLossCorrectionClassifier(MLP, **params).fit(X_train, y, trusted=trusted)
     frozen = MetaLossCorrectionClassifier(MLP, meta_lr=1e-12, **params).fit(X_train, y, trusted=trusted)
     moved = float(np.abs(mlc.transition_matrix_ - mlc.initial_transition_matrix_).sum(axis=1).mean())

@@ -216,7 +216,8 @@ def run_task(args, seed, kind, rate, variants, baselines):
     for name, params in variants.items():
         params = dict(params)
         extra = sgd if params.pop("optimizer", None) == "sgd" else {}
-        clf = MetaLossCorrectionClassifier(MLP, true_transition_matrix=T, **{**net, **extra}, **params)
+        clf = MetaLossCorrectionClassifier(MLP, true_transition_matrix=T, **{**net, **extra},
+                                           **{**_common.MLC_EVERY_BATCH, **params})
         start = time.perf_counter()
         record(name, clf.fit(X, y, trusted=trusted), start, None)
     return out

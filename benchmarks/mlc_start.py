@@ -102,9 +102,11 @@ def run_task(args, seed, kind, rate, named):
     fit("GLC", GLCClassifier(MLP, **net), trusted=trusted)
     fit(TRUE_T_GLC, GLCClassifier(MLP, transition_matrix=T, **net), trusted=trusted)
     fit(TRUE_T_MLC, MetaLossCorrectionClassifier(
-        MLP, true_transition_matrix=T, **net, **{**SHARED, "transition_matrix": T, "meta_lr": 0.05}), trusted=trusted)
+        MLP, true_transition_matrix=T, **net,
+        **{**_common.MLC_EVERY_BATCH, **SHARED, "transition_matrix": T, "meta_lr": 0.05}), trusted=trusted)
     for name, params in named.items():
-        fit(name, MetaLossCorrectionClassifier(MLP, true_transition_matrix=T, **net, **params), trusted=trusted)
+        fit(name, MetaLossCorrectionClassifier(MLP, true_transition_matrix=T, **net,
+                                               **{**_common.MLC_EVERY_BATCH, **params}), trusted=trusted)
     return out
 
 

@@ -191,7 +191,7 @@ def run_seed(seed, args, net_params, log=print):
         _, acc["backward_T"], _ = fit_score("backward_T", BackwardCorrectedClassifier, y_noisy, transition_matrix=T)
         _, acc["backward_That"], n_ill = fit_score("backward_That", BackwardCorrectedClassifier, y_noisy, transition_matrix=T_hat)
         glc, acc["glc"], _ = fit_score("glc", GLCClassifier, y_mixed, trusted)
-        mlc, acc["mlc"], _ = fit_score("mlc", MetaLossCorrectionClassifier, y_mixed, trusted)
+        mlc, acc["mlc"], _ = fit_score("mlc", MetaLossCorrectionClassifier, y_mixed, trusted, **_common.MLC_EVERY_BATCH)
         acc["ceiling"] = ceiling
         for method, value in acc.items():
             records.append({"seed": seed, "setting": setting, "method": method, "accuracy": value})
