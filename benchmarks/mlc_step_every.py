@@ -29,7 +29,6 @@ Quick check (seconds; what the test suite runs)::
 """
 
 import argparse
-import statistics
 import time
 import warnings
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 import _common
+import _step_every
 
 SEEDS = (100, 101, 102, 103)
 DATASETS = ("mnist", "tabular")
@@ -65,38 +65,11 @@ def mlc(variant, **params):
                                         batch_size=128, train_split=None, verbose=0, **params)
 
 
-def cost(rounds, quick):
-    """Per-epoch CPU time (s) of each k and of the raw loop, interleaved rounds."""
-    from speed import RAW, CpuEpochTimer, estimator_specs, fit_once, load_data
-
-    X, y, trusted, T = load_data("tabular", quick=quick)
-    runs = {label(v): ((lambda v=v: mlc(v, max_epochs=5, random_state=0,
-                                        callbacks=[("cpu_timer", CpuEpochTimer())])), "sknoisy")
-            for v in VARIANTS}
-    runs["raw loop"] = (estimator_specs(X, y, T, 5)[RAW][0], "plain")
-    times = {name: [] for name in runs}
-    for round_ in range(rounds + 1):
-        for name, (factory, kind) in runs.items():
-            result = fit_once(factory, kind, X, y, trusted)
-            if round_:
-                times[name].append(result["epoch_cpu"])
-    return times
-
-
 def validation_accuracy(dataset, seed, noise, quick):
     """Validation accuracy (%) of each k on one (data set, seed, noise); one worker process."""
-    from instance_noise import load_split, trusted_mask
-    from sklearn.model_selection import train_test_split
-
-    from sknoisy import corrupt_labels, make_transition_matrix
-
     torch.set_num_threads(1)
-    X_train, _, y_train, _ = load_split(dataset, seed, quick)
-    X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.2, stratify=y_train,
-                                                  random_state=seed)
-    mask = trusted_mask(y_fit, 20, np.random.default_rng(seed))
-    T = make_transition_matrix(noise, int(y_train.max()) + 1, RATE, random_state=seed)
-    y_noisy = np.where(mask, y_fit, corrupt_labels(y_fit, T, random_state=seed))
+    X_fit, y_noisy, mask, X_val, y_val = _step_every.noisy_validation_split(dataset, seed, noise, RATE, quick,
+                                                                             trusted_per_class=20)
     scores = {}
     for variant in VARIANTS:
         net = mlc(variant, max_epochs=3 if quick else 20, random_state=seed)
@@ -122,63 +95,16 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
-    times = cost(1 if args.quick else 4, args.quick)
+    factories = {label(v): (lambda v=v, **params: mlc(v, **params)) for v in VARIANTS}
+    times = _step_every.epoch_costs(factories, 1 if args.quick else 4, args.quick)
     seeds = SEEDS[:1] if args.quick else SEEDS
     tasks = [(d, s, n) for d in DATASETS for n in NOISES for s in seeds]
     acc = dict(Parallel(n_jobs=args.n_jobs)(delayed(validation_accuracy)(*task, args.quick) for task in tasks))
-    elapsed = time.perf_counter() - started
-
-    facts = _common.machine_facts("cpu")
-    command = _common.command_line(argv)
-    lines = [_common.header_markdown("MLC's meta_step_every: a meta step every k-th batch", facts, command)]
-    lines += [f"Total run time: {elapsed / 60:.1f} min.", ""]
-    for part in __doc__.split("\n\n")[1:3]:
-        items = [" ".join(line.strip() for line in item.splitlines()) for item in ("\n" + part).split("\n* ")]
-        lines += [items[0].strip()] if items[0].strip() else []
-        lines += [f"* {item}" for item in items[1:]] + [""]
-    raw = times["raw loop"]
-    settings = [(d, n) for d in DATASETS for n in NOISES]
-
-    reference = VARIANTS[0]
-
-    def mean_acc(v, setting):
-        return statistics.fmean(acc[(*setting, s)][v] for s in seeds)
-
-    def deltas(v):
-        return [mean_acc(v, st) - mean_acc(reference, st) for st in settings]
-
-    def worst_run(v):
-        return min(acc[key][v] - acc[key][reference] for key in acc)
-
-    rows = []
-    for v in VARIANTS:
-        ratios = [a / b for a, b in zip(times[label(v)], raw)]
-        row = [label(v), f"{1e3 * statistics.median(times[label(v)]):.1f}", f"{statistics.median(ratios):.2f}x"]
-        row += [f"{mean_acc(v, st):.1f} ({mean_acc(v, st) - mean_acc(reference, st):+.1f})" for st in settings]
-        row += [f"{statistics.fmean(deltas(v)):+.2f}", f"{min(deltas(v)):+.1f}", f"{worst_run(v):+.1f}"]
-        rows.append(row)
-    rows.append(["raw loop", f"{1e3 * statistics.median(raw):.1f}", "1.00x"] + ["-"] * (len(settings) + 3))
-    lines += ["## Cost and accuracy", "",
-              "Epoch CPU: median over rounds; x raw loop: median of the per-round ratios (issue 22's goal: 2.6x). "
-              f"Accuracy: mean validation accuracy (%) over seeds {', '.join(map(str, seeds))} at {RATE:.0%} noise, "
-              "in parentheses the difference from a meta step on every batch (k = 1); then the mean and the "
-              "worst of those differences over the settings, and the worst difference of a single run "
-              "(same data set, noise and seed).", ""]
-    lines.append(_common.markdown_table(
-        ["meta step", "epoch CPU (ms)", "x raw loop"] + [f"{d} {n} (val %)" for d, n in settings]
-        + ["mean diff", "worst diff", "worst run"], rows))
-    lines += ["", "## Per seed (validation accuracy, %)", ""]
-    lines.append(_common.markdown_table(
-        ["data set", "noise", "seed"] + [label(v) for v in VARIANTS],
-        [[d, n, str(s)] + [f"{acc[(d, n, s)][v]:.1f}" for v in VARIANTS] for d, n in settings for s in seeds]))
-    lines.append("")
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "mlc_step_every.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    values = {label(v): statistics.median([a / b for a, b in zip(times[label(v)], raw)]) for v in VARIANTS}
-    _common.bar_figure(out / "mlc_step_every.png", values, "epoch CPU / raw loop", "MLC: meta step every k batches",
-                       facts, command, reference=("goal 2.6x", 2.6))
-    print((out / "mlc_step_every.md").read_text())
+    _step_every.write_report(
+        args, argv, name="mlc_step_every", title="MLC's meta_step_every: a meta step every k-th batch", doc=__doc__,
+        variants=VARIANTS, label=label, times=times, acc=acc, settings=[(d, n) for d in DATASETS for n in NOISES],
+        seeds=seeds, rate=RATE, goal=2.6, elapsed=time.perf_counter() - started,
+        reference_text="a meta step on every batch (k = 1)", variant_header="meta step")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,112 @@
+"""What the studies of a step on every k-th batch share (``mlc_step_every.py``, ``volmin_step_every.py``).
+
+Each study compares variants of one estimator (k and its rate): their per-epoch cost against the raw loop
+on ``speed.py``'s tabular set, and their accuracy on validation splits of the training rows only (the test
+part of ``instance_noise.py``'s split per seed is dropped), against the first variant as the reference.
+"""
+
+import statistics
+
+import numpy as np
+
+import _common
+
+
+def epoch_costs(factories, rounds, quick):
+    """Per-epoch CPU time (s) of each ``name -> factory(**params)`` and of the raw loop, interleaved rounds."""
+    from speed import RAW, CpuEpochTimer, estimator_specs, fit_once, load_data
+
+    X, y, trusted, T = load_data("tabular", quick=quick)
+    runs = {name: ((lambda f=factory: f(max_epochs=5, random_state=0, callbacks=[("cpu_timer", CpuEpochTimer())])),
+                   "sknoisy")
+            for name, factory in factories.items()}
+    runs["raw loop"] = (estimator_specs(X, y, T, 5)[RAW][0], "plain")
+    times = {name: [] for name in runs}
+    for round_ in range(rounds + 1):
+        for name, (factory, kind) in runs.items():
+            result = fit_once(factory, kind, X, y, trusted)
+            if round_:
+                times[name].append(result["epoch_cpu"])
+    return times
+
+
+def noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class=None):
+    """``(X_fit, y_noisy, mask, X_val, y_val)``: a clean stratified 20% of the training rows for validation.
+
+    ``noise`` is a kind of :func:`sknoisy.make_transition_matrix` (class-conditional) or 'instance'
+    (Xia et al.'s instance-dependent noise); ``trusted_per_class`` rows per class keep their clean label
+    and are flagged in ``mask`` (None: no trusted rows, ``mask`` is None).
+    """
+    from instance_noise import load_split, trusted_mask
+    from sklearn.model_selection import train_test_split
+
+    from sknoisy import corrupt_labels, make_transition_matrix
+    from sknoisy.noise import instance_dependent_noise
+
+    X_train, _, y_train, _ = load_split(dataset, seed, quick)
+    X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.2, stratify=y_train,
+                                                  random_state=seed)
+    if noise == "instance":
+        y_noisy = instance_dependent_noise(X_fit, y_fit, rate, random_state=seed)
+    else:
+        T = make_transition_matrix(noise, int(y_train.max()) + 1, rate, random_state=seed)
+        y_noisy = corrupt_labels(y_fit, T, random_state=seed)
+    mask = None
+    if trusted_per_class:
+        mask = trusted_mask(y_fit, trusted_per_class, np.random.default_rng(seed))
+        y_noisy = np.where(mask, y_fit, y_noisy)
+    return X_fit, y_noisy, mask, X_val, y_val
+
+
+def write_report(args, argv, *, name, title, doc, variants, label, times, acc, settings, seeds, rate, goal,
+                 elapsed, reference_text, variant_header="variant"):
+    """Write ``<name>.md`` and ``<name>.png``: cost and accuracy of every variant, then every run."""
+    facts = _common.machine_facts("cpu")
+    command = _common.command_line(argv)
+    lines = [_common.header_markdown(title, facts, command), f"Total run time: {elapsed / 60:.1f} min.", ""]
+    for part in doc.split("\n\n")[1:3]:
+        items = [" ".join(line.strip() for line in item.splitlines()) for item in ("\n" + part).split("\n* ")]
+        lines += [items[0].strip()] if items[0].strip() else []
+        lines += [f"* {item}" for item in items[1:]] + [""]
+    raw = times["raw loop"]
+    reference = variants[0]
+
+    def mean_acc(v, setting):
+        return statistics.fmean(acc[(*setting, s)][v] for s in seeds)
+
+    def deltas(v):
+        return [mean_acc(v, st) - mean_acc(reference, st) for st in settings]
+
+    def worst_run(v):
+        return min(acc[key][v] - acc[key][reference] for key in acc)
+
+    def ratio(v):
+        return statistics.median([a / b for a, b in zip(times[label(v)], raw)])
+
+    rows = []
+    for v in variants:
+        row = [label(v), f"{1e3 * statistics.median(times[label(v)]):.1f}", f"{ratio(v):.2f}x"]
+        row += [f"{mean_acc(v, st):.1f} ({mean_acc(v, st) - mean_acc(reference, st):+.1f})" for st in settings]
+        row += [f"{statistics.fmean(deltas(v)):+.2f}", f"{min(deltas(v)):+.1f}", f"{worst_run(v):+.1f}"]
+        rows.append(row)
+    rows.append(["raw loop", f"{1e3 * statistics.median(raw):.1f}", "1.00x"] + ["-"] * (len(settings) + 3))
+    lines += ["## Cost and accuracy", "",
+              f"Epoch CPU: median over rounds; x raw loop: median of the per-round ratios (issue 22's goal: "
+              f"{goal:g}x). Accuracy: mean validation accuracy (%) over seeds {', '.join(map(str, seeds))} at "
+              f"{rate:.0%} noise, in parentheses the difference from {reference_text}; then the mean and the "
+              "worst of those differences over the settings, and the worst difference of a single run "
+              "(same data set, noise and seed).", ""]
+    lines.append(_common.markdown_table(
+        [variant_header, "epoch CPU (ms)", "x raw loop"] + [f"{d} {n} (val %)" for d, n in settings]
+        + ["mean diff", "worst diff", "worst run"], rows))
+    lines += ["", "## Per seed (validation accuracy, %)", ""]
+    lines.append(_common.markdown_table(
+        ["data set", "noise", "seed"] + [label(v) for v in variants],
+        [[d, n, str(s)] + [f"{acc[(d, n, s)][v]:.1f}" for v in variants] for d, n in settings for s in seeds]))
+    lines.append("")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _common.bar_figure(out / f"{name}.png", {label(v): ratio(v) for v in variants}, "epoch CPU / raw loop", title,
+                       facts, command, reference=(f"goal {goal:g}x", goal))
+    print((out / f"{name}.md").read_text())
