@@ -36,7 +36,7 @@ Protocol (fixed before any result was seen; nothing is selected on the test spli
 Written: ``instance_noise.md`` and ``instance_noise.png`` (``--name`` changes the stem). The
 committed ``instance_noise_auto.md`` is the run with auto, at annotator noise 40% only::
 
-    python benchmarks/instance_noise.py --seeds 3 --kinds annotator --rates 0.4 --name instance_noise_auto
+    python benchmarks/instance_noise.py --seeds 5 --kinds annotator --rates 0.4 --name instance_noise_auto --n-jobs 2
 """
 
 import argparse
