@@ -464,7 +464,9 @@ class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
         T = self.T
         loss = forward_corrected_cross_entropy(logits, target, T, eps=self.eps, reduction=self.reduction)
         if self.volume_weight:
-            # log|det T| costs one C x C LU factorisation per batch
+            # log|det T| costs one C x C LU factorisation per batch, and with T's construction a third of a
+            # small network's step; T stepped on every k-th batch only lost up to 21 points on validation
+            # splits (benchmarks/results/volmin_step_every_tries.md), so T learns on every batch
             volume = torch.linalg.slogdet(T.to(torch.float64)).logabsdet.to(loss.dtype)
             # every row's loss carries the term: 'sum' adds it once per row, as 'none' then a sum would
             rows = target.shape[0] if self.reduction == "sum" else 1
