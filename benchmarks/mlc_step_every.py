@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 import _common
-import _step_every
+import _validation_study
 
 SEEDS = (100, 101, 102, 103)
 DATASETS = ("mnist", "tabular")
@@ -68,8 +68,8 @@ def mlc(variant, **params):
 def validation_accuracy(dataset, seed, noise, quick):
     """Validation accuracy (%) of each k on one (data set, seed, noise); one worker process."""
     torch.set_num_threads(1)
-    X_fit, y_noisy, mask, X_val, y_val = _step_every.noisy_validation_split(dataset, seed, noise, RATE, quick,
-                                                                             trusted_per_class=20)
+    X_fit, y_noisy, mask, X_val, y_val = _validation_study.noisy_validation_split(
+        dataset, seed, noise, RATE, quick, trusted_per_class=20)
     scores = {}
     for variant in VARIANTS:
         net = mlc(variant, max_epochs=3 if quick else 20, random_state=seed)
@@ -96,11 +96,11 @@ def main(argv=None):
     torch.set_num_threads(1)
     started = time.perf_counter()
     factories = {label(v): (lambda v=v, **params: mlc(v, **params)) for v in VARIANTS}
-    times = _step_every.epoch_costs(factories, 1 if args.quick else 4, args.quick)
+    times = _validation_study.epoch_costs(factories, 1 if args.quick else 4, args.quick)
     seeds = SEEDS[:1] if args.quick else SEEDS
     tasks = [(d, s, n) for d in DATASETS for n in NOISES for s in seeds]
     acc = dict(Parallel(n_jobs=args.n_jobs)(delayed(validation_accuracy)(*task, args.quick) for task in tasks))
-    _step_every.write_report(
+    _validation_study.write_report(
         args, argv, name="mlc_step_every", title="MLC's meta_step_every: a meta step every k-th batch", doc=__doc__,
         variants=VARIANTS, label=label, times=times, acc=acc, settings=[(d, n) for d in DATASETS for n in NOISES],
         seeds=seeds, rate=RATE, goal=2.6, elapsed=time.perf_counter() - started,

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 import _common
-import _step_every
+import _validation_study
 
 SEEDS = (100, 101, 102, 103)
 DATASETS = ("mnist", "tabular")
@@ -124,7 +124,7 @@ def volmin(variant, **params):
 def validation_accuracy(dataset, seed, noise, quick):
     """Validation accuracy (%) of each k on one (data set, seed, noise); one worker process."""
     torch.set_num_threads(1)
-    X_fit, y_noisy, _, X_val, y_val = _step_every.noisy_validation_split(dataset, seed, noise, RATE, quick)
+    X_fit, y_noisy, _, X_val, y_val = _validation_study.noisy_validation_split(dataset, seed, noise, RATE, quick)
     scores = {}
     for variant in VARIANTS:
         net = volmin(variant, max_epochs=3 if quick else 20, random_state=seed)
@@ -151,11 +151,11 @@ def main(argv=None):
     torch.set_num_threads(1)
     started = time.perf_counter()
     factories = {label(v): (lambda v=v, **params: volmin(v, **params)) for v in VARIANTS}
-    times = _step_every.epoch_costs(factories, 1 if args.quick else 4, args.quick)
+    times = _validation_study.epoch_costs(factories, 1 if args.quick else 4, args.quick)
     seeds = SEEDS[:1] if args.quick else SEEDS
     tasks = [(d, s, n) for d in DATASETS for n in NOISES for s in seeds]
     acc = dict(Parallel(n_jobs=args.n_jobs)(delayed(validation_accuracy)(*task, args.quick) for task in tasks))
-    _step_every.write_report(
+    _validation_study.write_report(
         args, argv, name="volmin_step_every_tries", title="VolMin with T's step on every k-th batch (tried, not kept)",
         doc=__doc__, variants=VARIANTS, label=label, times=times, acc=acc,
         settings=[(d, n) for d in DATASETS for n in NOISES], seeds=seeds, rate=RATE, goal=1.4,

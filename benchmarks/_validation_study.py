@@ -1,8 +1,9 @@
-"""What the studies of a step on every k-th batch share (``mlc_step_every.py``, ``volmin_step_every.py``).
+"""What the validation studies share (``mlc_step_every.py``, ``volmin_step_every_tries.py``, ``trusted_rows_tries.py``).
 
-Each study compares variants of one estimator (k and its rate): their per-epoch cost against the raw loop
-on ``speed.py``'s tabular set, and their accuracy on validation splits of the training rows only (the test
-part of ``instance_noise.py``'s split per seed is dropped), against the first variant as the reference.
+They compare variants on validation splits of the training rows only (the test part of
+``instance_noise.py``'s split per seed is dropped; development seeds); the step-every studies also time
+each variant per epoch against the raw loop on ``speed.py``'s tabular set, with the first variant as the
+reference of the accuracy differences.
 """
 
 import statistics
@@ -30,24 +31,26 @@ def epoch_costs(factories, rounds, quick):
     return times
 
 
-def noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class=None):
+def noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class=None, return_clean=False):
     """``(X_fit, y_noisy, mask, X_val, y_val)``: a clean stratified 20% of the training rows for validation.
 
-    ``noise`` is a kind of :func:`sknoisy.make_transition_matrix` (class-conditional) or 'instance'
-    (Xia et al.'s instance-dependent noise); ``trusted_per_class`` rows per class keep their clean label
-    and are flagged in ``mask`` (None: no trusted rows, ``mask`` is None).
+    ``noise`` is a kind of :func:`sknoisy.make_transition_matrix` (class-conditional), 'instance'
+    (Xia et al.'s instance-dependent noise) or 'annotator' (:func:`sknoisy.noise.annotator_noise`);
+    ``trusted_per_class`` rows per class keep their clean label and are flagged in ``mask`` (None: no
+    trusted rows, ``mask`` is None). ``return_clean``: the clean labels of ``X_fit`` come last.
     """
     from instance_noise import load_split, trusted_mask
     from sklearn.model_selection import train_test_split
 
     from sknoisy import corrupt_labels, make_transition_matrix
-    from sknoisy.noise import instance_dependent_noise
+    from sknoisy.noise import annotator_noise, instance_dependent_noise
 
     X_train, _, y_train, _ = load_split(dataset, seed, quick)
     X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.2, stratify=y_train,
                                                   random_state=seed)
-    if noise == "instance":
-        y_noisy = instance_dependent_noise(X_fit, y_fit, rate, random_state=seed)
+    if noise in ("instance", "annotator"):
+        corrupt = instance_dependent_noise if noise == "instance" else annotator_noise
+        y_noisy = corrupt(X_fit, y_fit, rate, random_state=seed)
     else:
         T = make_transition_matrix(noise, int(y_train.max()) + 1, rate, random_state=seed)
         y_noisy = corrupt_labels(y_fit, T, random_state=seed)
@@ -55,7 +58,7 @@ def noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class=
     if trusted_per_class:
         mask = trusted_mask(y_fit, trusted_per_class, np.random.default_rng(seed))
         y_noisy = np.where(mask, y_fit, y_noisy)
-    return X_fit, y_noisy, mask, X_val, y_val
+    return (X_fit, y_noisy, mask, X_val, y_val) + ((y_fit,) if return_clean else ())
 
 
 def write_report(args, argv, *, name, title, doc, variants, label, times, acc, settings, seeds, rate, goal,
