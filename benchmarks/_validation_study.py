@@ -6,7 +6,11 @@ each variant per epoch against the raw loop on ``speed.py``'s tabular set, with 
 reference of the accuracy differences.
 """
 
+import argparse
 import statistics
+import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -113,3 +117,49 @@ def write_report(args, argv, *, name, title, doc, variants, label, times, acc, s
     _common.bar_figure(out / f"{name}.png", {label(v): ratio(v) for v in variants}, "epoch CPU / raw loop", title,
                        facts, command, reference=(f"goal {goal:g}x", goal))
     print((out / f"{name}.md").read_text())
+
+
+def _variant_accuracies(make, variants, dataset, seed, noise, rate, quick, trusted_per_class):
+    """Validation accuracy (%) of each variant on one (data set, seed, noise); one worker process."""
+    import torch
+
+    torch.set_num_threads(1)
+    X_fit, y_noisy, mask, X_val, y_val = noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class)
+    scores = {}
+    for variant in variants:
+        net = make(variant, max_epochs=3 if quick else 20, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net.fit(X_fit, y_noisy, trusted=mask)
+        scores[variant] = 100 * float(np.mean(net.predict(X_val) == y_val))
+    return (dataset, noise, seed), scores
+
+
+def run_step_every_study(argv, *, make, variants, label, datasets, noises, seeds, rate, trusted_per_class=None,
+                         **report):
+    """Parse the options, time every variant, score it on every (data set, noise, seed), write the report.
+
+    ``make(variant, **params)`` builds the estimator of a variant; ``report`` goes to :func:`write_report`
+    (name, title, doc, goal, reference_text, variant_header).
+    """
+    import torch
+    from joblib import Parallel, delayed
+
+    parser = argparse.ArgumentParser(description=report["doc"].split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny run (seconds) to check the script works")
+    parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR)
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="worker processes for the accuracy part (the timed part runs alone first)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    factories = {label(v): (lambda v=v, **params: make(v, **params)) for v in variants}
+    times = epoch_costs(factories, 1 if args.quick else 4, args.quick)
+    seeds = seeds[:1] if args.quick else seeds
+    tasks = [(d, s, n) for d in datasets for n in noises for s in seeds]
+    acc = dict(Parallel(n_jobs=args.n_jobs)(
+        delayed(_variant_accuracies)(make, variants, d, s, n, rate, args.quick, trusted_per_class)
+        for d, s, n in tasks))
+    write_report(args, argv, variants=variants, label=label, times=times, acc=acc,
+                 settings=[(d, n) for d in datasets for n in noises], seeds=seeds, rate=rate,
+                 elapsed=time.perf_counter() - started, **report)

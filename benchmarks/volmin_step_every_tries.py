@@ -37,15 +37,8 @@ Quick check (seconds; what the test suite runs)::
     python benchmarks/volmin_step_every_tries.py --quick --out /tmp/volmin_step_every_tries
 """
 
-import argparse
-import time
-import warnings
-from pathlib import Path
-
-import numpy as np
 import torch
 
-import _common
 import _validation_study
 
 SEEDS = (100, 101, 102, 103)
@@ -121,46 +114,12 @@ def volmin(variant, **params):
                       batch_size=128, train_split=None, verbose=0, **params)
 
 
-def validation_accuracy(dataset, seed, noise, quick):
-    """Validation accuracy (%) of each k on one (data set, seed, noise); one worker process."""
-    torch.set_num_threads(1)
-    X_fit, y_noisy, _, X_val, y_val = _validation_study.noisy_validation_split(dataset, seed, noise, RATE, quick)
-    scores = {}
-    for variant in VARIANTS:
-        net = volmin(variant, max_epochs=3 if quick else 20, random_state=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            net.fit(X_fit, y_noisy)
-        scores[variant] = 100 * float(np.mean(net.predict(X_val) == y_val))
-    return (dataset, noise, seed), scores
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run (seconds) to check the script works")
-    parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR)
-    parser.add_argument("--n-jobs", type=int, default=1,
-                        help="worker processes for the accuracy part (the timed part runs alone first)")
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    from joblib import Parallel, delayed
-
-    args = parse_args(argv)
-    torch.set_num_threads(1)
-    started = time.perf_counter()
-    factories = {label(v): (lambda v=v, **params: volmin(v, **params)) for v in VARIANTS}
-    times = _validation_study.epoch_costs(factories, 1 if args.quick else 4, args.quick)
-    seeds = SEEDS[:1] if args.quick else SEEDS
-    tasks = [(d, s, n) for d in DATASETS for n in NOISES for s in seeds]
-    acc = dict(Parallel(n_jobs=args.n_jobs)(delayed(validation_accuracy)(*task, args.quick) for task in tasks))
-    _validation_study.write_report(
-        args, argv, name="volmin_step_every_tries", title="VolMin with T's step on every k-th batch (tried, not kept)",
-        doc=__doc__, variants=VARIANTS, label=label, times=times, acc=acc,
-        settings=[(d, n) for d in DATASETS for n in NOISES], seeds=seeds, rate=RATE, goal=1.4,
-        elapsed=time.perf_counter() - started, reference_text="T's step on every batch (k = 1, the paper's)",
-        variant_header="T's step")
+    _validation_study.run_step_every_study(
+        argv, make=volmin, variants=VARIANTS, label=label, datasets=DATASETS, noises=NOISES, seeds=SEEDS,
+        rate=RATE, name="volmin_step_every_tries", doc=__doc__, goal=1.4,
+        title="VolMin with T's step on every k-th batch (tried, not kept)",
+        reference_text="T's step on every batch (k = 1, the paper's)", variant_header="T's step")
 
 
 if __name__ == "__main__":
