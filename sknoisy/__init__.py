@@ -19,6 +19,7 @@ from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClass
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
 from ._trusted import TrustedOnlyClassifier, TrustedTeacherClassifier
+from ._trusted_blend import TrustedBlendClassifier
 from .base import CrossEntropyClassifier, TrustedValidSplit
 from .noise import (
     CIFAR10_ASYMMETRIC,

@@ -29,6 +29,7 @@ from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClass
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
 from ._trusted import TrustedOnlyClassifier, TrustedTeacherClassifier
+from ._trusted_blend import TrustedBlendClassifier
 from .base import CrossEntropyClassifier
 
 __all__ = ["ClassifierMethod", "CLASSIFIER_METHODS", "auto_method_names", "methods_doc"]
@@ -99,6 +100,11 @@ _ENTRIES = {
             "teacher", TrustedTeacherClassifier,
             "a teacher trained on the trusted rows relabels the untrusted rows it doubts (or distils), no T",
             "Li et al. 2017", needs_trusted=True,
+        ),
+        ClassifierMethod(
+            "trusted_blend", TrustedBlendClassifier,
+            "a network of the trusted rows and ELR on every row, their probabilities averaged, no T",
+            "Liu et al. 2020", needs_trusted=True,
         ),
         ClassifierMethod(
             "nce+rce", RobustLossClassifier, "robust active-passive loss NCE+RCE", "Ma et al. 2020",

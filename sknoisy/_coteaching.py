@@ -11,11 +11,9 @@ needed, and nothing assumes the noise is the same for every input of a class.
 
 import copy
 import math
-from collections.abc import Mapping
 from numbers import Integral, Real
 
 import torch
-from skorch.utils import to_tensor
 
 from ._targets import target_labels, target_weights
 from .base import CrossEntropyClassifier
@@ -189,13 +187,6 @@ class CoTeachingClassifier(CrossEntropyClassifier):
             )
         return self
 
-    def _forward_second(self, x, **fit_params):
-        """The second network's logits, with the inputs handled as skorch's ``infer`` handles them."""
-        x = to_tensor(x, device=self.device)
-        if isinstance(x, Mapping):
-            return self.module2_(**self._merge_x_and_fit_params(x, fit_params))
-        return self.module2_(x, **fit_params)
-
     def _row_losses(self, logits, labels):
         reduction = self.criterion_.reduction
         self.criterion_.reduction = "none"
@@ -215,7 +206,7 @@ class CoTeachingClassifier(CrossEntropyClassifier):
                 f"{type(self).__name__} ranks rows by their loss under each network, so the module must return "
                 f"a tensor of logits, got {type(logits).__name__}."
             )
-        return torch.stack([logits, self._forward_second(x, **fit_params)])
+        return torch.stack([logits, self._infer_with(self.module2_, x, **fit_params)])
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if not (training and y_pred.ndim == 3):

@@ -354,19 +354,7 @@ class TrustedTeacherClassifier(CrossEntropyClassifier):
         _warn_classes_without_trusted_rows(
             self, y_enc, mask, "the teacher never predicts them, so it doubts every noisy label of theirs."
         )
-        rows = np.flatnonzero(mask)
-        teacher = stage1_net(
-            self, random_state=seed_from(self.random_state), early_stopping=self.teacher_early_stopping
-        )
-        # the encoded classes: the teacher's probabilities line up with y_enc, even
-        # when a class has no trusted row
-        teacher.set_params(
-            classes=np.arange(len(self.classes_)),
-            # as many steps as the student takes, early stopping on the held-out trusted rows deciding
-            max_epochs=_matching_epochs(self.max_epochs, self.batch_size, len(y_enc), rows.size),
-        )
-        weight = _trusted_weights(sample_weight, rows, type(self).__name__)
-        teacher.fit(take_rows(X, rows), y_enc[rows], **({} if weight is None else {"sample_weight": weight}))
+        teacher = fit_trusted_net(self, X, y_enc, mask, sample_weight, early_stopping=self.teacher_early_stopping)
         self.teacher_ = teacher
         self.teacher_accuracy_ = _held_out_accuracy(teacher)
 
@@ -416,6 +404,27 @@ class TrustedTeacherClassifier(CrossEntropyClassifier):
         weight = target_weights(table)
         weight = keep if weight is None else keep * weight
         return weighted_criterion_loss(self.criterion_, weight, y_pred, targets)
+
+
+def fit_trusted_net(estimator, X, y_enc, mask, sample_weight=None, *, early_stopping=False):
+    """A plain network with the settings of ``estimator``, fitted on the trusted rows of ``mask`` alone.
+
+    A stage-1 net (:func:`sknoisy._stage1.stage1_net`, seeded from the
+    estimator's ``random_state``) whose classes are the encoded classes
+    ``0 .. n_classes - 1``, so that its probabilities line up with ``y_enc``
+    even when a class has no trusted row. It trains for as many optimizer
+    steps as ``max_epochs`` over every row take (:func:`_matching_epochs`);
+    with ``early_stopping`` it keeps its epoch of best loss on a held-out
+    20% of the trusted rows. ``sample_weight`` weights the trusted rows.
+    """
+    rows = np.flatnonzero(mask)
+    net = stage1_net(estimator, random_state=seed_from(estimator.random_state), early_stopping=early_stopping)
+    net.set_params(
+        classes=np.arange(len(estimator.classes_)),
+        max_epochs=_matching_epochs(estimator.max_epochs, estimator.batch_size, len(y_enc), rows.size),
+    )
+    weight = _trusted_weights(sample_weight, rows, type(estimator).__name__)
+    return net.fit(take_rows(X, rows), y_enc[rows], **({} if weight is None else {"sample_weight": weight}))
 
 
 def _held_out_accuracy(net):

@@ -47,6 +47,7 @@ validation splits in :mod:`sknoisy.model_selection`.
 
 import inspect
 import warnings
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
@@ -56,7 +57,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
-from skorch.utils import to_numpy
+from skorch.utils import to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
 from ._data import (
@@ -586,6 +587,13 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
             self._outputs_unchecked = False
             self._check_module_outputs(x, y_infer)
         return y_infer
+
+    def _infer_with(self, module, x, **fit_params):
+        """What ``infer`` does with ``module_``, done with another registered module (a second network)."""
+        x = to_tensor(x, device=self.device)
+        if isinstance(x, Mapping):
+            return module(**self._merge_x_and_fit_params(x, fit_params))
+        return module(x, **fit_params)
 
     def _check_module_outputs(self, x, outputs):
         """Refuse outputs that are not one logit per class; warn about probabilities."""

@@ -339,6 +339,7 @@ TRUSTED_CASES = {
             "mlc": ("raises", ValueError, "MetaLossCorrectionClassifier needs trusted rows"),
             "trusted_only": ("raises", ValueError, "TrustedOnlyClassifier needs trusted rows"),
             "teacher": ("raises", ValueError, "TrustedTeacherClassifier needs trusted rows"),
+            "trusted_blend": ("raises", ValueError, "TrustedBlendClassifier needs trusted rows"),
         },
     ),
     "all-rows-trusted": (
@@ -355,6 +356,7 @@ TRUSTED_CASES = {
             "mlc": ("raises", ValueError, "trusted rows of at least 2 classes"),
             "trusted_only": ("raises", ValueError, "trusted rows of at least 2 classes"),
             "teacher": ("raises", ValueError, "trusted rows of at least 2 classes"),
+            "trusted_blend": ("raises", ValueError, "trusted rows of at least 2 classes"),
         },
     ),
     "no-trusted-row-of-class-2": (
@@ -364,6 +366,7 @@ TRUSTED_CASES = {
             "mlc": ("warns", UserWarning, r"class\(es\) \[2\] have no trusted row"),
             "trusted_only": ("warns", UserWarning, r"no trusted row of class\(es\) \[2\]; the network trains"),
             "teacher": ("warns", UserWarning, r"no trusted row of class\(es\) \[2\]; the teacher never"),
+            "trusted_blend": ("warns", UserWarning, r"no trusted row of class\(es\) \[2\]; the trusted network"),
         },
     ),
     "trusted-as-0-1-ints": (TRUSTED.astype(int), {}),

@@ -192,6 +192,7 @@ _BAD_OWN_VALUES = {
     "CoTeachingClassifier": {"forget_rate": 1.0, "ramp_epochs": 0},
     "TrustedOnlyClassifier": {"match_steps": "yes"},
     "TrustedTeacherClassifier": {"mode": "vote", "label_weight": 1.5, "confidence": 1.0, "teacher_early_stopping": 1},
+    "TrustedBlendClassifier": {"trusted_weight": 1.5, "regularization": -1.0},
     "TransitionMatrixEstimator": {
         "estimator": LogisticRegression,
         "method": "bogus",

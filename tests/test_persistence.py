@@ -434,7 +434,7 @@ ROUND_TRIPS = _round_trips()
 
 #: Training state a model folder leaves out on purpose (listed in its manifest's ``not_saved``): a loaded
 #: teacher method keeps only the student, a loaded ELR restarts its running targets (tests/test_elr.py).
-UNSAVED_TRAINING_STATE = {"teacher": {"teacher_"}, "elr": {"targets_"}}
+UNSAVED_TRAINING_STATE = {"teacher": {"teacher_"}, "elr": {"targets_"}, "trusted_blend": {"targets_"}}
 
 
 def _states(net):
