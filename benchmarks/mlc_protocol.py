@@ -33,7 +33,10 @@ Protocol (everything fixed a priori; nothing is selected on the test split):
   its own default T-hat (the same stage 1 as the previous one, paid again so that it
   runs as a user's would, warning included); GLC; MLC (the library's defaults, chosen on a validation split
   by ``benchmarks/mlc_options.py``; the results list them); NCE+RCE (the
-  APL authors' MNIST setting alpha=1, beta=10);
+  APL authors' MNIST setting alpha=1, beta=10); the methods for
+  input-dependent noise of issue 20, with the registry's defaults: ELR,
+  Co-teaching, the trusted rows alone (a reference), the trusted teacher and
+  the trusted blend (the last three given the trusted rows);
   ``cleanlab.classification.CleanLearning`` wrapping the same skorch network
   (``CrossEntropyClassifier``), fed the same out-of-fold probabilities as
   the T-hat (``pred_probs``), so its label-issue search does not pay for a
@@ -69,14 +72,24 @@ METHODS = [
     ("glc", "GLC"),
     ("mlc", "MLC"),
     ("nce_rce", "NCE+RCE"),
+    ("elr", "ELR"),
+    ("coteaching", "Co-teaching"),
+    ("trusted_only", "trusted rows only"),
+    ("teacher", "trusted teacher"),
+    ("trusted_blend", "trusted blend (trusted only + ELR)"),
     ("cleanlearning", "cleanlab CleanLearning"),
     ("forward_oracle", "Forward (true T, oracle)"),
     ("ceiling", "CE on clean labels (ceiling)"),
 ]
 #: The methods sknoisy offers (for the "best sknoisy method" goal).
-SKNOISY = ("forward", "forward_hat", "backward", "glc", "mlc", "nce_rce")
+SKNOISY = ("forward", "forward_hat", "backward", "glc", "mlc", "nce_rce", "elr", "coteaching", "teacher", "trusted_blend")
 #: Those that need no trusted row (issue 12 compares them with CleanLearning, which needs none either).
-NO_TRUSTED = ("forward", "forward_hat", "backward", "nce_rce")
+NO_TRUSTED = ("forward", "forward_hat", "backward", "nce_rce", "elr", "coteaching")
+#: The methods for input-dependent noise (issue 20), run with the registry's defaults: column = registry name.
+#: trusted_only is a reference (the trusted rows alone), not a candidate for the best sknoisy method.
+REGISTRY_COLUMNS = ("elr", "coteaching", "trusted_only", "teacher", "trusted_blend")
+#: Issue 20: the best method's mean over the 12 settings before its methods were added (with / without trusted rows)
+BEST_BEFORE_ISSUE_20 = (90.17, 89.61)
 KINDS = [("uniform", "uniform"), ("symmetric", "flip-random"), ("flip_to_one", "flip-to-one")]
 RATES = (0.1, 0.2, 0.3, 0.4)
 
@@ -149,6 +162,7 @@ def run_task(args, seed, kind, rate):
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=UserWarning)
     from sknoisy import (
+        CLASSIFIER_METHODS,
         BackwardCorrectedClassifier,
         CrossEntropyClassifier,
         ForwardCorrectedClassifier,
@@ -238,6 +252,11 @@ def run_task(args, seed, kind, rate):
         out["mlc_params"] = {k: v for k, v in mlc.get_params(deep=False).items() if k in own}
     if "nce_rce" in wanted:
         fit_score("nce_rce", RobustLossClassifier(MLP, loss="nce+rce", alpha=1.0, beta=10.0, **params), y)
+    for name in REGISTRY_COLUMNS:
+        if name in wanted:
+            entry = CLASSIFIER_METHODS[name]
+            fit_score(name, entry.estimator(MLP, **params, **entry.params), y,
+                      **({"trusted": trusted} if entry.needs_trusted else {}))
     if "cleanlearning" in wanted:
         # n_jobs=1: cleanlab's own process pool breaks inside a joblib worker (its
         # per-class globals are set by a pool initializer the workers never run).
@@ -364,6 +383,15 @@ def write_outputs(tasks, args, elapsed, rates):
                      + ", ".join(f"{k} {margin[k]:+.2f}" for k in no_trusted) + ").")
         goals.append("   per setting, " + best + ": " + "; ".join(
             f"{n} {100 * (m[best] - m['cleanlearning']):+.1f}" for n, m in high))
+    if ran >= set(SKNOISY):
+        with_trusted = max(SKNOISY, key=lambda k: overall[k])
+        without = max((k for k in NO_TRUSTED), key=lambda k: overall[k])
+        before_with, before_without = BEST_BEFORE_ISSUE_20
+        ok = 100 * overall[with_trusted] >= before_with - 0.05 and 100 * overall[without] >= before_without - 0.05
+        goals.append(f"4. Issue 20: the best method with and without trusted rows not worse on the mean than before its "
+                     f"methods ({before_with:.2f} / {before_without:.2f}): **{'met' if ok else 'not met'}** (with: "
+                     f"{with_trusted} {100 * overall[with_trusted]:.2f}; without: {without} {100 * overall[without]:.2f}; "
+                     + ", ".join(f"{k} {100 * overall[k]:.2f}" for k in REGISTRY_COLUMNS) + ").")
     mlc_goals = []
     if ran >= {"mlc", "glc"}:
         mlc_T, glc_T, identity_T = (np.mean(t_means[k]) for k in ("mlc", "glc", "identity"))
