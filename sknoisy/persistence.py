@@ -511,8 +511,10 @@ def _dumps(value, indent=0):
 def _fitted_data(estimator):
     """The fitted attributes a manifest can hold, and the names of those it cannot."""
     fitted, not_saved = {}, []
+    # every module, criterion and optimizer skorch registered (a second network too) is in the weights file
+    components = {f"{name}_" for name in (*estimator._modules, *estimator._criteria, *estimator._optimizers)}
     for name, value in sorted(vars(estimator).items()):
-        if not name.endswith("_") or name.startswith("_") or name in _REBUILT:
+        if not name.endswith("_") or name.startswith("_") or name in _REBUILT or name in components:
             continue
         try:
             if value is None or isinstance(value, (np.ndarray, numbers.Number, str, tuple, list, dict)):
