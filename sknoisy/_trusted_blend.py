@@ -76,6 +76,11 @@ class TrustedBlendClassifier(EarlyLearningClassifier):
     setting of the four (+3.9). Under Xia et al.'s noise, which a
     class-level ``T`` describes better, GLC is the better choice. Hence a
     candidate of :class:`~sknoisy.AutoNoisyClassifier`, not a default.
+    On the test split of ``benchmarks/instance_noise.py`` (annotator-like
+    noise at 40%, 20 trusted rows per class, seeds 0-4) it was the best
+    method on both sets: 86.2% on MNIST and 70.4% on the tabular set, 4.8
+    and 4.5 points above the trusted rows alone (by 2.4 to 6.6 in each of
+    the 10 runs).
 
     Parameters
     ----------
