@@ -15,25 +15,15 @@ from sknoisy import (
     save_model,
 )
 from sknoisy.modules import MLP
-from sknoisy.noise import make_noisy_classification
-from sknoisy.utils._testing import FAST_NET_PARAMS
+from sknoisy.utils._testing import FAST_NET_PARAMS, boundary_noise_data
 
 FAST = {**FAST_NET_PARAMS, "max_epochs": 10}
 
 
 @pytest.fixture(scope="module")
 def data():
-    """3 classes; the rows furthest along the first feature carry the next class's label (noise that depends on x)."""
-    X, _, y_clean, _ = make_noisy_classification(
-        600, n_features=8, n_classes=3, rate=0.0, random_state=0, class_sep=2.0, n_informative=6
-    )
-    X = X.astype(np.float32)
-    flip = X[:, 0] > np.quantile(X[:, 0], 0.65)
-    y_noisy = np.where(flip, (y_clean + 1) % 3, y_clean)
-    trusted = np.zeros(600, dtype=bool)
-    for c in range(3):
-        trusted[np.flatnonzero(y_clean == c)[:20]] = True
-    return X, np.where(trusted, y_clean, y_noisy), y_clean, trusted
+    """3 classes; the noisy labels are those of a single wrong decision boundary (input-dependent noise)."""
+    return boundary_noise_data()
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ __all__ = [
     "all_estimators",
     "classifier_specs",
     "FAST_NET_PARAMS",
+    "boundary_noise_data",
     "fast_params",
     "make_fast_estimator",
     "with_default_trusted",
@@ -88,6 +89,27 @@ FAST_NET_PARAMS = {
     "batch_size": 64,
     "random_state": 0,
 }
+
+
+def boundary_noise_data():
+    """Input-dependent noise for the trusted-rows methods' tests: ``(X, y, y_clean, trusted)``.
+
+    600 rows, 8 features, 3 classes. The rows furthest along the first
+    feature (the top 35%) carry the next class's label, so who is wrong
+    depends on x; 20 rows per class are trusted and keep their clean label.
+    """
+    from sknoisy.noise import make_noisy_classification
+
+    X, _, y_clean, _ = make_noisy_classification(
+        600, n_features=8, n_classes=3, rate=0.0, random_state=0, class_sep=2.0, n_informative=6
+    )
+    X = X.astype(np.float32)
+    flip = X[:, 0] > np.quantile(X[:, 0], 0.65)
+    y_noisy = np.where(flip, (y_clean + 1) % 3, y_clean)
+    trusted = np.zeros(600, dtype=bool)
+    for c in range(3):
+        trusted[np.flatnonzero(y_clean == c)[:20]] = True
+    return X, np.where(trusted, y_clean, y_noisy), y_clean, trusted
 
 
 def all_estimators():
