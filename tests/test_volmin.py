@@ -58,6 +58,43 @@ def test_volmin_loss_is_forward_plus_weighted_log_det():
     assert isinstance(criterion, ForwardCorrectedCrossEntropy)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_volmin_loss_value_and_gradient_equal_the_op_by_op_construction(reduction):
+    # the criterion builds T as a softmax and carries log|det T|'s gradient through a surrogate (speed);
+    # both must give what the paper's construction through torch's autograd gives
+    T0 = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.05, 0.15, 0.8]])
+    criterion = VolMinCrossEntropy(T0, volume_weight=0.3, reduction=reduction)
+    with torch.no_grad():
+        criterion.transition_logits.add_(torch.randn(3, 3, generator=torch.Generator().manual_seed(1)) * 0.5)
+    W_ref = criterion.transition_logits.detach().clone().requires_grad_(True)
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(16, 3, generator=generator, requires_grad=True)
+    logits_ref = logits.detach().clone().requires_grad_(True)
+    target = torch.randint(0, 3, (16,), generator=generator)
+
+    unnormalised = torch.eye(3) + torch.sigmoid(W_ref) * (1 - torch.eye(3))
+    T_ref = unnormalised / unnormalised.sum(dim=1, keepdim=True)
+    rows = 16 if reduction == "sum" else 1
+    expected = forward_corrected_cross_entropy(logits_ref, target, T_ref, reduction=reduction) + (
+        0.3 * rows * torch.linalg.slogdet(T_ref.double()).logabsdet.float()
+    )
+    loss = criterion(logits, target)
+    torch.testing.assert_close(criterion.T, T_ref, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)
+    weights = torch.linspace(0.5, 1.5, loss.numel()).reshape(loss.shape)
+    (loss * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(criterion.transition_logits.grad, W_ref.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(logits.grad, logits_ref.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_singular_learned_T_gets_a_clear_error():
+    from sknoisy.losses._transition import _log_det_and_inverse_transpose
+
+    with pytest.raises(ValueError, match="learned transition matrix became singular.*volmin_lambda"):
+        _log_det_and_inverse_transpose(torch.full((3, 3), 1 / 3))
+
+
 def test_volmin_loss_sets_and_refuses_transition_matrices():
     criterion = VolMinCrossEntropy(np.eye(3) * 0.7 + 0.1)
     W = criterion.transition_logits

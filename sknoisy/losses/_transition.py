@@ -345,6 +345,29 @@ def _volmin_logits(T):
     return np.where(off, logits, 0.0)
 
 
+def _log_det_and_inverse_transpose(T):
+    """``log|det T|`` and ``T^-T`` of a detached T, in float64, without autograd.
+
+    On the CPU through numpy (a 10 x 10 LU costs a third of torch's call
+    overhead there); elsewhere with torch on T's device, with no host
+    synchronisation (``log|det T|`` stays a tensor).
+    """
+    try:
+        if T.device.type == "cpu":
+            T64 = T.numpy().astype(np.float64)
+            inverse = np.linalg.inv(T64)
+            log_det = float(np.linalg.slogdet(T64)[1])
+            return log_det, torch.from_numpy(np.ascontiguousarray(inverse.T, dtype=np.float32)).to(T.dtype)
+        T64 = T.to(torch.float64)
+        inverse = torch.linalg.inv(T64)
+        return torch.linalg.slogdet(T64).logabsdet.to(T.dtype), inverse.mT.to(T.dtype)
+    except (np.linalg.LinAlgError, torch.linalg.LinAlgError) as exc:
+        raise ValueError(
+            "VolMinCrossEntropy's learned transition matrix became singular (log|det T| = -inf); lower the "
+            "volume weight (ForwardCorrectedClassifier's volmin_lambda) or T's learning rate (volmin_lr)."
+        ) from exc
+
+
 class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
     """Forward-corrected cross-entropy with a learned T and a volume penalty (VolMinNet).
 
@@ -428,9 +451,9 @@ class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
 
     @property
     def T(self):
-        W = self.transition_logits
-        unnormalised = torch.eye(self.n_classes, dtype=W.dtype, device=W.device) + torch.sigmoid(W) * self._off_diagonal
-        return unnormalised / unnormalised.sum(dim=1, keepdim=True)
+        # rownorm(I + sigmoid(W) * off) as softmax(logsigmoid(W) * off): the diagonal's exp(0) is the 1, and
+        # three operations per batch instead of six (a small network's step pays each one's fixed cost)
+        return torch.softmax(F.logsigmoid(self.transition_logits) * self._off_diagonal, dim=1)
 
     @property
     def transition_matrix(self):
@@ -464,13 +487,15 @@ class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
         T = self.T
         loss = forward_corrected_cross_entropy(logits, target, T, eps=self.eps, reduction=self.reduction)
         if self.volume_weight:
-            # log|det T| costs one C x C LU factorisation per batch, and with T's construction a third of a
-            # small network's step; T stepped on every k-th batch only lost up to 21 points on validation
-            # splits (benchmarks/results/volmin_step_every_tries.md), so T learns on every batch
-            volume = torch.linalg.slogdet(T.to(torch.float64)).logabsdet.to(loss.dtype)
             # every row's loss carries the term: 'sum' adds it once per row, as 'none' then a sum would
-            rows = target.shape[0] if self.reduction == "sum" else 1
-            loss = loss + (self.volume_weight * rows) * volume
+            weight = self.volume_weight * (target.shape[0] if self.reduction == "sum" else 1)
+            log_det, inverse_t = _log_det_and_inverse_transpose(T.detach())
+            # d log|det T| / dT = T^-T, so sum(T * T^-T) (a constant, C, in value) carries the volume's exact
+            # gradient; torch's slogdet through autograd cost twice that here, a fifth of a small network's
+            # step (benchmarks/results/speed.md). T stepped on every k-th batch only, to save the cost, lost
+            # up to 21 points on validation splits (benchmarks/results/volmin_step_every_tries.md).
+            surrogate = (T * (weight * inverse_t)).sum()
+            loss = loss + surrogate + weight * (log_det - self.n_classes)
         return loss
 
 
