@@ -406,22 +406,24 @@ class TrustedTeacherClassifier(CrossEntropyClassifier):
         return weighted_criterion_loss(self.criterion_, weight, y_pred, targets)
 
 
-def fit_trusted_net(estimator, X, y_enc, mask, sample_weight=None, *, early_stopping=False):
+def fit_trusted_net(estimator, X, y_enc, mask, sample_weight=None, *, early_stopping=False, steps_fraction=1.0):
     """A plain network with the settings of ``estimator``, fitted on the trusted rows of ``mask`` alone.
 
     A stage-1 net (:func:`sknoisy._stage1.stage1_net`, seeded from the
     estimator's ``random_state``) whose classes are the encoded classes
     ``0 .. n_classes - 1``, so that its probabilities line up with ``y_enc``
     even when a class has no trusted row. It trains for as many optimizer
-    steps as ``max_epochs`` over every row take (:func:`_matching_epochs`);
+    steps as ``max_epochs`` over every row take (:func:`_matching_epochs`),
+    or ``steps_fraction`` of them (``max_epochs`` scaled, at least one);
     with ``early_stopping`` it keeps its epoch of best loss on a held-out
     20% of the trusted rows. ``sample_weight`` weights the trusted rows.
     """
     rows = np.flatnonzero(mask)
     net = stage1_net(estimator, random_state=seed_from(estimator.random_state), early_stopping=early_stopping)
+    epochs = max(1, round(estimator.max_epochs * steps_fraction))
     net.set_params(
         classes=np.arange(len(estimator.classes_)),
-        max_epochs=_matching_epochs(estimator.max_epochs, estimator.batch_size, len(y_enc), rows.size),
+        max_epochs=_matching_epochs(epochs, estimator.batch_size, len(y_enc), rows.size),
     )
     weight = _trusted_weights(sample_weight, rows, type(estimator).__name__)
     return net.fit(take_rows(X, rows), y_enc[rows], **({} if weight is None else {"sample_weight": weight}))

@@ -53,10 +53,29 @@ def test_the_elr_network_is_elr_and_the_trusted_network_the_trusted_rows_alone(b
     np.testing.assert_allclose(_softmax(blend.module_, X), elr.predict_proba(X), atol=1e-6)
     assert blend.n_trusted_ == 60 and blend.history_[-1]["epoch"] == FAST["max_epochs"]
     alone = TrustedOnlyClassifier(MLP, **FAST).fit(X, y, trusted=trusted)
-    # the same recipe (as many steps as a full fit), from its own seed: as good, not the same weights
+    # the same recipe (with half the steps of a full fit), from its own seed: as good, not the same weights
     acc_alone = np.mean(alone.predict(X) == data[2])
     acc_trusted_net = np.mean(_softmax(blend.trusted_module_, X).argmax(1) == data[2])
     assert abs(acc_trusted_net - acc_alone) < 0.1
+
+
+def test_the_trusted_network_takes_half_the_steps_of_a_full_fit(data, monkeypatch):
+    import sknoisy._trusted_blend as blend_module
+    from sknoisy._trusted import _matching_epochs
+
+    X, y, _, trusted = data
+    fitted = []
+
+    def spy(*args, **kwargs):
+        fitted.append(fit_trusted_net(*args, **kwargs))
+        return fitted[-1]
+
+    fit_trusted_net = blend_module.fit_trusted_net
+    monkeypatch.setattr(blend_module, "fit_trusted_net", spy)
+    TrustedBlendClassifier(MLP, **FAST).fit(X, y, trusted=trusted)
+    expected = _matching_epochs(FAST["max_epochs"] // 2, FAST["batch_size"], len(y), int(trusted.sum()))
+    assert len(fitted[0].history_) == expected == FAST["max_epochs"] // 2 * _matching_epochs(
+        1, FAST["batch_size"], len(y), int(trusted.sum()))
 
 
 def test_the_blend_beats_both_halves_under_input_dependent_noise(blend, data):
