@@ -357,7 +357,7 @@ def _log_det_and_inverse_transpose(T):
             T64 = T.numpy().astype(np.float64)
             inverse = np.linalg.inv(T64)
             log_det = float(np.linalg.slogdet(T64)[1])
-            return log_det, torch.from_numpy(np.ascontiguousarray(inverse.T, dtype=np.float32)).to(T.dtype)
+            return log_det, torch.from_numpy(np.ascontiguousarray(inverse.T)).to(T.dtype)
         T64 = T.to(torch.float64)
         inverse = torch.linalg.inv(T64)
         return torch.linalg.slogdet(T64).logabsdet.to(T.dtype), inverse.mT.to(T.dtype)
