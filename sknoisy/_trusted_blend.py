@@ -59,8 +59,10 @@ class TrustedBlendClassifier(EarlyLearningClassifier):
     *Measured* (``benchmarks/trusted_rows_tries.py``, validation splits of
     the training rows, the test split never loaded): the MNIST subset and a
     6-class tabular set, 40% noise, 20 trusted rows per class, MLP(128),
-    20 epochs, 10 development seeds; mean validation accuracy, points over
-    the trusted rows alone:
+    20 epochs, 10 development seeds, the trusted network then trained for a
+    full fit's steps (with half, the blend's default: -0.7 to +1.4 points per
+    setting, ``benchmarks/results/trusted_net_steps.md``); mean validation
+    accuracy, points over the trusted rows alone:
 
     ==============================  =================  ================
     method                          annotator-like     Xia et al.
@@ -84,8 +86,8 @@ class TrustedBlendClassifier(EarlyLearningClassifier):
     candidate of :class:`~sknoisy.AutoNoisyClassifier`, not a default.
     On the test split of ``benchmarks/instance_noise.py`` (annotator-like
     noise at 40%, 20 trusted rows per class, seeds 0-4) it was the best
-    method on both sets: 86.2% on MNIST and 70.4% on the tabular set, 4.8
-    and 4.5 points above the trusted rows alone (by 2.4 to 6.6 in each of
+    method on both sets: 86.3% on MNIST and 69.9% on the tabular set, 4.8
+    and 4.0 points above the trusted rows alone (by 1.8 to 7.1 in each of
     the 10 runs).
 
     Parameters
