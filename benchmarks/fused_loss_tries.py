@@ -19,7 +19,9 @@ before it is timed:
 
 Each variant replaces the library's loss inside the library's own classifiers (the same network,
 optimizer, data and seed), so the epoch column compares like with like. None was kept: see the
-verdict in the results.
+verdict in the results. Since 2026-12-07 the library's VolMin loss builds T as one softmax and
+carries the log-determinant's gradient through a surrogate (``T^-T`` from one float64 LU in numpy);
+its form before is timed beside it as a reference row, not a try.
 
 Command of the committed results (2 CPU cores, one torch thread, nothing else running)::
 
@@ -183,6 +185,24 @@ def volmin_fused_forward(self, logits, target):
     return loss + (self.volume_weight * rows) * volume.to(loss.dtype)
 
 
+def volmin_before_forward(self, logits, target):
+    """VolMinCrossEntropy.forward as the library had it before 2026-12-07 (the reference row ``BEFORE``).
+
+    T built op by op (``rownorm(I + sigmoid(W) * off)``) and ``log|det T|`` through torch's ``slogdet``
+    and autograd; the library now builds T as one softmax and carries the log-determinant's gradient
+    through a surrogate whose ``T^-T`` comes from one float64 LU in numpy.
+    """
+    from sknoisy.losses import forward_corrected_cross_entropy
+
+    W = self.transition_logits
+    unnormalised = torch.eye(self.n_classes, dtype=W.dtype, device=W.device) + torch.sigmoid(W) * self._off_diagonal
+    T = unnormalised / unnormalised.sum(dim=1, keepdim=True)
+    loss = forward_corrected_cross_entropy(logits, target, T, eps=self.eps, reduction=self.reduction)
+    volume = torch.linalg.slogdet(T.to(torch.float64)).logabsdet.to(loss.dtype)
+    rows = target.shape[0] if self.reduction == "sum" else 1
+    return loss + (self.volume_weight * rows) * volume
+
+
 # ----------------------------------------------------------------- swapping a variant in
 class Variant:
     """A context that puts a tried loss in place of the library's, everywhere the library calls it."""
@@ -206,8 +226,11 @@ class Variant:
         _transition._forward_corrected_loss, _transition.VolMinCrossEntropy.forward = self.saved
 
 
+#: Not a try: the library's VolMin loss as it was before 2026-12-07, timed against today's
+BEFORE = "VolMin's loss before 2026-12-07 (T op by op, slogdet through autograd)"
 VARIANTS = {
     "library (autograd through the formula)": Variant(),
+    BEFORE: Variant(volmin_forward=volmin_before_forward),
     "one node, gradient written out": Variant(loss=fused_loss, volmin_forward=volmin_fused_forward),
     "log-sum-exp form (one fused cross-entropy)": Variant(loss=log_sum_exp_loss),
 }
@@ -336,7 +359,8 @@ def epoch_timings(rounds, n_rows, epochs):
     runs = {}
     for variant_name, variant in VARIANTS.items():
         for name, make in estimators.items():
-            runs[(variant_name, name)] = (make, variant)
+            if variant_name != BEFORE or name.startswith("VolMin"):
+                runs[(variant_name, name)] = (make, variant)
     ce_common = {k: v for k, v in common.items() if k != "warm_up_epochs"}
     runs[("torch", "CrossEntropyClassifier")] = (lambda: CrossEntropyClassifier(MLP, **ce_common), VARIANTS[
         "library (autograd through the formula)"])
@@ -408,10 +432,16 @@ def main(argv=None):
     lines.append(_common.markdown_table(["variant", "estimator", "epoch CPU (ms)"], rows))
     best = {}
     for (variant, name) in epoch_ms:
-        if variant not in (library, "torch"):
+        if variant not in (library, "torch", BEFORE):
             per_round = [a / b for a, b in zip(raw[(variant, name)], raw[(library, name)])]
             best[name] = min(best.get(name, (np.inf, None)), (statistics.median(per_round), variant))
     lines += ["", "## Verdict", ""]
+    for (variant, name) in epoch_ms:
+        if variant == BEFORE:
+            per_round = [b / a for a, b in zip(raw[(variant, name)], raw[(library, name)])]
+            lines.append(f"- {name}: the library's loss (since 2026-12-07: T as one softmax, the log-determinant's "
+                         f"gradient through a surrogate from one numpy LU) takes {statistics.median(per_round):.2f}x "
+                         f"the epoch of its form before (rounds {min(per_round):.2f}-{max(per_round):.2f}).")
     for name, (ratio, variant) in best.items():
         kept = "kept" if ratio < 0.95 else "not kept (not 5% faster)"
         lines.append(f"- {name}: the best variant, '{variant}', takes {ratio:.2f}x the library's epoch "
