@@ -491,8 +491,9 @@ class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
             weight = self.volume_weight * (target.shape[0] if self.reduction == "sum" else 1)
             log_det, inverse_t = _log_det_and_inverse_transpose(T.detach())
             # d log|det T| / dT = T^-T, so sum(T * T^-T) (a constant, C, in value) carries the volume's exact
-            # gradient; torch's slogdet through autograd cost twice that here, a fifth of a small network's
-            # step (benchmarks/results/speed.md). T stepped on every k-th batch only, to save the cost, lost
+            # gradient: on a batch of 128, 10 classes, the criterion's cost over the given-T correction was
+            # about halved against torch's slogdet through autograd (benchmarks/fused_loss_tries.py times
+            # both in the library's classifier). T stepped on every k-th batch only, to save the cost, lost
             # up to 21 points on validation splits (benchmarks/results/volmin_step_every_tries.md).
             surrogate = (T * (weight * inverse_t)).sum()
             loss = loss + surrogate + weight * (log_det - self.n_classes)
