@@ -1,4 +1,5 @@
-"""What the validation studies share (``mlc_step_every.py``, ``volmin_step_every_tries.py``, ``trusted_rows_tries.py``).
+"""What the validation studies share (``mlc_step_every.py``, ``volmin_step_every_tries.py``, ``trusted_rows_tries.py``,
+``trusted_net_steps.py``).
 
 They compare variants on validation splits of the training rows only (the test part of
 ``instance_noise.py``'s split per seed is dropped; development seeds); the step-every studies also time
@@ -33,6 +34,17 @@ def epoch_costs(factories, rounds, quick):
             if round_:
                 times[name].append(result["epoch_cpu"])
     return times
+
+
+def parse_seed_args(doc, argv, default_seeds):
+    """``--quick``, ``--out``, ``--seeds`` (development seeds 100, 101, ...) and ``--n-jobs``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny run (seconds) to check the script works")
+    parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR)
+    parser.add_argument("--seeds", type=int, default=default_seeds,
+                        help=f"development seeds 100, 101, ...; default {default_seeds}")
+    parser.add_argument("--n-jobs", type=int, default=1, help="worker processes")
+    return parser.parse_args(argv)
 
 
 def noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class=None, return_clean=False):

@@ -29,29 +29,20 @@ Quick check (seconds; what the test suite runs)::
     python benchmarks/trusted_net_steps.py --quick --out /tmp/trusted_net_steps
 """
 
-import argparse
 import copy
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 import _common
 import _validation_study
+from trusted_rows_tries import DATASETS, FIRST_SEED, net_params
 
-FIRST_SEED = 100
-DATASETS = ("tabular", "mnist")
 SETTINGS = (("annotator", 0.4), ("annotator", 0.2), ("instance", 0.4))
 #: fractions of the full fit's optimizer steps the trusted network takes
 FRACTIONS = (1.0, 0.5, 0.25)
-
-
-def net_params(quick, seed):
-    if quick:
-        return {"module__hidden_units": (16,), "max_epochs": 4, "batch_size": 128, "lr": 1e-2, "random_state": seed}
-    return {"module__hidden_units": (128,), "max_epochs": 20, "batch_size": 128, "lr": 1e-3, "random_state": seed}
 
 
 def run(dataset, noise, rate, seed, quick):
@@ -83,12 +74,7 @@ def run(dataset, noise, rate, seed, quick):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run (seconds) to check the script works")
-    parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR)
-    parser.add_argument("--seeds", type=int, default=5, help="development seeds 100, 101, ...; default 5")
-    parser.add_argument("--n-jobs", type=int, default=1, help="worker processes")
-    return parser.parse_args(argv)
+    return _validation_study.parse_seed_args(__doc__, argv, default_seeds=5)
 
 
 def main(argv=None):

@@ -50,11 +50,9 @@ Quick check (seconds; what the test suite runs)::
     python benchmarks/trusted_rows_tries.py --quick --out /tmp/trusted_rows_tries
 """
 
-import argparse
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -152,12 +150,7 @@ def run(dataset, noise, seed, quick):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run (seconds) to check the script works")
-    parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR)
-    parser.add_argument("--seeds", type=int, default=3, help="development seeds 100, 101, ...; default 3")
-    parser.add_argument("--n-jobs", type=int, default=1, help="worker processes")
-    return parser.parse_args(argv)
+    return _validation_study.parse_seed_args(__doc__, argv, default_seeds=3)
 
 
 def main(argv=None):
