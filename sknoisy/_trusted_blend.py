@@ -220,11 +220,14 @@ class TrustedBlendClassifier(EarlyLearningClassifier):
             )
         trusted_logits = self._infer_with(self.trusted_module_, x, **fit_params)
         weight = float(self.trusted_weight)
-        # log(w p_trusted + (1 - w) p_elr): logits whose softmax is the average
-        return torch.logaddexp(
-            torch.log_softmax(trusted_logits.float(), dim=1) + _log(weight),
-            torch.log_softmax(logits.float(), dim=1) + _log(1.0 - weight),
+        # log(w p_trusted + (1 - w) p_elr): logits whose softmax is the average. In float64, then rounded
+        # back: torch's elementwise float32 kernels round a row's values differently by its position in
+        # the batch (vectorised body, scalar tail), which made predict_proba depend on the row order
+        blended = torch.logaddexp(
+            torch.log_softmax(trusted_logits.double(), dim=1) + _log(weight),
+            torch.log_softmax(logits.double(), dim=1) + _log(1.0 - weight),
         )
+        return blended.to(logits.dtype if logits.is_floating_point() else torch.float32)
 
 
 def _log(weight):
