@@ -227,7 +227,7 @@ class TrustedBlendClassifier(EarlyLearningClassifier):
             torch.log_softmax(trusted_logits.double(), dim=1) + _log(weight),
             torch.log_softmax(logits.double(), dim=1) + _log(1.0 - weight),
         )
-        return blended.to(logits.dtype if logits.is_floating_point() else torch.float32)
+        return blended.float()
 
 
 def _log(weight):
