@@ -47,6 +47,24 @@ def parse_seed_args(doc, argv, default_seeds):
     return parser.parse_args(argv)
 
 
+def run_grid(args, run, datasets, settings, first_seed):
+    """``run(dataset, noise, rate, seed, quick)`` on every data set, ``(noise, rate)`` setting and seed.
+
+    ``--quick`` keeps the first data set, setting and seed. ``run`` returns ``(key, value)``; the
+    worker processes are ``--n-jobs``. Returns ``(results, seeds, settings, elapsed)``: the values by
+    key, the seeds, the ``(dataset, noise, rate)`` settings run and the wall time (s).
+    """
+    from joblib import Parallel, delayed
+
+    started = time.perf_counter()
+    seeds = range(first_seed, first_seed + (1 if args.quick else args.seeds))
+    datasets = datasets[:1] if args.quick else datasets
+    settings = [(d, n, r) for d in datasets for n, r in (settings[:1] if args.quick else settings)]
+    tasks = [(*setting, s) for setting in settings for s in seeds]
+    results = dict(Parallel(n_jobs=args.n_jobs)(delayed(run)(*task, args.quick) for task in tasks))
+    return results, seeds, settings, time.perf_counter() - started
+
+
 def noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class=None, return_clean=False):
     """``(X_fit, y_noisy, mask, X_val, y_val)``: a clean stratified 20% of the training rows for validation.
 

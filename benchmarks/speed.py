@@ -92,6 +92,7 @@ CE_GOALS = {
     "EarlyLearningClassifier": 2.0,
     "CoTeachingClassifier (two networks)": 2.2,
     "TrustedTeacherClassifier (student epochs)": 2.0,
+    "InstanceForwardClassifier (T(x) epochs)": 2.0,
 }
 #: issue 20, for the methods whose timed epochs are one of two networks: the whole fit's CPU time against
 #: CrossEntropyClassifier's whole fit (both networks, the same optimizer steps each)
@@ -258,6 +259,7 @@ def estimator_specs(X, y, T, epochs):
         CrossEntropyClassifier,
         EarlyLearningClassifier,
         ForwardCorrectedClassifier,
+        InstanceForwardClassifier,
         TrustedBlendClassifier,
         TrustedTeacherClassifier,
     )
@@ -328,6 +330,8 @@ def estimator_specs(X, y, T, epochs):
         "TrustedTeacherClassifier (student epochs)": (ours(TrustedTeacherClassifier), "sknoisy", None, False),
         # likewise: the ELR network's epochs timed, the trusted network's fit in the full fit time
         "TrustedBlendClassifier (ELR epochs)": (ours(TrustedBlendClassifier), "sknoisy", None, False),
+        # the T(x) network's epochs timed; its stage 1 (a VolMin fit, no timer) is in the full fit time
+        "InstanceForwardClassifier (T(x) epochs)": (ours(InstanceForwardClassifier), "sknoisy", None, False),
         # diagnostics: where the time goes, and what the library's fused loss and cheap clipping replaced
         RAW_FUSED: (raw(False, fused=True), "plain", None, True),
         CE_DEFAULT_ADAM: (

@@ -78,16 +78,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from joblib import Parallel, delayed
-
     args = parse_args(argv)
-    started = time.perf_counter()
-    seeds = range(FIRST_SEED, FIRST_SEED + (1 if args.quick else args.seeds))
-    datasets = DATASETS[:1] if args.quick else DATASETS
-    settings = [(d, n, r) for d in datasets for n, r in (SETTINGS[:1] if args.quick else SETTINGS)]
-    tasks = [(*setting, s) for setting in settings for s in seeds]
-    acc = dict(Parallel(n_jobs=args.n_jobs)(delayed(run)(*task, args.quick) for task in tasks))
-    elapsed = time.perf_counter() - started
+    acc, seeds, settings, elapsed = _validation_study.run_grid(args, run, DATASETS, SETTINGS, FIRST_SEED)
 
     def mean(name, setting):
         return statistics.fmean(acc[(*setting, s)][name] for s in seeds)

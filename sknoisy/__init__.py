@@ -15,6 +15,7 @@ from ._classifier_registry import CLASSIFIER_METHODS, ClassifierMethod
 from ._coteaching import CoTeachingClassifier
 from ._elr import EarlyLearningClassifier
 from ._glc import GLCClassifier
+from ._instance_forward import InstanceForwardClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier

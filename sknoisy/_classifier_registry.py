@@ -25,6 +25,7 @@ import typing
 from ._coteaching import CoTeachingClassifier
 from ._elr import EarlyLearningClassifier
 from ._glc import GLCClassifier
+from ._instance_forward import InstanceForwardClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
@@ -113,6 +114,12 @@ _ENTRIES = {
         ClassifierMethod(
             "elr", EarlyLearningClassifier,
             "early-learning regularization, pulls predictions towards their running average", "Liu et al. 2020",
+        ),
+        ClassifierMethod(
+            "instance_forward", InstanceForwardClassifier,
+            "forward correction through a T(x) per row: class flip rates from VolMin's T, flip targets from the "
+            "network's features, NCE+RCE (only when named: not yet measured inside auto)",
+            "Xia et al. 2020", in_auto=False,
         ),
         ClassifierMethod(
             "coteaching", CoTeachingClassifier,

@@ -69,6 +69,15 @@ def check_trusted_rows(estimator, y_enc, mask, *, purpose, where=None):
         )
 
 
+def warm_up_cross_entropy(criterion, y_pred, table):
+    """The plain cross-entropy of a warm-up batch, weighted by the table's weights, reduced as ``criterion`` is."""
+    losses = F.cross_entropy(y_pred, target_labels(table), reduction="none")
+    weight = target_weights(table)
+    if weight is not None:
+        losses = losses * weight
+    return losses.sum() if getattr(criterion, "reduction", "mean") == "sum" else losses.mean()
+
+
 class _TransitionMatrixMixin:
     """Resolve the ``transition_matrix`` parameter into ``transition_matrix_`` and keep the criterion on it.
 
@@ -124,11 +133,7 @@ class _TransitionMatrixMixin:
         # Plain cross-entropy first: from a random network the corrected loss can settle on a
         # merged pair of classes when T has a 2-cycle (see warm_up_epochs); the (noisy) majority
         # label of each class separates them first.
-        losses = F.cross_entropy(y_pred, target_labels(table), reduction="none")
-        weight = target_weights(table)
-        if weight is not None:
-            losses = losses * weight
-        return losses.sum() if getattr(self.criterion_, "reduction", "mean") == "sum" else losses.mean()
+        return warm_up_cross_entropy(self.criterion_, y_pred, table)
 
     def initialize_criterion(self):
         kwargs = self.get_params_for("criterion")

@@ -35,6 +35,10 @@ The package, one concept a module:
     :class:`GeneralizedCrossEntropy` (GCE), :class:`SymmetricCrossEntropy`
     (SCE) and :class:`ActivePassiveLoss` (APL, ``alpha * active + beta *
     passive``).
+``_instance``
+    Forward correction through a transition matrix that depends on the
+    input, ``T(x)`` (:class:`InstanceForwardLoss`), the loss of
+    :class:`~sknoisy.InstanceForwardClassifier`.
 ``_registry``
     The robust losses by name: ``LOSS_NAMES``, ``LOSSES``, :func:`make_loss`,
     and the authors' settings ``DEFAULT_LOSS_PARAMS`` (their CIFAR-10
@@ -55,9 +59,10 @@ Examples
 """
 
 # Each module's __all__ is the one list of its public names.
-from . import _registry, _robust, _transition
+from . import _instance, _registry, _robust, _transition
+from ._instance import *  # noqa: F403
 from ._registry import *  # noqa: F403
 from ._robust import *  # noqa: F403
 from ._transition import *  # noqa: F403
 
-__all__ = sorted(_registry.__all__ + _robust.__all__ + _transition.__all__)
+__all__ = sorted(_instance.__all__ + _registry.__all__ + _robust.__all__ + _transition.__all__)

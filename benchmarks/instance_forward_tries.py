@@ -1,0 +1,156 @@
+"""InstanceForwardClassifier's defaults, chosen on validation splits of the training rows (issue 20).
+
+``InstanceForwardClassifier`` (forward correction through a per-row ``T(x)``: class flip rates from
+VolMin's class-level T, flip targets from a head on the network's features, NCE+RCE plus a little
+cross-entropy, weight averaging over the second half of the epochs) is compared with the variants its
+defaults were chosen against, each one default changed, and with CE, forward (VolMin), NCE+RCE and the
+clean-label ceiling:
+
+* data: the MNIST subset and the tabular set of ``instance_noise.py`` (its split per seed, test part
+  dropped), a stratified 20% of the training part kept clean as the validation split every accuracy here
+  is measured on; the rest gets Xia et al.'s instance-dependent noise (40%, 20%), annotator-like noise
+  (40%) or class-conditional flip-random noise (40%); no trusted rows; MLP(128), Adam lr 1e-3 (the
+  benchmark's; the step-2 ``instance_lr`` is the method's own), batch 128, 20 epochs; development seeds
+  100 onwards (``--seeds``), never those of ``instance_noise.py``'s results.
+
+Command of the committed results (``--n-jobs 2`` takes both cores)::
+
+    python benchmarks/instance_forward_tries.py --seeds 5 --n-jobs 2
+
+Quick check (seconds; what the test suite runs)::
+
+    python benchmarks/instance_forward_tries.py --quick --out /tmp/instance_forward_tries
+"""
+
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+import _common
+import _validation_study
+from trusted_rows_tries import DATASETS, FIRST_SEED, net_params
+
+SETTINGS = (("instance", 0.4), ("instance", 0.2), ("annotator", 0.4), ("symmetric", 0.4))
+#: name -> the InstanceForwardClassifier parameters that differ from its defaults (None: the true flip rate)
+VARIANTS = {
+    "instance_forward (defaults)": {},
+    "step 2 at the benchmark's lr 1e-3 (instance_lr=None)": {"instance_lr": None},
+    "no weight averaging (average_from=1)": {"average_from": 1.0},
+    "NCE+RCE alone (ce_weight=0)": {"ce_weight": 0.0},
+    "cross-entropy weight 1 (ce_weight=1)": {"ce_weight": 1.0},
+    "true flip rate given (oracle: no stage 1)": {"flip_rate": None},
+    "flip head started at stage 1's flip targets": {"start": "stage 1"},
+}
+REFERENCES = ("ce", "forward", "nce+rce")
+
+
+def run(dataset, noise, rate, seed, quick):
+    """Validation accuracy (%) and fit CPU seconds of every variant and reference on one split."""
+    import torch
+
+    from sknoisy import CLASSIFIER_METHODS, CrossEntropyClassifier, InstanceForwardClassifier
+    from sknoisy.modules import MLP
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    X, y, _, X_val, y_val, y_clean = _validation_study.noisy_validation_split(
+        dataset, seed, noise, rate, quick, return_clean=True)
+    params = net_params(quick, seed)
+    acc, cost = {}, {}
+
+    def score(name, clf, labels=y):
+        started = time.process_time()
+        clf.fit(X, labels)
+        cost[name] = time.process_time() - started
+        acc[name] = 100 * float(np.mean(clf.predict(X_val) == y_val))
+
+    CrossEntropyClassifier(MLP, **{**params, "max_epochs": 1}).fit(X, y)  # first-fit costs out of the timings
+    for name in REFERENCES:
+        entry = CLASSIFIER_METHODS[name]
+        score(name, entry.estimator(MLP, **params, **entry.params))
+    score("ceiling", CrossEntropyClassifier(MLP, **params), labels=y_clean)
+    for name, changes in VARIANTS.items():
+        cls = InstanceForwardClassifier
+        if "flip_rate" in changes:
+            changes = {"flip_rate": float(np.mean(y != y_clean))}
+        elif "start" in changes:
+            cls, changes = _started_at_stage1(InstanceForwardClassifier), {}
+        score(name, cls(MLP, **params, **changes))
+    return (dataset, noise, rate, seed), (acc, cost)
+
+
+def _started_at_stage1(cls):
+    """``cls`` whose flip head starts at stage 1's flip targets: bias ``log(T[c, j] / sum_{j != c} T[c, j])``."""
+    import torch
+
+    class StartedAtStage1(cls):
+        def initialize_module(self):
+            super().initialize_module()
+            T = getattr(self, "transition_matrix_", None)
+            if T is not None:
+                off = np.where(np.eye(len(T), dtype=bool), 0.0, T)
+                off = off / off.sum(axis=1, keepdims=True)
+                with torch.no_grad():
+                    self.flip_module_.bias.copy_(torch.as_tensor(np.log(np.clip(off, 1e-6, 1.0)).reshape(-1)))
+            return self
+
+    return StartedAtStage1
+
+
+def parse_args(argv=None):
+    return _validation_study.parse_seed_args(__doc__, argv, default_seeds=5)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    results, seeds, settings, elapsed = _validation_study.run_grid(args, run, DATASETS, SETTINGS, FIRST_SEED)
+
+    def mean(name, setting):
+        return statistics.fmean(results[(*setting, s)][0][name] for s in seeds)
+
+    def recovered(name, setting):
+        ce, ceiling = mean("ce", setting), mean("ceiling", setting)
+        return 100 * (mean(name, setting) - ce) / (ceiling - ce) if ceiling != ce else float("nan")
+
+    def label(setting):
+        return f"{setting[0]} {setting[1]} {setting[2]:.0%}"
+
+    names = [*REFERENCES, *VARIANTS, "ceiling"]
+    rows = [[name] + [f"{mean(name, s):.1f} ({recovered(name, s):.0f}%)" for s in settings]
+            + [f"{statistics.fmean(mean(name, s) for s in settings):.1f}"] for name in names]
+    default = next(iter(VARIANTS))
+    per_seed = [[name] + [" / ".join(f"{results[(*s, seed)][0][name] - results[(*s, seed)][0][default]:+.1f}"
+                                     for seed in seeds) for s in settings]
+                for name in names if name != default]
+    costs = [[name] + [f"{statistics.median(results[(*s, seed)][1][name] / results[(*s, seed)][1]['ce'] for seed in seeds):.2f}x"
+                       for s in settings] for name in names]
+    facts = _common.machine_facts("cpu")
+    command = _common.command_line(argv)
+    title = "InstanceForwardClassifier's defaults on validation splits"
+    lines = [_common.header_markdown(title, facts, command), f"Total run time: {elapsed / 60:.1f} min.", ""]
+    lines += [" ".join(line.strip() for line in __doc__.split("\n\n")[1].splitlines()), ""]
+    lines += ["## Validation accuracy", "",
+              f"Mean validation accuracy (%) over seeds {', '.join(map(str, seeds))}, no trusted rows; in "
+              "parentheses the share of CE's gap to the clean-label ceiling recovered; last column: the mean "
+              "over the settings.", ""]
+    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings] + ["mean"], rows))
+    lines += ["", "## Per seed", "", f"Difference from `{default}` (points), seed by seed.", ""]
+    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings], per_seed))
+    lines += ["", "## Cost", "", "Median ratio of a whole fit's CPU time (one torch thread) to CE's on the same "
+              "split (instance_forward's includes its stage-1 VolMin fit).", ""]
+    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings], costs))
+    lines.append("")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "instance_forward_tries.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    values = {f"{label(s)}: {name}": mean(name, s) - mean(default, s)
+              for s in settings for name in VARIANTS if name != default}
+    _common.bar_figure(out / "instance_forward_tries.png", values, f"points against {default}",
+                       title, facts, command, reference=("the defaults", 0.0))
+    print((out / "instance_forward_tries.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
