@@ -132,6 +132,13 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
     sent to each other (a 2-cycle) in one run of 40 (-10 points); it starts
     uniform. A whole fit costs 3-4.3 CE fits (stage 1 included).
 
+    On the test split of ``benchmarks/instance_noise.py`` (seeds 0-4) under
+    Xia et al.'s noise at 40% without trusted rows it reached 89.5% on the
+    MNIST subset and 84.8% on the tabular set, 87% of CE's gap to the
+    ceiling recovered on each (NCE+RCE 87.5 / 70.0, forward 81.9 / 82.0),
+    and under annotator-like noise at 40% 78.4 / 64.2 (CE 81.6 / 66.3).
+    Not among :class:`~sknoisy.AutoNoisyClassifier`'s candidates yet.
+
     Parameters
     ----------
     module : torch.nn.Module class or instance
