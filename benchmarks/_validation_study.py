@@ -95,6 +95,16 @@ def noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class=
     return (X_fit, y_noisy, mask, X_val, y_val) + ((y_fit,) if return_clean else ())
 
 
+def report_head(title, doc, argv, elapsed):
+    """``(lines, facts, command)``: a report's header (machine facts, command, run time) and ``doc``'s
+    second paragraph, the facts and command line its figure repeats."""
+    facts = _common.machine_facts("cpu")
+    command = _common.command_line(argv)
+    lines = [_common.header_markdown(title, facts, command), f"Total run time: {elapsed / 60:.1f} min.", ""]
+    lines += [" ".join(line.strip() for line in doc.split("\n\n")[1].splitlines()), ""]
+    return lines, facts, command
+
+
 def write_report(args, argv, *, name, title, doc, variants, label, times, acc, settings, seeds, rate, goal,
                  elapsed, reference_text, variant_header="variant"):
     """Write ``<name>.md`` and ``<name>.png``: cost and accuracy of every variant, then every run."""

@@ -126,11 +126,8 @@ def main(argv=None):
                 for name in names if name != default]
     costs = [[name] + [f"{statistics.median(results[(*s, seed)][1][name] / results[(*s, seed)][1]['ce'] for seed in seeds):.2f}x"
                        for s in settings] for name in names]
-    facts = _common.machine_facts("cpu")
-    command = _common.command_line(argv)
     title = "InstanceForwardClassifier's defaults on validation splits"
-    lines = [_common.header_markdown(title, facts, command), f"Total run time: {elapsed / 60:.1f} min.", ""]
-    lines += [" ".join(line.strip() for line in __doc__.split("\n\n")[1].splitlines()), ""]
+    lines, facts, command = _validation_study.report_head(title, __doc__, argv, elapsed)
     lines += ["## Validation accuracy", "",
               f"Mean validation accuracy (%) over seeds {', '.join(map(str, seeds))}, no trusted rows; in "
               "parentheses the share of CE's gap to the clean-label ceiling recovered; last column: the mean "

@@ -101,11 +101,8 @@ def main(argv=None):
                 + [" / ".join(f"{acc[(*s, seed)][f'blend x{fraction:g}'] - acc[(*s, seed)]['blend x1']:+.1f}"
                               for seed in seeds) for s in settings]
                 for fraction in FRACTIONS[1:]]
-    facts = _common.machine_facts("cpu")
-    command = _common.command_line(argv)
     title = "The trusted blend's trusted network at a fraction of its optimizer steps"
-    lines = [_common.header_markdown(title, facts, command), f"Total run time: {elapsed / 60:.1f} min.", ""]
-    lines += [" ".join(line.strip() for line in __doc__.split("\n\n")[1].splitlines()), ""]
+    lines, facts, command = _validation_study.report_head(title, __doc__, argv, elapsed)
     lines += ["## Validation accuracy", "",
               f"Mean validation accuracy (%) over seeds {', '.join(map(str, seeds))} with 20 trusted rows per "
               "class; in parentheses the difference from the same network trained for the full count of steps.", ""]

@@ -177,11 +177,8 @@ def main(argv=None):
             else:
                 row.append(f"{mean(name, setting):.1f} ({mean(name, setting) - mean('trusted_only', setting):+.1f})")
         rows.append(row)
-    facts = _common.machine_facts("cpu")
-    command = _common.command_line(argv)
     title = "Trusted and noisy rows combined under input-dependent noise (tried; the ELR blend kept)"
-    lines = [_common.header_markdown(title, facts, command), f"Total run time: {elapsed / 60:.1f} min.", ""]
-    lines += [" ".join(line.strip() for line in __doc__.split("\n\n")[1].splitlines()), ""]
+    lines, facts, command = _validation_study.report_head(title, __doc__, argv, elapsed)
     lines += ["## Validation accuracy", "",
               f"Mean validation accuracy (%) over seeds {', '.join(map(str, seeds))} at {RATE:.0%} noise with 20 "
               "trusted rows per class; in parentheses the difference from the trusted rows alone (issue 20's goal "

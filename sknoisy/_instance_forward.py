@@ -20,7 +20,7 @@ import torch
 from ._loss_correction import _WARM_UP_CONSTRAINTS, ForwardCorrectedClassifier, warm_up_cross_entropy
 from ._stage1 import stage1_net
 from ._targets import target_labels
-from .base import CrossEntropyClassifier
+from .base import CrossEntropyClassifier, with_own_param_group
 from .losses import InstanceForwardLoss
 from .utils._param_validation import Interval
 from .utils._random import seed_from
@@ -308,14 +308,7 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
             return args, kwargs
         if self.instance_lr is not None and "lr" not in self.get_params_for("optimizer"):
             kwargs["lr"] = self.instance_lr
-        flip_params = {id(p) for p in flip.parameters()}
-        groups = []
-        for group in args[0]:
-            params = [p for p in group["params"] if id(p) not in flip_params]
-            if params:
-                groups.append({**group, "params": params})
-        groups.append({"params": list(flip.parameters()), "lr": self.flip_lr})
-        return (groups, *args[1:]), kwargs
+        return with_own_param_group(args, list(flip.parameters()), lr=self.flip_lr), kwargs
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         table = torch.as_tensor(y_true, device=y_pred.device)

@@ -23,7 +23,7 @@ from skorch.utils import to_device
 
 from ._targets import target_labels, target_weights
 from ._stage1 import resolve_transition_matrix
-from .base import CrossEntropyClassifier
+from .base import CrossEntropyClassifier, with_own_param_group
 from .losses import (
     BackwardCorrectedCrossEntropy,
     ForwardCorrectedCrossEntropy,
@@ -406,16 +406,10 @@ class ForwardCorrectedClassifier(_TransitionMatrixMixin, CrossEntropyClassifier)
         criterion = getattr(self, "criterion_", None)
         if prefix != "optimizer" or self.volmin_lr is None or not isinstance(criterion, VolMinCrossEntropy):
             return args, kwargs
-        W = criterion.transition_logits
-        groups = []
-        for group in args[0]:
-            params = [p for p in group["params"] if p is not W]
-            if params:
-                groups.append({**group, "params": params})
         # the paper does not decay T (decay would pull W to 0, that is towards uniform rows); set even when
         # the user set none, since an optimizer's own default (AdamW's 0.01) would otherwise apply
-        groups.append({"params": [W], "lr": self.volmin_lr, "weight_decay": 0.0})
-        return (groups, *args[1:]), kwargs
+        args = with_own_param_group(args, [criterion.transition_logits], lr=self.volmin_lr, weight_decay=0.0)
+        return args, kwargs
 
     def _train(self, *args, **kwargs):
         # After training, not in on_train_end: the net hears that before its callbacks, and one of them

@@ -139,6 +139,32 @@ def _base_callbacks():
 _FUSED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.Adagrad)
 
 
+def with_own_param_group(args, params, **options):
+    """skorch's optimizer ``args`` with ``params`` taken out of their groups and given a group of their own.
+
+    ``args[0]`` is the list of parameter groups of ``get_params_for_optimizer``;
+    the new group (``options``: its ``lr``, ``weight_decay``...) comes last,
+    and a group left empty is dropped. For parameters that learn at their
+    own rate, such as a learned transition matrix or a flip head.
+
+    Examples
+    --------
+    >>> import torch
+    >>> a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    >>> (groups,) = with_own_param_group(([{"params": [a, b]}],), [b], lr=0.1)
+    >>> [(len(g["params"]), g.get("lr")) for g in groups]
+    [(1, None), (1, 0.1)]
+    """
+    own = {id(p) for p in params}
+    groups = []
+    for group in args[0]:
+        kept = [p for p in group["params"] if id(p) not in own]
+        if kept:
+            groups.append({**group, "params": kept})
+    groups.append({"params": list(params), **options})
+    return (groups, *args[1:])
+
+
 def _build_optimizer(optimizer, args, kwargs):
     """``optimizer(*args, **kwargs)``, fused where it is one of :data:`_FUSED_OPTIMIZERS` and the user chose none."""
     if optimizer not in _FUSED_OPTIMIZERS or {"fused", "foreach", "differentiable"} & set(kwargs):

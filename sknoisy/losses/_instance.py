@@ -11,6 +11,7 @@ robust part keeps the network from fitting the labels that ``T(x)`` cannot
 explain, the cross-entropy speeds up early learning.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -46,10 +47,17 @@ def _check_flip_scores(flip_scores, logits):
     return flip_scores.reshape(expected)
 
 
+@functools.lru_cache(maxsize=16)
+def _diagonal(n_classes, device):
+    """The boolean identity, built once per size and device (it is read on every training batch)."""
+    # a normal tensor even when first built under inference_mode: autograd saves the mask for backward
+    with torch.inference_mode(False):
+        return torch.eye(n_classes, dtype=torch.bool, device=device)
+
+
 def _flip_targets(flip_scores):
     """``softmax_{j != c}(s_c)`` for every row and clean class ``c``: the diagonal gets probability 0."""
-    n_classes = flip_scores.shape[-1]
-    diagonal = torch.eye(n_classes, dtype=torch.bool, device=flip_scores.device)
+    diagonal = _diagonal(flip_scores.shape[-1], flip_scores.device)
     return torch.softmax(flip_scores.masked_fill(diagonal, -math.inf), dim=-1)
 
 
