@@ -1,8 +1,9 @@
 """InstanceForwardClassifier's defaults, chosen on validation splits of the training rows (issue 20).
 
 ``InstanceForwardClassifier`` (forward correction through a per-row ``T(x)``: class flip rates from
-VolMin's class-level T, flip targets from a head on the network's features, NCE+RCE plus a little
-cross-entropy, weight averaging over the second half of the epochs) is compared with the variants its
+VolMin's class-level T, flip targets from a head on the network's features (detached: its gradient
+stays in the head), NCE+RCE plus a little cross-entropy, weight averaging over the second half of the
+epochs) is compared with the variants its
 defaults were chosen against, each one default changed, and with CE, forward (VolMin), NCE+RCE and the
 clean-label ceiling:
 
@@ -42,6 +43,8 @@ VARIANTS = {
     "cross-entropy weight 1 (ce_weight=1)": {"ce_weight": 1.0},
     "true flip rate given (oracle: no stage 1)": {"flip_rate": None},
     "flip head started at stage 1's flip targets": {"start": "stage 1"},
+    "flip head's gradient into the network's features (not detached)": {"attached": True},
+    "flip head at the network's lr, in the network's optimizer group": {"one_group": True},
 }
 REFERENCES = ("ce", "forward", "nce+rce")
 
@@ -77,6 +80,10 @@ def run(dataset, noise, rate, seed, quick):
             changes = {"flip_rate": float(np.mean(y != y_clean))}
         elif "start" in changes:
             cls, changes = _started_at_stage1(InstanceForwardClassifier), {}
+        elif "attached" in changes:
+            cls, changes = _on_attached_features(InstanceForwardClassifier), {}
+        elif "one_group" in changes:
+            cls, changes = _in_one_optimizer_group(InstanceForwardClassifier), {}
         score(name, cls(MLP, **params, **changes))
     return (dataset, noise, rate, seed), (acc, cost)
 
@@ -97,6 +104,30 @@ def _started_at_stage1(cls):
             return self
 
     return StartedAtStage1
+
+
+def _on_attached_features(cls):
+    """``cls`` whose flip head reads the features undetached: the flip targets' gradient reaches the network."""
+
+    class OnAttachedFeatures(cls):
+        def _flip_scores(self, features):
+            return self.flip_module_(features.flatten(1))
+
+    return OnAttachedFeatures
+
+
+def _in_one_optimizer_group(cls):
+    """``cls`` whose flip head learns in the network's optimizer group, at its rate (one group: cheaper steps)."""
+    from sknoisy import CrossEntropyClassifier
+
+    class InOneOptimizerGroup(cls):
+        def get_params_for_optimizer(self, prefix, named_parameters):
+            args, kwargs = CrossEntropyClassifier.get_params_for_optimizer(self, prefix, named_parameters)
+            if prefix == "optimizer" and "lr" not in self.get_params_for("optimizer"):
+                kwargs["lr"] = self.instance_lr
+            return args, kwargs
+
+    return InOneOptimizerGroup
 
 
 def parse_args(argv=None):

@@ -172,8 +172,30 @@ class ComposedNCERCE(nn.Module):
         )
 
 
+class InstanceForwardOnZeroScores(nn.Module):
+    """The instance-forward loss as ``loss(logits, target)``: flip scores of zero (learnable), rates 0.3.
+
+    ``through_autograd``: the same loss through autograd's thirty-odd nodes (what the fused node replaced).
+    """
+
+    def __init__(self, through_autograd=False):
+        super().__init__()
+        self.through_autograd = through_autograd
+
+    def forward(self, logits, target):
+        from sknoisy.losses import instance_forward_loss
+        from sknoisy.losses._instance import _instance_forward_reference
+
+        n_rows, n_classes = logits.shape
+        scores = torch.zeros(n_rows, n_classes, n_classes, dtype=logits.dtype, requires_grad=True)
+        rate = torch.full((n_classes,), 0.3, dtype=logits.dtype)
+        if self.through_autograd:
+            return _instance_forward_reference(logits, scores, target, rate, 0.3, -math.log(1e-4), 1e-7).mean()
+        return instance_forward_loss(logits, scores, target, rate)
+
+
 def check_diagnostic_losses():
-    """The composed loss equals the library's fused one, value and gradient (else the diagnostic means nothing)."""
+    """The composed losses equal the library's fused ones, value and gradient (else the diagnostics mean nothing)."""
     from sknoisy.losses import make_loss
 
     gen = torch.Generator().manual_seed(0)
@@ -186,6 +208,11 @@ def check_diagnostic_losses():
     assert torch.allclose(fused, composed), (fused, composed)
     grads = [torch.autograd.grad(loss, z)[0] for loss in (fused, composed)]
     assert torch.allclose(*grads), "the library's fused NCE+RCE gradient differs from autograd's"
+    fused, composed = (InstanceForwardOnZeroScores(through)(z, target) for through in (False, True))
+    assert type(fused.grad_fn).__name__ == "_FusedInstanceForwardBackward", fused.grad_fn
+    assert torch.allclose(fused, composed), (fused, composed)
+    grads = [torch.autograd.grad(loss, z)[0] for loss in (fused, composed)]
+    assert torch.allclose(*grads), "the library's instance-forward gradient differs from autograd's"
 
 
 # ------------------------------------------------------------ raw loops
@@ -411,6 +438,9 @@ def loss_microbenchmark(classes, batch_size, rounds):
             "make_loss('nce+rce') (fused: one autograd node)": make_loss("nce+rce"),
             "*nce+rce through autograd (generic APL path)*": ComposedNCERCE(),
         }
+        if n_classes <= 100:  # its (batch, C, C) flip targets: 0.5 GB at C = 1000
+            losses["InstanceForwardLoss (fused: one autograd node; flip scores included)"] = InstanceForwardOnZeroScores()
+            losses["*instance-forward loss through autograd*"] = InstanceForwardOnZeroScores(through_autograd=True)
         gen = torch.Generator().manual_seed(0)
         logits = torch.randn(batch_size, n_classes, generator=gen)
         target = torch.randint(0, n_classes, (batch_size,), generator=gen)
@@ -437,12 +467,13 @@ def loss_microbenchmark(classes, batch_size, rounds):
 
 def loss_table(results):
     classes = list(results)
-    names = list(results[classes[0]])
+    names = list(dict.fromkeys(name for c in classes for name in results[c]))
     ref = names[0]
     rows = []
     for name in names:
         rows.append([name] + [
-            f"{results[c][name]:.0f} ({results[c][name] / results[c][ref]:.1f}x)" for c in classes
+            f"{results[c][name]:.0f} ({results[c][name] / results[c][ref]:.1f}x)" if name in results[c] else "-"
+            for c in classes
         ])
     return _common.markdown_table(["loss"] + [f"C = {c}: us (x CE)" for c in classes], rows)
 
@@ -742,7 +773,8 @@ def main(argv=None):
         "whole product softmax @ T up to 64 classes (fewer tensor operations) and gathers the target's "
         "column of T above, O(batch x C) (the product costs 42x CE at C = 1000); the library's NCE+RCE is one autograd node with a hand-written gradient, checked "
         "equal (value and gradient) to the generic APL path through autograd (in italics) before this "
-        "table is made."),
+        "table is made; so is InstanceForwardClassifier's loss (its flip scores' gradient included; not run "
+        "at C = 1000, where its C x C flip targets per row take 0.5 GB)."),
         "",
         loss_table(loss_results),
         "",

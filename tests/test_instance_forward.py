@@ -54,6 +54,31 @@ def test_loss_is_nce_rce_plus_weighted_cross_entropy_of_p_times_t_of_x(reduction
         torch.testing.assert_close(got, want)
 
 
+def test_loss_gradient_is_exact_to_second_order_and_through_a_tensor_flip_rate():
+    # one autograd node with a written-out gradient; a graph of the gradient comes from the reference formula
+    gen = torch.Generator().manual_seed(2)
+    logits = torch.randn(6, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    scores = torch.randn(6, 4, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    rate = torch.tensor([0.1, 0.4, 0.2, 0.3], dtype=torch.float64, requires_grad=True)
+    target = torch.tensor([0, 3, 1, 2, 2, 1])
+    for reduction in ("mean", "sum", "none"):
+        def loss(z, s, r, reduction=reduction):
+            return instance_forward_loss(z, s, target, r, ce_weight=0.5, reduction=reduction)
+
+        assert torch.autograd.gradcheck(loss, (logits, scores, rate))
+        assert torch.autograd.gradgradcheck(loss, (logits, scores, rate))
+
+
+def test_a_clamped_noisy_probability_passes_no_gradient():
+    # q_y below eps: the loss is capped there, so the row's gradient is zero, not inf or NaN
+    logits = torch.tensor([[40.0, -40.0, -40.0]], dtype=torch.float64, requires_grad=True)
+    scores = torch.zeros(1, 3, 3, dtype=torch.float64, requires_grad=True)
+    loss = instance_forward_loss(logits, scores, torch.tensor([1]), 0.0)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(logits.grad).all() and torch.isfinite(scores.grad).all()
+
+
 def test_loss_refuses_scores_of_the_wrong_shape_and_bad_rates():
     logits, target = torch.zeros(2, 3), torch.tensor([0, 1])
     with pytest.raises(ValueError, match=r"flip_scores must be a tensor of shape \(2, 3, 3\)"):
@@ -98,6 +123,15 @@ def test_given_flip_rate_trains_no_stage_one_and_is_validated(data):
         _make(flip_rate=[0.1, 0.2]).fit(X, y)
     with pytest.raises(ValueError, match="flip_rate"):
         _make(flip_rate=1.0).fit(X, y)
+
+
+def test_flip_head_reads_the_features_detached(data):
+    # its gradient stays in the head: the flip targets do not reshape the network's features
+    X, y, _ = data
+    clf = _make(flip_rate=0.2, max_epochs=1).fit(X, y)
+    features = torch.randn(4, 16, requires_grad=True)
+    clf._flip_scores(features).sum().backward()
+    assert features.grad is None and clf.flip_module_.weight.grad is not None
 
 
 def test_step_two_runs_at_instance_lr_and_the_flip_head_at_flip_lr(data):

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from ._base import _check_inputs, _check_non_negative, _check_open_unit, _check_reduction, _Loss, _pick, _reduce
-from ._robust import _fused_nce_rce
 
 __all__ = ["InstanceForwardLoss", "instance_forward_loss", "instance_transition_matrices"]
 
@@ -138,16 +137,100 @@ def instance_forward_loss(
     eps = _check_open_unit(eps, "eps")
     scores = _check_flip_scores(flip_scores, logits)
     rate = _flip_rate_like(flip_rate, logits)
+    scale = -math.log(_check_open_unit(label_min, "label_min"))
+    return _FusedInstanceForward.apply(logits, scores, target, rate, ce_weight, scale, eps, reduction)
+
+
+def _instance_forward_reference(logits, scores, target, rate, ce_weight, scale, eps):
+    """Per-row loss through autograd: the fused node's reference, differentiated for a graph of its gradient."""
     p = torch.softmax(logits, dim=1)
     flipped = p * rate
     # p @ T(x) without forming T(x): the kept mass plus the flipped mass spread over the targets
-    noisy = p - flipped + torch.bmm(flipped.unsqueeze(1), _flip_targets(scores)).squeeze(1)
+    noisy = p - flipped + (flipped.unsqueeze(2) * _flip_targets(scores)).sum(dim=1)
     log_noisy = noisy.clamp_min(eps).log()
-    # log_softmax(log q) = log q, since the rows of q sum to one: NCE+RCE read log-probabilities as logits
-    losses = _fused_nce_rce(log_noisy, target, label_min=label_min, reduction="none")
-    if ce_weight:
-        losses = losses - ce_weight * _pick(log_noisy, target)
-    return _reduce(losses, reduction)
+    # NCE+RCE read log q as logits: log_softmax(log q) = log q - log(sum q), and sum q = 1 up to the clamp
+    log_p = torch.log_softmax(log_noisy, dim=1)
+    log_p_y = _pick(log_p, target)
+    return log_p_y / log_p.sum(dim=1) - scale * torch.expm1(log_p_y) - ce_weight * _pick(log_noisy, target)
+
+
+class _FusedInstanceForward(torch.autograd.Function):
+    """The instance-forward loss as one autograd node, its gradient written out.
+
+    With ``p = softmax(z)``, ``A = softmax_{j != c}(s_c)`` per clean class,
+    ``q = (1 - r) * p + sum_c p_c r_c A[c]``, ``l = log q - log(sum q)``,
+    ``S = sum_k l_k`` and ``a = -log(label_min)``, a row costs
+    ``l_y / S - a * (exp(l_y) - 1) - w * log q_y`` (NCE + RCE on ``log q``
+    plus ``w`` times its cross-entropy). Backward: ``dL/dl = e_y (1/S - a
+    p_y) - l_y / S^2``, through the log-softmax and the clamp to ``g_q``;
+    with ``u_c = sum_j A[c, j] g_q[j]``, ``g_p = g_q + r (u - g_q)``,
+    ``g_z = p (g_p - <p, g_p>)``, ``g_s[c, j] = p_c r_c A[c, j] (g_q[j] - u_c)``
+    and ``g_r = sum_rows p (u - g_q)``. Autograd through the formula records
+    about thirty nodes; on a small network their fixed cost was most of the
+    loss's time (``benchmarks/speed.py``). A backward that builds a graph
+    differentiates the reference formula instead, so second derivatives stay
+    exact.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, scores, target, rate, ce_weight, scale, eps, reduction):
+        p = torch.softmax(logits, dim=1)
+        flip = _flip_targets(scores)
+        flipped = p * rate
+        noisy = torch.bmm(flipped.unsqueeze(1), flip).squeeze(1).add_(p).sub_(flipped)
+        kept = noisy >= eps
+        noisy = noisy.clamp_min_(eps)
+        log_total = noisy.sum(dim=1, keepdim=True).log_()
+        log_p = noisy.log().sub_(log_total)
+        index = target.unsqueeze(1)
+        log_p_y = log_p.gather(1, index).squeeze(1)
+        total = log_p.sum(dim=1)
+        loss = log_p_y / total - scale * torch.expm1(log_p_y)
+        if ce_weight:
+            loss = loss - ce_weight * (log_p_y + log_total.squeeze(1))
+        ctx.save_for_backward(logits, scores, target, rate, p, flip, noisy, kept, log_p, log_p_y, total)
+        ctx.constants = (ce_weight, scale, eps, reduction)
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        logits, scores, target, rate, p, flip, noisy, kept, log_p, log_p_y, total = ctx.saved_tensors
+        ce_weight, scale, eps, reduction = ctx.constants
+        n_rows, n_classes = p.shape
+        if reduction == "none":
+            weight = grad_output.unsqueeze(1)
+        else:
+            weight = grad_output / n_rows if reduction == "mean" else grad_output
+        needs = (ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[3])
+        if torch.is_grad_enabled():
+            # create_graph: a differentiable gradient, from the reference formula
+            inputs = [x for x, need in zip((logits, scores, rate), needs) if need]
+            with torch.enable_grad():
+                rows = _instance_forward_reference(logits, scores, target, rate, ce_weight, scale, eps)
+                grad_rows = weight.squeeze(1) if reduction == "none" else weight.expand_as(rows)
+                grads = iter(torch.autograd.grad(rows, inputs, grad_rows, create_graph=True))
+            grad_z, grad_s, grad_r = (next(grads) if need else None for need in needs)
+            return grad_z, grad_s, None, grad_r, None, None, None, None
+        index = target.unsqueeze(1)
+        a = (1.0 / total - scale * log_p_y.exp()).unsqueeze(1)  # coefficient of e_y
+        b = (log_p_y / total.square()).unsqueeze(1)  # subtracted from every class
+        # through the log-softmax: g_L = g_l - softmax(L) * sum(g_l), with sum(g_l) = a - C b
+        grad_log = log_p.exp().mul_(n_classes * b - a).sub_(b)
+        grad_log.scatter_add_(1, index, a - ce_weight if ce_weight else a)
+        # through the clamp and the log: zero where the clamp held q at eps
+        grad_noisy = grad_log.div_(noisy).mul_(kept).mul_(weight)
+        spread = torch.bmm(flip, grad_noisy.unsqueeze(2)).squeeze(2)  # u_c = sum_j A[c, j] g_q[j]
+        shift = spread - grad_noisy
+        grad_z = grad_s = grad_r = None
+        if needs[0]:
+            grad_p = grad_noisy + rate * shift
+            grad_z = p * (grad_p - (p * grad_p).sum(dim=1, keepdim=True))
+        if needs[1]:
+            # in place on one (N, C, C) buffer: at 100 classes these products are most of the loss's time
+            grad_s = (grad_noisy.unsqueeze(1) - spread.unsqueeze(2)).mul_(flip).mul_((p * rate).unsqueeze(2))
+        if needs[2]:
+            grad_r = (p * shift).sum(dim=0)
+        return grad_z, grad_s, None, grad_r, None, None, None, None
 
 
 class InstanceForwardLoss(_Loss):
