@@ -139,10 +139,10 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
     (stage 1 included).
 
     On the test split of ``benchmarks/instance_noise.py`` (seeds 0-4) under
-    Xia et al.'s noise at 40% without trusted rows it reached 89.5% on the
-    MNIST subset and 84.8% on the tabular set, 87% of CE's gap to the
-    ceiling recovered on each (NCE+RCE 87.5 / 70.0, forward 81.9 / 82.0),
-    and under annotator-like noise at 40% 78.4 / 64.2 (CE 81.6 / 66.3).
+    Xia et al.'s noise at 40% without trusted rows it reached 90.3% on the
+    MNIST subset and 85.1% on the tabular set, 91% and 89% of CE's gap to
+    the ceiling recovered (NCE+RCE 87.5 / 70.0, forward 81.9 / 82.0), and
+    under annotator-like noise at 40% 78.5 / 64.1 (CE 81.6 / 66.3).
     Not among :class:`~sknoisy.AutoNoisyClassifier`'s candidates yet.
 
     Parameters
