@@ -136,7 +136,11 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
     gradient stays in the head: letting it reach the network cost 0.5
     points on the mean of the eight settings (1.2 on MNIST at Xia et al.
     40%) and a matrix product per batch. A whole fit costs 2.5-3.8 CE fits
-    (stage 1 included).
+    (stage 1 included). The flip head has ``C * C`` outputs and the loss
+    ``C x C`` flip targets per row: its cost grows with the square of the
+    number of classes (at 100 classes the loss alone took about 150 times
+    cross-entropy's time on a batch of 128: the loss table of
+    ``benchmarks/speed.py``, run on 2026-12-07).
 
     On the test split of ``benchmarks/instance_noise.py`` (seeds 0-4) under
     Xia et al.'s noise at 40% without trusted rows it reached 90.3% on the
