@@ -138,9 +138,9 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
     40%) and a matrix product per batch. A whole fit costs 2.5-3.8 CE fits
     (stage 1 included). The flip head has ``C * C`` outputs and the loss
     ``C x C`` flip targets per row: its cost grows with the square of the
-    number of classes (at 100 classes the loss alone took about 150 times
-    cross-entropy's time on a batch of 128: the loss table of
-    ``benchmarks/speed.py``, run on 2026-12-07).
+    number of classes (at 100 classes the loss alone took 90 to 150 times
+    cross-entropy's time on a batch of 128: two runs of the loss table of
+    ``benchmarks/speed.py`` on 2026-12-07).
 
     On the test split of ``benchmarks/instance_noise.py`` (seeds 0-4) under
     Xia et al.'s noise at 40% without trusted rows it reached 90.3% on the
