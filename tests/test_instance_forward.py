@@ -69,14 +69,24 @@ def test_loss_gradient_is_exact_to_second_order_and_through_a_tensor_flip_rate()
         assert torch.autograd.gradgradcheck(loss, (logits, scores, rate))
 
 
-def test_a_clamped_noisy_probability_passes_no_gradient():
-    # q_y below eps: the loss is capped there, so the row's gradient is zero, not inf or NaN
+def test_a_clamped_noisy_probability_passes_no_gradient_through_the_clamp():
+    # q below eps for two classes: the loss is capped there; the written-out gradient stays finite and
+    # equals autograd's through the clamp (which passes nothing where it held q at eps)
+    from sknoisy.losses._instance import _instance_forward_reference
+
     logits = torch.tensor([[40.0, -40.0, -40.0]], dtype=torch.float64, requires_grad=True)
     scores = torch.zeros(1, 3, 3, dtype=torch.float64, requires_grad=True)
-    loss = instance_forward_loss(logits, scores, torch.tensor([1]), 0.0)
+    rate = torch.zeros(3, dtype=torch.float64)
+    target = torch.tensor([1])
+    loss = instance_forward_loss(logits, scores, target, rate)
     loss.backward()
     assert torch.isfinite(loss)
     assert torch.isfinite(logits.grad).all() and torch.isfinite(scores.grad).all()
+    reference = _instance_forward_reference(logits, scores, target, rate, 0.3, -np.log(1e-4), 1e-7).mean()
+    torch.testing.assert_close(loss, reference)
+    grads = torch.autograd.grad(reference, (logits, scores))
+    torch.testing.assert_close(logits.grad, grads[0])
+    torch.testing.assert_close(scores.grad, grads[1])
 
 
 def test_loss_refuses_scores_of_the_wrong_shape_and_bad_rates():

@@ -218,7 +218,7 @@ class _FusedInstanceForward(torch.autograd.Function):
         b = (log_p_y / total.square()).unsqueeze(1)  # subtracted from every class
         # through the log-softmax: g_L = g_l - softmax(L) * sum(g_l), with sum(g_l) = a - C b
         grad_log = log_p.exp().mul_(n_classes * b - a).sub_(b)
-        grad_log.scatter_add_(1, index, a - ce_weight if ce_weight else a)
+        grad_log.scatter_add_(1, index, a - ce_weight)
         # through the clamp and the log: zero where the clamp held q at eps
         grad_noisy = grad_log.div_(noisy).mul_(kept).mul_(weight)
         spread = torch.bmm(flip, grad_noisy.unsqueeze(2)).squeeze(2)  # u_c = sum_j A[c, j] g_q[j]
