@@ -95,6 +95,42 @@ def noisy_validation_split(dataset, seed, noise, rate, quick, trusted_per_class=
     return (X_fit, y_noisy, mask, X_val, y_val) + ((y_fit,) if return_clean else ())
 
 
+def score_variants(dataset, noise, rate, seed, quick, references, variants):
+    """``(key, (accuracy, cost))`` of a defaults study on one split, for :func:`run_grid`.
+
+    Every registry method of ``references`` (with the registry's parameters), CE on the clean labels
+    (``'ceiling'``) and every ``name -> make(params, y_noisy, y_clean)`` of ``variants`` are fitted on the
+    noisy training part of :func:`noisy_validation_split` with ``trusted_rows_tries.net_params`` and scored
+    on its clean validation part: accuracy (%) and the fit's CPU seconds (one torch thread) by name.
+    """
+    import torch
+
+    from sknoisy import CLASSIFIER_METHODS, CrossEntropyClassifier
+    from sknoisy.modules import MLP
+    from trusted_rows_tries import net_params
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    X, y, _, X_val, y_val, y_clean = noisy_validation_split(dataset, seed, noise, rate, quick, return_clean=True)
+    params = net_params(quick, seed)
+    acc, cost = {}, {}
+
+    def score(name, clf, labels=y):
+        started = time.process_time()
+        clf.fit(X, labels)
+        cost[name] = time.process_time() - started
+        acc[name] = 100 * float(np.mean(clf.predict(X_val) == y_val))
+
+    CrossEntropyClassifier(MLP, **{**params, "max_epochs": 1}).fit(X, y)  # first-fit costs out of the timings
+    for name in references:
+        entry = CLASSIFIER_METHODS[name]
+        score(name, entry.estimator(MLP, **params, **entry.params))
+    score("ceiling", CrossEntropyClassifier(MLP, **params), labels=y_clean)
+    for name, make in variants.items():
+        score(name, make(params, y, y_clean))
+    return (dataset, noise, rate, seed), (acc, cost)
+
+
 def report_head(title, doc, argv, elapsed):
     """``(lines, facts, command)``: a report's header (machine facts, command, run time) and ``doc``'s
     second paragraph, the facts and command line its figure repeats."""
@@ -103,6 +139,53 @@ def report_head(title, doc, argv, elapsed):
     lines = [_common.header_markdown(title, facts, command), f"Total run time: {elapsed / 60:.1f} min.", ""]
     lines += [" ".join(line.strip() for line in doc.split("\n\n")[1].splitlines()), ""]
     return lines, facts, command
+
+
+def write_tries_report(args, argv, results, seeds, settings, elapsed, *, name, title, doc, names, default, cost_note):
+    """Write ``<name>.md`` and ``<name>.png`` of a defaults study run by :func:`run_grid`.
+
+    ``results[(dataset, noise, rate, seed)]`` is ``(accuracy, cost)``, each a dict by method name
+    holding ``names`` (CE as ``'ce'``, the clean-label ceiling as ``'ceiling'``); ``default`` is the
+    variant the others are compared with, seed by seed. ``cost_note`` says what a fit's cost includes.
+    """
+
+    def mean(method, setting):
+        return statistics.fmean(results[(*setting, s)][0][method] for s in seeds)
+
+    def recovered(method, setting):
+        ce, ceiling = mean("ce", setting), mean("ceiling", setting)
+        return 100 * (mean(method, setting) - ce) / (ceiling - ce) if ceiling != ce else float("nan")
+
+    def label(setting):
+        return f"{setting[0]} {setting[1]} {setting[2]:.0%}"
+
+    rows = [[m] + [f"{mean(m, s):.1f} ({recovered(m, s):.0f}%)" for s in settings]
+            + [f"{statistics.fmean(mean(m, s) for s in settings):.1f}"] for m in names]
+    per_seed = [[m] + [" / ".join(f"{results[(*s, seed)][0][m] - results[(*s, seed)][0][default]:+.1f}"
+                                  for seed in seeds) for s in settings]
+                for m in names if m != default]
+    costs = [[m] + [f"{statistics.median(results[(*s, seed)][1][m] / results[(*s, seed)][1]['ce'] for seed in seeds):.2f}x"
+                    for s in settings] for m in names]
+    lines, facts, command = report_head(title, doc, argv, elapsed)
+    lines += ["## Validation accuracy", "",
+              f"Mean validation accuracy (%) over seeds {', '.join(map(str, seeds))}, no trusted rows; in "
+              "parentheses the share of CE's gap to the clean-label ceiling recovered; last column: the mean "
+              "over the settings.", ""]
+    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings] + ["mean"], rows))
+    lines += ["", "## Per seed", "", f"Difference from `{default}` (points), seed by seed.", ""]
+    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings], per_seed))
+    lines += ["", "## Cost", "", "Median ratio of a whole fit's CPU time (one torch thread) to CE's on the same "
+              f"split ({cost_note}).", ""]
+    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings], costs))
+    lines.append("")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    variants = names[names.index(default) + 1:names.index("ceiling")]
+    values = {f"{label(s)}: {m}": mean(m, s) - mean(default, s) for s in settings for m in variants}
+    _common.bar_figure(out / f"{name}.png", values, f"points against {default}", title, facts, command,
+                       reference=("the defaults", 0.0))
+    print((out / f"{name}.md").read_text())
 
 
 def write_report(args, argv, *, name, title, doc, variants, label, times, acc, settings, seeds, rate, goal,

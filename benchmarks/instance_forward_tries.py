@@ -23,15 +23,10 @@ Quick check (seconds; what the test suite runs)::
     python benchmarks/instance_forward_tries.py --quick --out /tmp/instance_forward_tries
 """
 
-import statistics
-import time
-import warnings
-
 import numpy as np
 
-import _common
 import _validation_study
-from trusted_rows_tries import DATASETS, FIRST_SEED, net_params
+from trusted_rows_tries import DATASETS, FIRST_SEED
 
 SETTINGS = (("instance", 0.4), ("instance", 0.2), ("annotator", 0.4), ("symmetric", 0.4))
 #: name -> the InstanceForwardClassifier parameters that differ from its defaults (None: the true flip rate)
@@ -51,41 +46,27 @@ REFERENCES = ("ce", "forward", "nce+rce")
 
 def run(dataset, noise, rate, seed, quick):
     """Validation accuracy (%) and fit CPU seconds of every variant and reference on one split."""
-    import torch
+    return _validation_study.score_variants(
+        dataset, noise, rate, seed, quick, REFERENCES,
+        {name: (lambda params, y, y_clean, changes=changes: _variant(changes, params, y, y_clean))
+         for name, changes in VARIANTS.items()})
 
-    from sknoisy import CLASSIFIER_METHODS, CrossEntropyClassifier, InstanceForwardClassifier
+
+def _variant(changes, params, y, y_clean):
+    """The InstanceForwardClassifier of a variant (``flip_rate: None`` is the true flip rate of ``y``)."""
+    from sknoisy import InstanceForwardClassifier
     from sknoisy.modules import MLP
 
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    X, y, _, X_val, y_val, y_clean = _validation_study.noisy_validation_split(
-        dataset, seed, noise, rate, quick, return_clean=True)
-    params = net_params(quick, seed)
-    acc, cost = {}, {}
-
-    def score(name, clf, labels=y):
-        started = time.process_time()
-        clf.fit(X, labels)
-        cost[name] = time.process_time() - started
-        acc[name] = 100 * float(np.mean(clf.predict(X_val) == y_val))
-
-    CrossEntropyClassifier(MLP, **{**params, "max_epochs": 1}).fit(X, y)  # first-fit costs out of the timings
-    for name in REFERENCES:
-        entry = CLASSIFIER_METHODS[name]
-        score(name, entry.estimator(MLP, **params, **entry.params))
-    score("ceiling", CrossEntropyClassifier(MLP, **params), labels=y_clean)
-    for name, changes in VARIANTS.items():
-        cls = InstanceForwardClassifier
-        if "flip_rate" in changes:
-            changes = {"flip_rate": float(np.mean(y != y_clean))}
-        elif "start" in changes:
-            cls, changes = _started_at_stage1(InstanceForwardClassifier), {}
-        elif "attached" in changes:
-            cls, changes = _on_attached_features(InstanceForwardClassifier), {}
-        elif "one_group" in changes:
-            cls, changes = _in_one_optimizer_group(InstanceForwardClassifier), {}
-        score(name, cls(MLP, **params, **changes))
-    return (dataset, noise, rate, seed), (acc, cost)
+    cls = InstanceForwardClassifier
+    if "flip_rate" in changes:
+        changes = {"flip_rate": float(np.mean(y != y_clean))}
+    elif "start" in changes:
+        cls, changes = _started_at_stage1(InstanceForwardClassifier), {}
+    elif "attached" in changes:
+        cls, changes = _on_attached_features(InstanceForwardClassifier), {}
+    elif "one_group" in changes:
+        cls, changes = _in_one_optimizer_group(InstanceForwardClassifier), {}
+    return cls(MLP, **params, **changes)
 
 
 def _started_at_stage1(cls):
@@ -137,47 +118,11 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     results, seeds, settings, elapsed = _validation_study.run_grid(args, run, DATASETS, SETTINGS, FIRST_SEED)
-
-    def mean(name, setting):
-        return statistics.fmean(results[(*setting, s)][0][name] for s in seeds)
-
-    def recovered(name, setting):
-        ce, ceiling = mean("ce", setting), mean("ceiling", setting)
-        return 100 * (mean(name, setting) - ce) / (ceiling - ce) if ceiling != ce else float("nan")
-
-    def label(setting):
-        return f"{setting[0]} {setting[1]} {setting[2]:.0%}"
-
-    names = [*REFERENCES, *VARIANTS, "ceiling"]
-    rows = [[name] + [f"{mean(name, s):.1f} ({recovered(name, s):.0f}%)" for s in settings]
-            + [f"{statistics.fmean(mean(name, s) for s in settings):.1f}"] for name in names]
-    default = next(iter(VARIANTS))
-    per_seed = [[name] + [" / ".join(f"{results[(*s, seed)][0][name] - results[(*s, seed)][0][default]:+.1f}"
-                                     for seed in seeds) for s in settings]
-                for name in names if name != default]
-    costs = [[name] + [f"{statistics.median(results[(*s, seed)][1][name] / results[(*s, seed)][1]['ce'] for seed in seeds):.2f}x"
-                       for s in settings] for name in names]
-    title = "InstanceForwardClassifier's defaults on validation splits"
-    lines, facts, command = _validation_study.report_head(title, __doc__, argv, elapsed)
-    lines += ["## Validation accuracy", "",
-              f"Mean validation accuracy (%) over seeds {', '.join(map(str, seeds))}, no trusted rows; in "
-              "parentheses the share of CE's gap to the clean-label ceiling recovered; last column: the mean "
-              "over the settings.", ""]
-    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings] + ["mean"], rows))
-    lines += ["", "## Per seed", "", f"Difference from `{default}` (points), seed by seed.", ""]
-    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings], per_seed))
-    lines += ["", "## Cost", "", "Median ratio of a whole fit's CPU time (one torch thread) to CE's on the same "
-              "split (instance_forward's includes its stage-1 VolMin fit).", ""]
-    lines.append(_common.markdown_table(["method"] + [label(s) for s in settings], costs))
-    lines.append("")
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "instance_forward_tries.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    values = {f"{label(s)}: {name}": mean(name, s) - mean(default, s)
-              for s in settings for name in VARIANTS if name != default}
-    _common.bar_figure(out / "instance_forward_tries.png", values, f"points against {default}",
-                       title, facts, command, reference=("the defaults", 0.0))
-    print((out / "instance_forward_tries.md").read_text())
+    _validation_study.write_tries_report(
+        args, argv, results, seeds, settings, elapsed, name="instance_forward_tries",
+        title="InstanceForwardClassifier's defaults on validation splits", doc=__doc__,
+        names=[*REFERENCES, *VARIANTS, "ceiling"], default=next(iter(VARIANTS)),
+        cost_note="instance_forward's includes its stage-1 VolMin fit")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ Protocol (everything fixed a priori; nothing is selected on the test split):
   APL authors' MNIST setting alpha=1, beta=10); the methods for
   input-dependent noise of issue 20, with the registry's defaults: ELR,
   Co-teaching, instance-dependent forward correction (``InstanceForwardClassifier``),
-  the trusted rows alone (a reference), the trusted teacher and
+  the DivideMix-style split (``DivideMixClassifier``), the trusted rows alone (a reference), the trusted teacher and
   the trusted blend (the last three given the trusted rows);
   ``cleanlab.classification.CleanLearning`` wrapping the same skorch network
   (``CrossEntropyClassifier``), fed the same out-of-fold probabilities as
@@ -76,6 +76,7 @@ METHODS = [
     ("elr", "ELR"),
     ("coteaching", "Co-teaching"),
     ("instance_forward", "instance-dependent forward (T(x))"),
+    ("dividemix", "DivideMix-style split"),
     ("trusted_only", "trusted rows only"),
     ("teacher", "trusted teacher"),
     ("trusted_blend", "trusted blend (trusted only + ELR)"),
@@ -84,13 +85,13 @@ METHODS = [
     ("ceiling", "CE on clean labels (ceiling)"),
 ]
 #: The methods sknoisy offers (for the "best sknoisy method" goal).
-SKNOISY = ("forward", "forward_hat", "backward", "glc", "mlc", "nce_rce", "elr", "coteaching", "instance_forward", "teacher",
-           "trusted_blend")
+SKNOISY = ("forward", "forward_hat", "backward", "glc", "mlc", "nce_rce", "elr", "coteaching", "instance_forward",
+           "dividemix", "teacher", "trusted_blend")
 #: Those that need no trusted row (issue 12 compares them with CleanLearning, which needs none either).
-NO_TRUSTED = ("forward", "forward_hat", "backward", "nce_rce", "elr", "coteaching", "instance_forward")
+NO_TRUSTED = ("forward", "forward_hat", "backward", "nce_rce", "elr", "coteaching", "instance_forward", "dividemix")
 #: The methods for input-dependent noise (issue 20), run with the registry's defaults: column = registry name.
 #: trusted_only is a reference (the trusted rows alone), not a candidate for the best sknoisy method.
-REGISTRY_COLUMNS = ("elr", "coteaching", "instance_forward", "trusted_only", "teacher", "trusted_blend")
+REGISTRY_COLUMNS = ("elr", "coteaching", "instance_forward", "dividemix", "trusted_only", "teacher", "trusted_blend")
 #: Issue 20: the best method's mean over the 12 settings before its methods were added (with / without trusted rows)
 BEST_BEFORE_ISSUE_20 = (90.17, 89.61)
 KINDS = [("uniform", "uniform"), ("symmetric", "flip-random"), ("flip_to_one", "flip-to-one")]

@@ -13,6 +13,7 @@ import types
 from ._auto import AutoNoisyClassifier
 from ._classifier_registry import CLASSIFIER_METHODS, ClassifierMethod
 from ._coteaching import CoTeachingClassifier
+from ._dividemix import DivideMixClassifier
 from ._elr import EarlyLearningClassifier
 from ._glc import GLCClassifier
 from ._instance_forward import InstanceForwardClassifier

@@ -23,6 +23,7 @@ import types
 import typing
 
 from ._coteaching import CoTeachingClassifier
+from ._dividemix import DivideMixClassifier
 from ._elr import EarlyLearningClassifier
 from ._glc import GLCClassifier
 from ._instance_forward import InstanceForwardClassifier
@@ -125,6 +126,11 @@ _ENTRIES = {
             "coteaching", CoTeachingClassifier,
             "two networks teach each other on their small-loss rows", "Han et al. 2018",
             in_auto=False,
+        ),
+        ClassifierMethod(
+            "dividemix", DivideMixClassifier,
+            "a mixture on per-row losses splits the rows; noisy-looking ones are learned as unlabeled, with MixUp",
+            "Li et al. 2020", in_auto=False,
         ),
     )
 }

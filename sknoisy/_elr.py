@@ -10,13 +10,11 @@ transition matrix nor trusted rows, and does not assume that the noise is
 the same for every input of a class.
 """
 
-import zlib
 from numbers import Real
 
-import numpy as np
 import torch
 
-from ._targets import target_labels, target_rows, target_weights
+from ._targets import rows_fingerprint, target_labels, target_rows, target_weights
 from .base import CrossEntropyClassifier
 from .utils._param_validation import Interval
 
@@ -151,7 +149,7 @@ class EarlyLearningClassifier(CrossEntropyClassifier):
         # The row ids of a call index the rows of that call's data: the
         # targets carry over only when the next call holds the same rows
         # (recognised by their labels).
-        fingerprint = (len(y_enc), zlib.crc32(np.ascontiguousarray(y_enc, dtype=np.int64).tobytes()))
+        fingerprint = rows_fingerprint(y_enc)
         if getattr(self, "_targets_fingerprint", None) != fingerprint:
             self.targets_ = None
         self._targets_fingerprint = fingerprint

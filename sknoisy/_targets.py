@@ -21,6 +21,8 @@ table or a batch of it) with :func:`split_target_table`,
 :func:`target_labels`, :func:`target_rows` and :func:`target_weights`.
 """
 
+import zlib
+
 import numpy as np
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "target_labels",
     "target_rows",
     "target_weights",
+    "rows_fingerprint",
 ]
 
 #: Column of the target table holding the encoded (possibly noisy) label.
@@ -119,3 +122,14 @@ def target_weights(table):
         return None
     column = table[:, WEIGHT]
     return column.float() if hasattr(column, "is_floating_point") else column.astype(np.float32)
+
+
+def rows_fingerprint(y_enc):
+    """A cheap identity of a call's training rows (their count and labels' checksum).
+
+    Per-row training state (running targets, recorded losses) is indexed by
+    the rows' positions in the data of one call: a later ``partial_fit``
+    continues it only when its rows have the same fingerprint, i.e. are
+    (as far as the labels tell) the same rows.
+    """
+    return len(y_enc), zlib.crc32(np.ascontiguousarray(y_enc, dtype=np.int64).tobytes())

@@ -190,6 +190,10 @@ _BAD_OWN_VALUES = {
     },
     "EarlyLearningClassifier": {"regularization": -1.0, "beta": 1.0},
     "CoTeachingClassifier": {"forget_rate": 1.0, "ramp_epochs": 0},
+    "DivideMixClassifier": {
+        "warmup_epochs": -1, "clean_threshold": 1.0, "temperature": 0.0, "mixup_alpha": -1.0,
+        "unlabeled_weight": "x", "prior_weight": -1.0,
+    },
     "InstanceForwardClassifier": {
         "flip_rate": 1.0, "flip_lr": 0.0, "instance_lr": -1.0, "ce_weight": -1.0, "warm_up_epochs": -1,
         "average_from": 1.5,
