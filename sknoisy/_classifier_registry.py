@@ -129,7 +129,7 @@ _ENTRIES = {
         ),
         ClassifierMethod(
             "dividemix", DivideMixClassifier,
-            "a mixture on per-row losses splits the rows; noisy-looking ones are learned as unlabeled, with MixUp",
+            "a mixture on per-row losses splits the rows; noisy-looking ones learn from the network's sharpened guesses",
             "Li et al. 2020", in_auto=False,
         ),
     )

@@ -11,7 +11,6 @@ Nothing assumes the noise is the same for every input of a class, and no
 trusted rows or transition matrix are needed.
 """
 
-import contextlib
 import math
 from numbers import Integral, Real
 
@@ -316,39 +315,41 @@ class DivideMixClassifier(CrossEntropyClassifier):
         self.row_losses_[rows] = torch.nn.functional.cross_entropy(logits.detach().float(), labels, reduction="none")
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if training:  # a warm-up batch: every row's loss is recorded for the first split
-            table = torch.as_tensor(y_true, device=y_pred.device)
-            self._record_losses(y_pred, target_labels(table), target_rows(table))
-        return super().get_loss(y_pred, y_true, X=X, training=training)
+        if not training:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        table = torch.as_tensor(y_true, device=y_pred.device)
+        labels, rows = target_labels(table), target_rows(table)
+        self._record_losses(y_pred, labels, rows)
+        if not self._splitting:  # a warm-up batch: the criterion's loss
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        # Without MixUp the network trains on the rows it guesses for: skorch's own step, one forward pass.
+        targets, labeled = self._targets(y_pred.detach(), labels, rows)
+        return self._split_loss(y_pred, targets, labeled, target_weights(table))
 
     def train_step_single(self, batch, **fit_params):
-        if not self._splitting:
+        if not (self._splitting and self.mixup_alpha > 0):
             return super().train_step_single(batch, **fit_params)
+        # MixUp: the guesses come from the rows as they are (no gradient), the step from the mixed rows.
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         x = to_tensor(Xi, device=self.device)
         if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
             raise ValueError(
-                f"{type(self).__name__} mixes training rows (MixUp), so each batch of X must be one tensor of "
-                f"floats; got {type(x).__name__}."
+                f"{type(self).__name__} with mixup_alpha > 0 mixes training rows (MixUp), so each batch of X "
+                f"must be one tensor of floats; got {type(x).__name__}. Set mixup_alpha=0 for other inputs."
             )
         table = torch.as_tensor(yi, device=self.device)
         labels, rows, weight = target_labels(table), target_rows(table), target_weights(table)
-        mixing = self.mixup_alpha > 0
-        # Without MixUp the network is trained on the rows it guesses for: one forward pass serves both.
-        with torch.no_grad() if mixing else contextlib.nullcontext():
-            logits = self.infer(x, **fit_params)
         with torch.no_grad():
+            logits = self.infer(x, **fit_params)
             self._record_losses(logits, labels, rows)
-            targets, labeled = self._targets(logits.detach(), labels, rows)
-            if mixing:
-                lam, perm = self._mixing(len(labels), x.device)
-                x = lam * x + (1 - lam) * x[perm]
-                targets = lam * targets + (1 - lam) * targets[perm]
-                if weight is not None:
-                    weight = lam * weight + (1 - lam) * weight[perm]
-        outputs = self.infer(x, **fit_params) if mixing else logits
-        loss = self._split_loss(outputs, targets, labeled, weight)
+            targets, labeled = self._targets(logits, labels, rows)
+            lam, perm = self._mixing(len(labels), x.device)
+            mixed_x = lam * x + (1 - lam) * x[perm]
+            targets = lam * targets + (1 - lam) * targets[perm]
+            if weight is not None:
+                weight = lam * weight + (1 - lam) * weight[perm]
+        loss = self._split_loss(self.infer(mixed_x, **fit_params), targets, labeled, weight)
         loss.backward()
         return {"loss": loss, "y_pred": logits}
 

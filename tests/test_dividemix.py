@@ -168,12 +168,13 @@ def test_a_split_step_with_mixup_trains_on_mixed_rows_and_mixed_targets(data):
     assert float(step["loss"].detach()) == pytest.approx(float(expected), rel=1e-5)
 
 
-def test_a_split_step_refuses_inputs_that_cannot_be_mixed(data):
+def test_a_mixup_step_refuses_inputs_that_cannot_be_mixed(data):
     X, y, _ = data
-    clf = _make().fit(X, y)
+    clf = _make(mixup_alpha=1.0).fit(X, y)
     batch = (torch.ones(4, 5, dtype=torch.int64), torch.as_tensor(make_target_table(y[:4], np.zeros(4, bool))))
-    with pytest.raises(ValueError, match=r"DivideMixClassifier mixes training rows \(MixUp\), so each batch of X "
-                                         r"must be one tensor of floats; got Tensor"):
+    with pytest.raises(ValueError, match=r"DivideMixClassifier with mixup_alpha > 0 mixes training rows \(MixUp\), so "
+                                         r"each batch of X must be one tensor of floats; got Tensor\. Set "
+                                         r"mixup_alpha=0 for other inputs\."):
         clf.train_step_single(batch)
 
 
