@@ -287,7 +287,9 @@ class DivideMixClassifier(CrossEntropyClassifier):
             self.clean_proba_ = None
         self._losses_fingerprint = fingerprint
         counts = np.bincount(y_enc, minlength=len(self.classes_)).astype(np.float32)
-        self._label_prior = torch.as_tensor(counts / max(counts.sum(), 1.0))
+        prior = counts / max(counts.sum(), 1.0)
+        # KL(prior || mean) = sum prior * (log prior - log mean), a class absent from the labels adding 0
+        self._label_prior = torch.as_tensor(np.stack([prior, np.log(np.where(prior > 0, prior, 1.0))]))
         self._splitting = False
         super()._train(X, y_enc, mask, routing_method, **kwargs)
 
@@ -378,16 +380,18 @@ class DivideMixClassifier(CrossEntropyClassifier):
         supervised = -(targets * log_proba).sum(dim=1)
         unlabeled = ((proba - targets) ** 2).mean(dim=1)
         labeled = labeled.to(log_proba.dtype)
-        row_weight = torch.ones_like(labeled) if weight is None else weight.to(log_proba.dtype)
-        n_labeled = (row_weight * labeled).sum().clamp_min(1e-12)
-        n_unlabeled = (row_weight * (1 - labeled)).sum().clamp_min(1e-12)
-        loss = (row_weight * labeled * supervised).sum() / n_labeled
-        loss = loss + self.unlabeled_weight * (row_weight * (1 - labeled) * unlabeled).sum() / n_unlabeled
+        if weight is None:
+            on_labeled, on_unlabeled = labeled, 1 - labeled
+        else:
+            weight = weight.to(log_proba.dtype)
+            on_labeled, on_unlabeled = weight * labeled, weight * (1 - labeled)
+        # means over each part of the batch, computed on the device (no count read back to the host)
+        loss = (on_labeled * supervised).sum() / on_labeled.sum().clamp_min(1e-12)
+        loss = loss + self.unlabeled_weight * (on_unlabeled * unlabeled).sum() / on_unlabeled.sum().clamp_min(1e-12)
         if self.prior_weight:
             if self._label_prior.device != logits.device:
                 self._label_prior = self._label_prior.to(logits.device)
-            prior = self._label_prior
-            mean_proba = proba.mean(dim=0).clamp_min(1e-12)
-            present = prior > 0
-            loss = loss + self.prior_weight * (prior[present] * (prior[present] / mean_proba[present]).log()).sum()
+            prior, log_prior = self._label_prior
+            log_mean = proba.mean(dim=0).clamp_min(1e-12).log()
+            loss = loss + self.prior_weight * (prior * (log_prior - log_mean)).sum()
         return loss
