@@ -5,8 +5,9 @@ per-row training losses: a network learns the clean rows first, so the
 component of small losses holds the rows whose label is probably right.
 Those keep their label (softened towards the network's prediction by how
 sure the split is); the others are treated as *unlabeled* and learn from
-the network's own sharpened guess, and MixUp (Zhang et al., ICLR 2018)
-mixes both kinds of rows so that no single guess is learned by heart.
+the network's own sharpened guess. The paper also mixes both kinds of rows
+with MixUp (Zhang et al., ICLR 2018); here that is an option, off by
+default (on validation splits it did not pay without data augmentation).
 Nothing assumes the noise is the same for every input of a class, and no
 trusted rows or transition matrix are needed.
 """
