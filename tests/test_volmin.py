@@ -89,10 +89,25 @@ def test_volmin_loss_value_and_gradient_equal_the_op_by_op_construction(reductio
 
 
 def test_singular_learned_T_gets_a_clear_error():
-    from sknoisy.losses._transition import _log_det_and_inverse_transpose
+    from sknoisy.losses._transition import _volume_gradient
 
     with pytest.raises(ValueError, match="learned transition matrix became singular.*volmin_lambda"):
-        _log_det_and_inverse_transpose(torch.full((3, 3), 1 / 3))
+        _volume_gradient(torch.full((3, 3), 1 / 3), 0.1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_volume_gradient_carries_the_log_det_value_and_its_gradient(dtype):
+    from sknoisy.losses._transition import _volume_gradient
+
+    T = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.05, 0.15, 0.8]], dtype=dtype)
+    G = _volume_gradient(T, 0.3)
+    assert G.dtype == dtype
+    T64 = T.double()
+    # the value: sum(T * G) is the penalty itself
+    assert float((T64 * G.double()).sum()) == pytest.approx(0.3 * float(torch.linalg.slogdet(T64).logabsdet), rel=1e-5)
+    # the gradient: weight * T^-T plus one constant for the whole matrix (which the softmax over each row cancels)
+    offset = G.double() - 0.3 * torch.linalg.inv(T64).mT
+    torch.testing.assert_close(offset, torch.full_like(offset, float(offset[0, 0])), rtol=0, atol=1e-6)
 
 
 def test_volmin_loss_sets_and_refuses_transition_matrices():

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.linalg import lapack
 
 from ..utils._validation import check_transition_matrix
 from ._base import _check_inputs, _check_non_negative, _check_open_unit, _check_real, _check_reduction, _Loss, _reduce
@@ -345,27 +346,44 @@ def _volmin_logits(T):
     return np.where(off, logits, 0.0)
 
 
-def _log_det_and_inverse_transpose(T):
-    """``log|det T|`` and ``T^-T`` of a detached T, in float64, without autograd.
+def _volume_gradient(T, weight):
+    """``G`` with ``sum(T * G) == weight * log|det T|`` and ``d sum(T * G) / dW`` that of the volume.
 
-    On the CPU through numpy (a 10 x 10 LU costs a third of torch's call
-    overhead there); elsewhere with torch on T's device, with no host
-    synchronisation (``log|det T|`` stays a tensor).
+    ``G = weight * T^-T + a`` with ``a = weight * (log|det T| - C) / C``:
+    ``sum(T * T^-T) = trace(T T^-1) = C`` and every row of T sums to one, so
+    the sum has the volume's value, and its gradient with respect to T is
+    ``weight * T^-T`` (the volume's) plus a constant per row, which the
+    softmax that makes T from ``W`` cancels. One tensor operation then
+    carries both the value and the gradient of the penalty. T is detached;
+    the factorisation runs in float64 without autograd: on the CPU one LAPACK
+    LU in numpy (a tenth of torch's call overhead for 10 x 10), elsewhere
+    torch on T's device with no host synchronisation.
     """
+    n_classes = T.shape[0]
+    if T.device.type == "cpu":
+        T_host = T.numpy()
+        LU, pivots, info = lapack.dgetrf(T_host.astype(np.float64))
+        if info == 0:
+            inverse, info = lapack.dgetri(LU, pivots)
+        if info != 0:
+            _raise_singular_volmin()
+        log_det = np.log(np.abs(LU.diagonal())).sum()
+        G = weight * inverse.T + weight * (log_det - n_classes) / n_classes
+        return torch.from_numpy(G.astype(T_host.dtype, copy=False))
     try:
-        if T.device.type == "cpu":
-            T64 = T.numpy().astype(np.float64)
-            inverse = np.linalg.inv(T64)
-            log_det = float(np.linalg.slogdet(T64)[1])
-            return log_det, torch.from_numpy(np.ascontiguousarray(inverse.T)).to(T.dtype)
         T64 = T.to(torch.float64)
-        inverse = torch.linalg.inv(T64)
-        return torch.linalg.slogdet(T64).logabsdet.to(T.dtype), inverse.mT.to(T.dtype)
-    except (np.linalg.LinAlgError, torch.linalg.LinAlgError) as exc:
-        raise ValueError(
-            "VolMinCrossEntropy's learned transition matrix became singular (log|det T| = -inf); lower the "
-            "volume weight (ForwardCorrectedClassifier's volmin_lambda) or T's learning rate (volmin_lr)."
-        ) from exc
+        log_det = torch.linalg.slogdet(T64).logabsdet
+        G = weight * torch.linalg.inv(T64).mT + weight * (log_det - n_classes) / n_classes
+    except torch.linalg.LinAlgError as exc:
+        _raise_singular_volmin(exc)
+    return G.to(T.dtype)
+
+
+def _raise_singular_volmin(cause=None):
+    raise ValueError(
+        "VolMinCrossEntropy's learned transition matrix became singular (log|det T| = -inf); lower the "
+        "volume weight (ForwardCorrectedClassifier's volmin_lambda) or T's learning rate (volmin_lr)."
+    ) from cause
 
 
 class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
@@ -489,14 +507,11 @@ class VolMinCrossEntropy(ForwardCorrectedCrossEntropy):
         if self.volume_weight:
             # every row's loss carries the term: 'sum' adds it once per row, as 'none' then a sum would
             weight = self.volume_weight * (target.shape[0] if self.reduction == "sum" else 1)
-            log_det, inverse_t = _log_det_and_inverse_transpose(T.detach())
-            # d log|det T| / dT = T^-T, so sum(T * T^-T) (a constant, C, in value) carries the volume's exact
-            # gradient: on a batch of 128, 10 classes, the criterion's cost over the given-T correction was
-            # about halved against torch's slogdet through autograd (benchmarks/fused_loss_tries.py times
-            # both in the library's classifier). T stepped on every k-th batch only, to save the cost, lost
-            # up to 21 points on validation splits (benchmarks/results/volmin_step_every_tries.md).
-            surrogate = (T * (weight * inverse_t)).sum()
-            loss = loss + surrogate + weight * (log_det - self.n_classes)
+            # the penalty's value and its exact gradient (d log|det T| / dT = T^-T) in one product with T, from one
+            # LU: against torch's slogdet through autograd this about halved the criterion's cost over the given-T
+            # correction (benchmarks/fused_loss_tries.py). T stepped on every k-th batch only, to save the cost,
+            # lost up to 21 points on validation splits (benchmarks/results/volmin_step_every_tries.md).
+            loss = loss + (T * _volume_gradient(T.detach(), weight)).sum()
         return loss
 
 
