@@ -11,9 +11,15 @@ method's noisy score on every fold and its clean test accuracy, then
 compares choosing rules **after the fact, on the same runs**: the rule is
 selected on development seeds and reported on other seeds.
 
-Command of the committed results (2 CPU cores)::
+Command of the committed results (2 CPU cores): the study of ce, forward, nce+rce and elr (issue
+21), then instance_forward and dividemix added to its runs, on the same folds (issue 20)::
 
     python benchmarks/auto_criterion.py --n-jobs 2
+    python benchmarks/auto_criterion.py --analyse benchmarks/results/auto_criterion.json \
+        --add-methods dividemix,instance_forward --n-jobs 2
+
+The second command appends a section comparing every rule with the old candidates alone and with
+the added ones (regret always against the best of every method).
 
 Quick check (seconds; what the test suite runs)::
 
@@ -80,6 +86,9 @@ def parse_args(argv=None):
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--n-jobs", type=int, default=1, help="worker processes (each with one torch thread)")
     parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR)
+    parser.add_argument("--add-methods", default=None,
+                        help="comma-separated methods to add to the runs of --analyse's json: each is scored on "
+                             "the same folds (auto's, from the run's seed) and fitted on the run's training rows")
     parser.add_argument("--analyse", type=Path, default=None,
                         help="only analyse the runs of this auto_criterion.json (no training)")
     args = parser.parse_args(argv)
@@ -128,8 +137,8 @@ def corrupt(kind, rate, X, y, seed):
     return corrupt_labels(y, T, classes=np.arange(C), random_state=rng, exact=True)
 
 
-def run_task(args, dataset, kind, rate, seed):
-    """auto's per-fold scores and every method's clean test accuracy on one run."""
+def run_task(args, dataset, kind, rate, seed, methods="auto"):
+    """auto's per-fold scores and every method's clean test accuracy on one run (``methods``: auto's)."""
     import torch
 
     torch.set_num_threads(1)
@@ -141,7 +150,7 @@ def run_task(args, dataset, kind, rate, seed):
     y_noisy = corrupt(kind, rate, X_train, y_train, seed)
     params = net_params(args.quick)
     start = time.perf_counter()
-    auto = AutoNoisyClassifier(MLP, random_state=seed, **params).fit(X_train, y_noisy)
+    auto = AutoNoisyClassifier(MLP, methods=methods, random_state=seed, **params).fit(X_train, y_noisy)
     auto_time = time.perf_counter() - start
     results = auto.cv_results_
     n_folds = sum(1 for key in results if key.startswith("split") and key.endswith("_test_score"))
@@ -303,8 +312,71 @@ def write_outputs(all_runs, args, elapsed):
     return chosen, order
 
 
+def restricted(runs, methods):
+    """The runs with only ``methods`` as candidates: their fold scores; regret still against every method."""
+    return [{**r, "folds": {m: s for m, s in r["folds"].items() if m in methods}} for r in runs]
+
+
+def candidates_section(all_runs, args, base_methods):
+    """Markdown: each selectable rule's regret with the old candidates and with the added methods too."""
+    dev = [r for r in all_runs if r["seed"] in args.dev_seeds]
+    report = [r for r in all_runs if r["seed"] in args.report_seeds]
+    order_all = dev_order(dev)
+    order_base = [m for m in order_all if m in base_methods]
+    added = [m for m in order_all if m not in base_methods]
+    rows = []
+    for rule in rules(order_all):
+        if rule.__name__.startswith("always"):
+            continue
+        base_dev = evaluate(restricted(dev, base_methods), rule, order_base)["mean"]
+        base_rep = evaluate(restricted(report, base_methods), rule, order_base)
+        all_dev = evaluate(dev, rule, order_all)["mean"]
+        all_rep = evaluate(report, rule, order_all)
+        rows.append([rule.__name__, f"{base_dev:.2f}", f"{all_dev:.2f}", f"{base_rep['mean']:.2f}",
+                     f"{all_rep['mean']:.2f}", f"{base_rep['max']:.1f}", f"{all_rep['max']:.1f}"])
+    lines = [
+        f"\n## Candidates: {', '.join(base_methods)} alone, or with {', '.join(added)} too\n",
+        "Each rule chooses among the old candidates (their preference order: "
+        f"{' > '.join(order_base)}) or among all ({' > '.join(order_all)}); regret is always against the best "
+        "of every method, so the columns compare like with like.\n",
+        _common.markdown_table(["rule", "dev regret: old", "dev regret: all", "report regret: old",
+                                "report regret: all", "report worst: old", "report worst: all"], rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def add_methods(args):
+    """Score ``--add-methods`` on the runs of ``--analyse``'s json (the same folds, seeds and data)."""
+    from joblib import Parallel, delayed
+
+    runs = json.loads(args.analyse.read_text())
+    extra = args.add_methods.split(",")
+    base_methods = sorted({m for r in runs for m in r["folds"]} - set(extra))
+    start = time.perf_counter()
+    jobs = [(r["dataset"], r["kind"], r["rate"], r["seed"]) for r in runs]
+    args.out.mkdir(parents=True, exist_ok=True)
+    tasks = (delayed(run_task)(args, *job, methods=extra) for job in jobs)
+    for i, added in enumerate(Parallel(n_jobs=args.n_jobs, return_as="generator")(tasks)):
+        runs[i]["folds"].update(added["folds"])
+        runs[i]["test"].update(added["test"])
+        runs[i]["added_time"] = added["auto_time"]
+        (args.out / "auto_criterion.json").write_text(json.dumps(runs[: i + 1]), encoding="utf-8")
+        print(f"[{(time.perf_counter() - start) / 60:5.1f} min] {', '.join(map(str, jobs[i]))}: "
+              + ", ".join(f"{m} {100 * a:.1f}/{100 * np.mean(added['folds'][m]):.1f}"
+                          for m, a in added["test"].items()), flush=True)
+    (args.out / "auto_criterion.json").write_text(json.dumps(runs), encoding="utf-8")
+    return runs, base_methods, time.perf_counter() - start
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.analyse is not None and args.add_methods:
+        runs, base_methods, elapsed = add_methods(args)
+        chosen, order = write_outputs(runs, args, elapsed)
+        with open(args.out / "auto_criterion.md", "a", encoding="utf-8") as md:
+            md.write(candidates_section(runs, args, base_methods))
+        print(f"rule chosen: {chosen.__name__}; order {order}")
+        return
     if args.analyse is not None:
         runs = json.loads(args.analyse.read_text())
         chosen, order = write_outputs(runs, args, 0.0)

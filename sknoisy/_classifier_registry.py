@@ -119,8 +119,8 @@ _ENTRIES = {
         ClassifierMethod(
             "instance_forward", InstanceForwardClassifier,
             "forward correction through a T(x) per row: class flip rates from VolMin's T, flip targets from the "
-            "network's features, NCE+RCE (only when named: not yet measured inside auto)",
-            "Xia et al. 2020", in_auto=False,
+            "network's features, NCE+RCE",
+            "Xia et al. 2020",
         ),
         ClassifierMethod(
             "coteaching", CoTeachingClassifier,
@@ -130,7 +130,7 @@ _ENTRIES = {
         ClassifierMethod(
             "dividemix", DivideMixClassifier,
             "a mixture on per-row losses splits the rows; noisy-looking ones learn from the network's sharpened guesses",
-            "Li et al. 2020", in_auto=False,
+            "Li et al. 2020",
         ),
     )
 }

@@ -164,10 +164,10 @@ def test_without_trusted_rows_one_T_scores_every_method(data):
     assert auto.transition_matrix_estimator_.refit is False
     # the diagnostics are recorded; only the score ranks
     assert np.all(auto.cv_results_["mean_test_forward_log_loss"] < 0)
-    # the noisy scores choose by the preference order within the margin, not by the highest mean alone
+    # the noisy scores choose by the library's rule: the highest mean, exact ties to the preference order
     assert auto.best_index_ == prefer_within_margin(auto.cv_results_, n_scored=X.shape[0])
-    assert auto.best_score_ == auto.cv_results_["mean_test_score"][auto.best_index_]
-    assert "within 1 point of the best" in auto.choice_rule_
+    assert auto.best_score_ == np.nanmax(auto.cv_results_["mean_test_score"])
+    assert auto.choice_rule_.startswith("the best mean score (exact ties to the first of instance_forward")
     text = auto.summary()
     assert f"rule: {auto.choice_rule_}." in text.splitlines()[0]
     assert "clean_accuracy_estimate" in text and "which do not choose" in text
@@ -652,25 +652,32 @@ def _results(scores):
             "mean_test_score": np.array(list(scores.values()), dtype=float)}
 
 
+def test_without_trusted_rows_the_highest_mean_chooses_and_the_order_settles_ties():
+    # benchmarks/auto_criterion.py chose the highest mean (margin 0) once instance_forward and dividemix were in
+    assert NOISY_MARGIN == 0.0
+    assert NOISY_PREFERENCE[0] == "instance_forward" and NOISY_PREFERENCE[-1] == "ce"
+    assert prefer_within_margin(_results({"ce": 0.60, "forward": 0.599, "elr": 0.55})) == 0
+    assert prefer_within_margin(_results({"ce": 0.60, "dividemix": 0.60, "instance_forward": 0.60})) == 2
+
+
 def test_prefer_within_margin_settles_close_calls_by_the_order():
-    assert NOISY_PREFERENCE[0] == "forward" and NOISY_PREFERENCE[-1] == "ce"
-    best = 0.60
+    margin, best = 0.01, 0.60
     # ce ahead by less than the margin: the first method of the order wins
-    results = _results({"ce": best, "forward": best - NOISY_MARGIN / 2, "elr": best - 0.05})
-    assert prefer_within_margin(results) == 1
+    results = _results({"ce": best, "forward": best - margin / 2, "elr": best - 0.05})
+    assert prefer_within_margin(results, margin=margin) == 1
     # exactly the margin behind still counts as close, whatever the float rounding
-    assert prefer_within_margin(_results({"ce": 0.504, "forward": 0.504 - NOISY_MARGIN})) == 1
+    assert prefer_within_margin(_results({"ce": 0.504, "forward": 0.504 - margin}), margin=margin) == 1
     # ahead by more than the margin: the scores decide
-    results = _results({"ce": best, "forward": best - 2 * NOISY_MARGIN, "elr": best - NOISY_MARGIN / 2})
-    assert prefer_within_margin(results) == 2
-    assert prefer_within_margin(_results({"ce": best, "forward": best - 2 * NOISY_MARGIN})) == 0
+    results = _results({"ce": best, "forward": best - 2 * margin, "elr": best - margin / 2})
+    assert prefer_within_margin(results, margin=margin) == 2
+    assert prefer_within_margin(_results({"ce": best, "forward": best - 2 * margin}), margin=margin) == 0
 
 
 def test_prefer_within_margin_puts_unnamed_methods_last_and_never_picks_a_failed_fit():
     # a method outside the order (co-teaching) comes after those in it, however close
-    assert prefer_within_margin(_results({"coteaching": 0.70, "nce+rce": 0.695})) == 1
+    assert prefer_within_margin(_results({"coteaching": 0.70, "nce+rce": 0.695}), margin=0.01) == 1
     # and wins when it is clearly better
-    assert prefer_within_margin(_results({"coteaching": 0.70, "nce+rce": 0.60})) == 0
+    assert prefer_within_margin(_results({"coteaching": 0.70, "nce+rce": 0.60}), margin=0.01) == 0
     # NaN (a failed fit) is never chosen; if every fit failed, the first row
     assert prefer_within_margin(_results({"forward": np.nan, "ce": 0.5})) == 1
     assert prefer_within_margin(_results({"forward": np.nan, "ce": np.nan})) == 0
@@ -680,12 +687,13 @@ def test_prefer_within_margin_puts_unnamed_methods_last_and_never_picks_a_failed
 
 
 def test_the_margin_shrinks_when_many_rows_are_scored():
-    # at the sizes the margin was chosen on it is the full point
-    assert noisy_margin(0.55, 5000) == NOISY_MARGIN and noisy_margin(0.55, None) == NOISY_MARGIN
+    # a 1-point margin (the rule before instance_forward and dividemix were candidates) stays whole at 5,000 rows
+    assert noisy_margin(0.55, 5000, 0.01) == 0.01 and noisy_margin(0.55, None, 0.01) == 0.01
     # 2 standard errors of a difference of two accuracies on 40,000 rows: about 0.7 points
-    assert noisy_margin(0.583, 40_000) == pytest.approx(2 * np.sqrt(2 * 0.583 * 0.417 / 40_000))
-    assert noisy_margin(1.0, 10) == 0.0  # a perfect score leaves no room
+    assert noisy_margin(0.583, 40_000, 0.01) == pytest.approx(2 * np.sqrt(2 * 0.583 * 0.417 / 40_000))
+    assert noisy_margin(1.0, 10, 0.01) == 0.0  # a perfect score leaves no room
+    assert noisy_margin(0.55, 5000) == NOISY_MARGIN == 0.0
     # auto_at_scale's held-out split: NCE+RCE 0.9 points ahead of forward on 40,000 rows is significant
     results = _results({"forward": 0.5741, "nce+rce": 0.5830, "ce": 0.5379})
-    assert prefer_within_margin(results) == 0
-    assert prefer_within_margin(results, n_scored=40_000) == 1
+    assert prefer_within_margin(results, margin=0.01) == 0
+    assert prefer_within_margin(results, margin=0.01, n_scored=40_000) == 1
