@@ -84,9 +84,10 @@ def _rule_before(cv_scores):
     """auto's choice without trusted rows before instance_forward and dividemix were candidates."""
     from sknoisy._auto import prefer_within_margin
 
-    old = {m: v for m, v in cv_scores.items() if m in ("forward", "elr", "nce+rce", "ce")}
+    preference = ("forward", "elr", "nce+rce", "ce")
+    old = {m: v for m, v in cv_scores.items() if m in preference}
     results = {"param_method": list(old), "mean_test_score": list(old.values())}
-    return list(old)[prefer_within_margin(results, margin=0.01, preference=("forward", "elr", "nce+rce", "ce"))]
+    return list(old)[prefer_within_margin(results, margin=0.01, preference=preference)]
 
 
 def parse_args(argv=None):
