@@ -347,8 +347,11 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 {methods_doc("        ")}
 
         ``'auto'`` tries the methods marked for it that the data allow
-        (those that need trusted rows only with enough trusted rows). A
-        named method that needs trusted rows the data lack is an error.
+        (those that need trusted rows only with enough trusted rows, and
+        ``'instance_forward'``, whose cost grows with the square of the
+        number of classes, up to 20 classes). A named method is tried on any
+        number of classes; one that needs trusted rows the data lack is an
+        error.
     transition_matrix : None, str, estimator or array-like of shape (n_classes, n_classes), default=None
         Where the shared ``T`` comes from (used by ``'backward'``, by the
         diagnostics without trusted rows and, when not None, by
@@ -631,13 +634,18 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return f"{int(mask.sum())} trusted rows cannot fill cv={n_splits} test folds"
         return None
 
-    def _choose_methods(self, requested, shortfall):
+    def _choose_methods(self, requested, shortfall, n_classes):
         names = list(CLASSIFIER_METHODS) if requested is None else requested
         tried, skipped = [], {}
         for name in names:
             entry = CLASSIFIER_METHODS[name]
             if requested is None and not entry.in_auto:
                 skipped[name] = "not tried by methods='auto' (name it to try it)"
+            elif requested is None and not entry.tried_by_auto(n_classes):
+                skipped[name] = (
+                    f"not tried by methods='auto' above {entry.auto_max_classes} classes ({n_classes} here): its "
+                    "cost grows with the square of the classes (name it to try it)"
+                )
             elif entry.needs_trusted and shortfall is not None:
                 if requested is not None:
                     raise ValueError(
@@ -697,7 +705,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"AutoNoisyClassifier needs at least 2 classes; y has 1 class ({classes.tolist()[0]!r}).")
         mask = check_trusted_mask(trusted, y.shape[0])
         shortfall = self._trusted_shortfall(y_enc, mask, classes)
-        tried, skipped = self._choose_methods(requested, shortfall)
+        tried, skipped = self._choose_methods(requested, shortfall, classes.size)
         if mask.any() and shortfall is not None:
             warnings.warn(
                 f"{type(self).__name__}: {int(mask.sum())} trusted rows were given, but {shortfall} (at least "

@@ -26,7 +26,7 @@ from ._coteaching import CoTeachingClassifier
 from ._dividemix import DivideMixClassifier
 from ._elr import EarlyLearningClassifier
 from ._glc import GLCClassifier
-from ._instance_forward import InstanceForwardClassifier
+from ._instance_forward import INSTANCE_FORWARD_AUTO_MAX_CLASSES, InstanceForwardClassifier
 from ._loss_correction import BackwardCorrectedClassifier, ForwardCorrectedClassifier
 from ._meta import MetaLossCorrectionClassifier
 from ._robust import RobustLossClassifier
@@ -62,6 +62,13 @@ class ClassifierMethod(typing.NamedTuple):
     in_auto: bool = True
     #: Fixed constructor parameters of the method.
     params: typing.Mapping = types.MappingProxyType({})
+    #: ``methods='auto'`` tries it only on data of at most this many classes (None: any number).
+    auto_max_classes: typing.Optional[int] = None
+
+    def tried_by_auto(self, n_classes=None):
+        """Whether ``methods='auto'`` tries it on data of ``n_classes`` classes (None: not known yet)."""
+        return self.in_auto and (self.auto_max_classes is None or n_classes is None
+                                 or n_classes <= self.auto_max_classes)
 
     @property
     def description(self):
@@ -120,7 +127,7 @@ _ENTRIES = {
             "instance_forward", InstanceForwardClassifier,
             "forward correction through a T(x) per row: class flip rates from VolMin's T, flip targets from the "
             "network's features, NCE+RCE",
-            "Xia et al. 2020",
+            "Xia et al. 2020", auto_max_classes=INSTANCE_FORWARD_AUTO_MAX_CLASSES,
         ),
         ClassifierMethod(
             "coteaching", CoTeachingClassifier,
@@ -140,16 +147,18 @@ _ENTRIES = {
 CLASSIFIER_METHODS = types.MappingProxyType(_ENTRIES)
 
 
-def auto_method_names(with_trusted):
+def auto_method_names(with_trusted, n_classes=None):
     """The names ``methods='auto'`` tries, in registry order: with enough trusted rows every entry
-    marked ``in_auto``, without them those that need none."""
-    return [m.name for m in CLASSIFIER_METHODS.values() if m.in_auto and (with_trusted or not m.needs_trusted)]
+    marked ``in_auto`` (and not limited to fewer than ``n_classes`` classes), without them those that need none."""
+    return [m.name for m in CLASSIFIER_METHODS.values()
+            if m.tried_by_auto(n_classes) and (with_trusted or not m.needs_trusted)]
 
 
 def methods_doc(indent):
     """The methods as a reST bullet list, one line each, for docstrings."""
     return "\n".join(
         f"{indent}* ``'{m.name}'``{' (needs trusted rows)' if m.needs_trusted else ''}"
-        f"{'' if m.in_auto else ' (only when named)'}: {m.description}."
+        f"{'' if m.in_auto else ' (only when named)'}"
+        f"{'' if m.auto_max_classes is None else f' (by auto up to {m.auto_max_classes} classes)'}: {m.description}."
         for m in CLASSIFIER_METHODS.values()
     )

@@ -35,6 +35,10 @@ DEFAULT_INSTANCE_LR = 5e-3
 DEFAULT_FLIP_LR = 1e-3
 #: The highest flip rate a class may be given by the class-level T (1 would leave nothing of the label)
 _MAX_FLIP_RATE = 0.95
+#: The most classes on which AutoNoisyClassifier tries this method: its flip head and loss grow with the
+#: square of the classes, an epoch about 2x cross-entropy's at 10 classes, 3x at 20, 5x at 50 and 20x at 100
+#: (benchmarks/results/instance_forward_classes.md), and it was measured for accuracy on 10 classes at most
+INSTANCE_FORWARD_AUTO_MAX_CLASSES = 20
 
 
 class _FeatureCatcher:
@@ -147,7 +151,10 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
     MNIST subset and 85.1% on the tabular set, 91% and 89% of CE's gap to
     the ceiling recovered (NCE+RCE 87.5 / 70.0, forward 81.9 / 82.0), and
     under annotator-like noise at 40% 78.5 / 64.1 (CE 81.6 / 66.3).
-    Not among :class:`~sknoisy.AutoNoisyClassifier`'s candidates yet.
+    :class:`~sknoisy.AutoNoisyClassifier` tries it on data of at most
+    20 classes (``INSTANCE_FORWARD_AUTO_MAX_CLASSES``): an epoch costs
+    about 2 times cross-entropy's at 10 classes, 3 times at 20, 5 times at
+    50 and 20 times at 100 (``benchmarks/instance_forward_classes.py``).
 
     Parameters
     ----------

@@ -131,6 +131,34 @@ def test_too_few_trusted_rows_falls_back_with_a_warning(data):
     assert "needs trusted rows, and class(es) 1 (1), 2 (0)" in auto.skipped_methods_["glc"]
 
 
+def test_auto_leaves_instance_forward_out_above_its_class_limit():
+    from sknoisy._classifier_registry import auto_method_names
+    from sknoisy._instance_forward import INSTANCE_FORWARD_AUTO_MAX_CLASSES as limit
+
+    assert CLASSIFIER_METHODS["instance_forward"].auto_max_classes == limit == 20
+    assert "instance_forward" in auto_method_names(False, n_classes=limit)
+    assert "instance_forward" not in auto_method_names(False, n_classes=limit + 1)
+    assert "instance_forward" not in auto_method_names(True, n_classes=limit + 1)
+    assert "instance_forward" in auto_method_names(False)  # the class count not known yet
+    tried, skipped = _auto()._choose_methods(None, "there are no trusted rows", limit + 1)
+    assert "instance_forward" not in tried and "dividemix" in tried
+    assert skipped["instance_forward"] == (
+        "not tried by methods='auto' above 20 classes (21 here): its cost grows with the square of the classes "
+        "(name it to try it)"
+    )
+    # named, it is tried whatever the number of classes
+    tried, skipped = _auto()._choose_methods(["ce", "instance_forward"], "there are no trusted rows", 100)
+    assert tried == ["ce", "instance_forward"] and not skipped
+
+
+def test_auto_fit_on_many_classes_reports_the_class_limit():
+    X, y, _, _ = make_noisy_classification(21 * 8, 8, 21, noise="symmetric", rate=0.2, random_state=0)
+    auto = _auto(methods="auto", max_epochs=1).fit(X.astype(np.float32), y)
+    assert "instance_forward" not in auto.methods_
+    assert "above 20 classes (21 here)" in auto.skipped_methods_["instance_forward"]
+    assert "not tried: 'instance_forward', not tried by methods='auto' above 20 classes" in auto.summary()
+
+
 def test_named_trusted_method_without_trusted_rows_is_an_error(data):
     X, _, y_noisy, _, _ = data
     message = r"Method 'glc' needs trusted rows \(at least 2 of every class\), but there are no trusted rows"

@@ -464,3 +464,22 @@ def test_python_dash_m(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "sknoisy: error: no such file: 'missing.csv'"
+
+
+def test_default_methods_leave_instance_forward_out_above_its_class_limit():
+    from types import SimpleNamespace
+
+    from sknoisy.cli.compare import _choose_methods
+    from sknoisy.cli.fit import _planned_methods
+
+    notes = []
+    chosen = [m.name for m in _choose_methods(None, 0, notes, n_classes=21)]
+    assert "instance_forward" not in chosen and "dividemix" in chosen
+    assert ("instance_forward left out: auto tries it up to 20 classes (21 here; its cost grows with the square "
+            "of the classes); name it in --methods to run it") in notes
+    assert "instance_forward" in [m.name for m in _choose_methods(None, 0, [], n_classes=20)]
+    assert [m.name for m in _choose_methods("ce,instance_forward", 0, [], n_classes=21)] == ["ce", "instance_forward"]
+    # fit's progress plan is the list auto tries
+    many = SimpleNamespace(y=np.arange(42) % 21, trusted=None)
+    assert "instance_forward" not in _planned_methods("auto", many, 5)
+    assert "instance_forward" in _planned_methods("auto", SimpleNamespace(y=np.arange(40) % 20, trusted=None), 5)

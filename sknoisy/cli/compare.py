@@ -131,7 +131,9 @@ def register(commands):
 # --------------------------------------------------------------------------
 # checks of the options
 # --------------------------------------------------------------------------
-def _choose_methods(text, n_trusted, notes):
+def _choose_methods(text, n_trusted, notes, n_classes=None):
+    from .._classifier_registry import CLASSIFIER_METHODS
+
     methods = _methods()
     if text is None:
         names, explicit = list(_default_methods()), False
@@ -155,6 +157,11 @@ def _choose_methods(text, n_trusted, notes):
             if explicit:
                 raise InputError(f"method {name!r} needs trusted rows; set --trusted-per-class to 1 or more")
             notes.append(f"{name} left out: it needs trusted rows (--trusted-per-class is 0)")
+            continue
+        entry = CLASSIFIER_METHODS.get(name)
+        if text is None and entry is not None and not entry.tried_by_auto(n_classes):
+            notes.append(f"{name} left out: auto tries it up to {entry.auto_max_classes} classes ({n_classes} here; "
+                         "its cost grows with the square of the classes); name it in --methods to run it")
             continue
         chosen.append(method)
     if not chosen:
@@ -268,7 +275,7 @@ def _run(args):
     notes = []
     name, X, y, is_images = _load_data(args)
     classes, T, X_train, X_test, y_train, y_noisy, y_test, trusted = _split_and_corrupt(X, y, args, notes)
-    methods = _choose_methods(args.methods, int(trusted.sum()), notes)
+    methods = _choose_methods(args.methods, int(trusted.sum()), notes, n_classes=len(classes))
     net_params = _net_params(args, X.shape[1])
     if not is_images:
         # Networks need features on a common scale; fitted on the train part only.

@@ -175,7 +175,7 @@ def _planned_methods(method, data, cv):
         return [method]
     from .._classifier_registry import auto_method_names
 
-    return auto_method_names(_has_enough_trusted(data, cv))
+    return auto_method_names(_has_enough_trusted(data, cv), n_classes=np.unique(data.y).size)
 
 
 # --------------------------------------------------------------------------
