@@ -509,6 +509,13 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
                 f"{type(self).__name__}: module must be a torch.nn.Module class or instance (or a function "
                 f"returning one), got {self.module!r}, which gave {type(self.module_).__name__}."
             )
+        if not any(p.requires_grad for p in self.module_.parameters()):
+            # refused here, before torch's optimizer says only "got an empty parameter list"
+            raise ValueError(
+                f"{type(self).__name__}: the module {type(self.module_).__name__} has no trainable parameters "
+                "(none that requires grad), so training cannot change it: give a module with layers to learn, "
+                "such as sknoisy.modules.MLP."
+            )
         return self
 
     def _module_size_params(self):

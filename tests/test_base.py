@@ -536,6 +536,17 @@ def test_module_output_width_is_checked_on_the_first_batch(data):
         CrossEntropyClassifier(_Linear, module__softmax=True, max_epochs=1).fit(X, y)
 
 
+def test_a_module_without_trainable_parameters_is_refused(data):
+    X, y = data
+    message = (r"CrossEntropyClassifier: the module Sequential has no trainable parameters \(none that requires grad\), "
+               r"so training cannot change it: give a module with layers to learn, such as sknoisy.modules.MLP")
+    with pytest.raises(ValueError, match=message):
+        CrossEntropyClassifier(torch.nn.Sequential, max_epochs=1).fit(X, y)
+    frozen = torch.nn.Linear(X.shape[1], 3).requires_grad_(False)
+    with pytest.raises(ValueError, match="the module Linear has no trainable parameters"):
+        CrossEntropyClassifier(frozen, max_epochs=1).fit(X, y)
+
+
 def test_module_outputs_are_checked_once_per_fit(data, monkeypatch):
     X, y = data
     calls = []
