@@ -36,7 +36,7 @@ DEFAULT_FLIP_LR = 1e-3
 #: The highest flip rate a class may be given by the class-level T (1 would leave nothing of the label)
 _MAX_FLIP_RATE = 0.95
 #: The most classes on which AutoNoisyClassifier tries this method: its flip head and loss grow with the
-#: square of the classes, an epoch about 2x cross-entropy's at 10 classes, 3x at 20, 5x at 50 and 20x at 100
+#: square of the classes, an epoch about 2x cross-entropy's at 10 classes, 3x at 20, 7x at 50 and 23x at 100
 #: (benchmarks/results/instance_forward_classes.md), and it was measured for accuracy on 10 classes at most
 INSTANCE_FORWARD_AUTO_MAX_CLASSES = 20
 
@@ -153,8 +153,8 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
     under annotator-like noise at 40% 78.5 / 64.1 (CE 81.6 / 66.3).
     :class:`~sknoisy.AutoNoisyClassifier` tries it on data of at most
     20 classes (``INSTANCE_FORWARD_AUTO_MAX_CLASSES``): an epoch costs
-    about 2 times cross-entropy's at 10 classes, 3 times at 20, 5 times at
-    50 and 20 times at 100 (``benchmarks/instance_forward_classes.py``).
+    about 2 times cross-entropy's at 10 classes, 3 times at 20, 7 times at
+    50 and 23 times at 100 (``benchmarks/instance_forward_classes.py``).
 
     Parameters
     ----------
