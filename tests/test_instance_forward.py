@@ -204,6 +204,14 @@ def test_a_module_without_an_output_linear_layer_is_refused(data):
         InstanceForwardClassifier(NoLinear, flip_rate=0.2, max_epochs=1).fit(X, y)
 
 
+def test_a_stage_1_error_says_whose_stage_it_is(data):
+    X, y = data[0], data[1]
+    message = (r"^InstanceForwardClassifier, stage 1 \(its class-level T, learned by a ForwardCorrectedClassifier\): "
+               r"ForwardCorrectedClassifier: the module returned outputs of shape \(\d+, 7\)")
+    with pytest.raises(ValueError, match=message):
+        InstanceForwardClassifier(MLP, module__n_classes=7, max_epochs=1, random_state=0).fit(X, y)
+
+
 def test_a_module_changing_the_logits_after_the_output_layer_is_refused(data):
     X, y, _ = data
 
