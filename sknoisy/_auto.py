@@ -59,6 +59,7 @@ from .transition import DEFAULT_TRANSITION_METHOD, check_informative, estimate_a
 from .transition._estimator import _check_class_labels
 from .transition._registry import lookup_method
 from .utils._param_validation import Interval, StrOptions, invalid_parameter, validate_params
+from .utils._fitting import outermost_fit
 from .utils._random import seed_from
 from .utils._stats import wilson_interval
 from .utils._validation import check_trusted_mask, is_lazy_dataset
@@ -667,6 +668,7 @@ class AutoNoisyClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             T = check_informative(T, classes=classes)
         return T, estimator
 
+    @outermost_fit
     def fit(self, X, y, trusted=None):
         """Estimate the shared ``T`` if needed, score every applicable method and refit the best.
 

@@ -273,12 +273,7 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
         net = stage1_net(self, random_state=seed_from(self.random_state), early_stopping=False).get_params(deep=False)
         net["classes"], _ = np.arange(n_classes), net.pop("criterion", None)
         stage1 = ForwardCorrectedClassifier(net.pop("module"), **net)
-        try:
-            stage1.fit(X, y_enc, **({} if sample_weight is None else {"sample_weight": sample_weight}))
-        except ValueError as exc:
-            # the error names the stage-1 classifier: say whose stage it is
-            raise ValueError(f"{type(self).__name__}, stage 1 (its class-level T, learned by a "
-                             f"{type(stage1).__name__}): {exc}") from exc
+        stage1.fit(X, y_enc, **({} if sample_weight is None else {"sample_weight": sample_weight}))
         T = check_transition_matrix(stage1.transition_matrix_, n_classes)
         self.transition_matrix_ = T
         self.flip_rate_ = np.minimum(1.0 - np.diag(T), _MAX_FLIP_RATE)

@@ -74,6 +74,7 @@ from .label_issues import LabelIssuesMixin
 from .model_selection._split import TrustedValidSplit
 from .transition import check_informative
 from .utils._param_validation import Interval, StrOptions, validate_params
+from .utils._fitting import estimator_name, outermost_fit
 from .utils._random import seed_from, torch_seeded
 from .utils._validation import (
     check_column_names,
@@ -506,13 +507,13 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         self.module_ = self.initialized_instance(self.module, kwargs)
         if not isinstance(self.module_, torch.nn.Module):
             raise TypeError(
-                f"{type(self).__name__}: module must be a torch.nn.Module class or instance (or a function "
+                f"{estimator_name(self)}: module must be a torch.nn.Module class or instance (or a function "
                 f"returning one), got {self.module!r}, which gave {type(self.module_).__name__}."
             )
         if not any(p.requires_grad for p in self.module_.parameters()):
             # refused here, before torch's optimizer says only "got an empty parameter list"
             raise ValueError(
-                f"{type(self).__name__}: the module {type(self.module_).__name__} has no trainable parameters "
+                f"{estimator_name(self)}: the module {type(self.module_).__name__} has no trainable parameters "
                 "(none that requires grad), so training cannot change it: give a module with layers to learn, "
                 "such as sknoisy.modules.MLP."
             )
@@ -632,7 +633,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
         """Refuse outputs that are not one logit per class; warn about probabilities."""
         if not isinstance(outputs, torch.Tensor):
             return  # a tuple or dict: a custom get_loss reads it
-        name = type(self).__name__
+        name = estimator_name(self)
         classes = self.classes_inferred_
         n_rows = x.shape[0] if isinstance(x, torch.Tensor) else None
         expected = f"({n_rows if n_rows is not None else 'batch size'}, {len(classes)})"
@@ -740,6 +741,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
                 f"{type(self).__name__} is not fitted yet, so it has no classes_; call fit first."
             ) from None
 
+    @outermost_fit
     def fit(self, X, y, trusted=None, *, sample_weight=None, **fit_params):
         """Validate the data, run the preparation stages and train the network.
 
@@ -800,6 +802,7 @@ class CrossEntropyClassifier(LabelIssuesMixin, NeuralNetClassifier):
             self._train(X, y_enc, mask, "fit", **_weight_kwargs(weight), **fit_params)
         return self
 
+    @outermost_fit
     def partial_fit(self, X, y=None, classes=None, trusted=None, *, sample_weight=None, epochs=None, **fit_params):
         """Train for ``max_epochs`` (or ``epochs``) more epochs without re-initialising.
 

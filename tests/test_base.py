@@ -547,6 +547,19 @@ def test_a_module_without_trainable_parameters_is_refused(data):
         CrossEntropyClassifier(frozen, max_epochs=1).fit(X, y)
 
 
+def test_an_inner_network_error_names_the_estimator_being_fitted(data):
+    from sknoisy import ForwardCorrectedClassifier
+    from sknoisy.utils._fitting import estimator_name
+
+    X, y = data
+    # the stage-1 network of the T estimate is a CrossEntropyClassifier: the error names both
+    message = r"^ForwardCorrectedClassifier \(its inner CrossEntropyClassifier\): the module returned outputs of shape"
+    with pytest.raises(ValueError, match=message):
+        ForwardCorrectedClassifier(_Linear, module__n_classes=2, transition_matrix="anchor", max_epochs=1).fit(X, y)
+    # after the fit (and outside any), each estimator names itself again
+    assert estimator_name(CrossEntropyClassifier(_Linear)) == "CrossEntropyClassifier"
+
+
 def test_module_outputs_are_checked_once_per_fit(data, monkeypatch):
     X, y = data
     calls = []

@@ -206,8 +206,8 @@ def test_a_module_without_an_output_linear_layer_is_refused(data):
 
 def test_a_stage_1_error_says_whose_stage_it_is(data):
     X, y = data[0], data[1]
-    message = (r"^InstanceForwardClassifier, stage 1 \(its class-level T, learned by a ForwardCorrectedClassifier\): "
-               r"ForwardCorrectedClassifier: the module returned outputs of shape \(\d+, 7\)")
+    message = (r"^InstanceForwardClassifier \(its inner ForwardCorrectedClassifier\): the module returned outputs of "
+               r"shape \(\d+, 7\)")
     with pytest.raises(ValueError, match=message):
         InstanceForwardClassifier(MLP, module__n_classes=7, max_epochs=1, random_state=0).fit(X, y)
 

@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from ..utils._param_validation import Interval, StrOptions, validate_params
+from ..utils._fitting import outermost_fit
 from ..utils._random import seed_from
 from ..utils._rows import n_rows, take_rows
 from ..utils._validation import (
@@ -470,6 +471,7 @@ class TransitionMatrixEstimator(TransformerMixin, BaseEstimator):
                 "marked trusted."
             )
 
+    @outermost_fit
     def fit(self, X, y, trusted=None):
         """Estimate the transition matrix.
 
