@@ -1,6 +1,7 @@
 """Tests of DivideMixClassifier (sknoisy._dividemix)."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -64,7 +65,8 @@ def test_sharpen_raises_to_one_over_temperature_and_renormalises():
 def test_warm_up_records_every_training_rows_cross_entropy_and_splits_nothing(data):
     X, y, _ = data
     # A step of 1e-12 leaves the network as it was: the recorded losses are those of the final network.
-    clf = _make(lr=1e-12, warmup_epochs=3, max_epochs=2, iterator_train__shuffle=True).fit(X, y)
+    with pytest.warns(UserWarning, match="no epoch gets past the warm-up"):
+        clf = _make(lr=1e-12, warmup_epochs=3, max_epochs=2, iterator_train__shuffle=True).fit(X, y)
     assert clf.clean_proba_ is None
     proba = torch.as_tensor(clf.predict_proba(X))
     expected = torch.nn.functional.cross_entropy(proba.log(), torch.as_tensor(y), reduction="none")
@@ -251,3 +253,15 @@ def test_split_lives_on_the_device(data):
     clf = _make(device="cuda", max_epochs=3).fit(X, y)
     assert clf.row_losses_.device.type == "cuda" and clf.clean_proba_.device.type == "cuda"
     assert clf.predict_proba(X).shape == (len(X), 3)
+
+
+def test_a_fit_that_never_gets_past_the_warm_up_says_it_is_plain_cross_entropy(data):
+    X, y = data[0], data[1]
+    message = (r"DivideMixClassifier: warmup_epochs=3 and 3 epoch\(s\) to train: no epoch gets past the warm-up, so "
+               r"this fit is plain cross-entropy on every row")
+    with pytest.warns(UserWarning, match=message):
+        _make(warmup_epochs=3, max_epochs=3).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _make(warmup_epochs=3, max_epochs=4).fit(X, y)  # one epoch splits: no warning
+        _make(warmup_epochs=3, max_epochs=1).partial_fit(X, y)  # partial_fit trains on: no warning either
