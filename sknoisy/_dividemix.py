@@ -9,7 +9,8 @@ the network's own sharpened guess. The paper also mixes both kinds of rows
 with MixUp (Zhang et al., ICLR 2018); here that is an option, off by
 default (on validation splits it did not pay without data augmentation).
 Nothing assumes the noise is the same for every input of a class, and no
-trusted rows or transition matrix are needed.
+trusted rows or transition matrix are needed (trusted rows, when given,
+always keep their label).
 """
 
 import math
@@ -121,7 +122,8 @@ class DivideMixClassifier(CrossEntropyClassifier):
     the small-loss component (Li et al., ICLR 2020). In that epoch's
     batches:
 
-    * rows with ``w > clean_threshold`` are *labeled*: their target is
+    * rows with ``w > clean_threshold`` are *labeled* (a row of the
+      ``trusted`` mask always is, with ``w = 1``): their target is
       ``w * onehot(label) + (1 - w) * p``, ``p`` the network's prediction;
     * the other rows are *unlabeled*: their target is ``p``;
 
@@ -185,8 +187,9 @@ class DivideMixClassifier(CrossEntropyClassifier):
     ----------
     clean_proba_ : torch.Tensor of shape (n_samples,) or None
         Each training row's probability of a clean label from the last split
-        (on the network's device; rows never in a training batch, e.g. those
-        of a ``train_split``, get 0), or None before the first split.
+        (on the network's device; 1 for the rows of ``fit``'s ``trusted``
+        mask; rows never in a training batch, e.g. those of a
+        ``train_split``, get 0), or None before the first split.
         Training state: :func:`~sknoisy.persistence.save_model` does not save
         it.
     row_losses_ : torch.Tensor of shape (n_samples,)
@@ -290,6 +293,8 @@ class DivideMixClassifier(CrossEntropyClassifier):
             self.row_losses_ = None
             self.clean_proba_ = None
         self._losses_fingerprint = fingerprint
+        # rows whose label is known to be right: every split keeps their label whole, whatever their loss
+        self._trusted_rows = torch.as_tensor(np.flatnonzero(mask))
         counts = np.bincount(y_enc, minlength=len(self.classes_)).astype(np.float32)
         prior = counts / max(counts.sum(), 1.0)
         # KL(prior || mean) = sum prior * (log prior - log mean), a class absent from the labels adding 0
@@ -320,6 +325,8 @@ class DivideMixClassifier(CrossEntropyClassifier):
         seen = torch.isfinite(row_losses)
         proba = torch.zeros(row_losses.shape, dtype=torch.float32, device=row_losses.device)
         proba[seen] = clean_probabilities(row_losses[seen])
+        if len(self._trusted_rows):
+            proba[self._trusted_rows.to(proba.device)] = 1.0
         return proba
 
     def _record_losses(self, logits, labels, rows):

@@ -91,6 +91,24 @@ def test_split_finds_the_wrong_labels(data):
     assert correct[kept].mean() > 0.95 and kept[correct].mean() > 0.8
 
 
+def test_trusted_rows_always_keep_their_label_whole(data):
+    X, y, y_clean = data
+    wrong = np.flatnonzero(y != y_clean)[:10]
+    # the trusted rows: ten whose label the split would doubt (flipped, then relabeled by hand), ten others
+    y_fixed = y.copy()
+    y_fixed[wrong] = y_clean[wrong]
+    trusted = np.zeros(len(y), dtype=bool)
+    trusted[wrong] = True
+    trusted[np.flatnonzero(y == y_clean)[:10]] = True
+    clf = _make(warmup_epochs=8, max_epochs=9).fit(X, y_fixed, trusted=trusted)
+    proba = clf.clean_proba_.numpy()
+    assert np.all(proba[trusted] == 1.0)
+    assert proba[~trusted].min() < 1.0  # the others are still split by their loss
+    # without the mask the same rows get the mixture's probability, not a certain 1
+    plain = _make(warmup_epochs=8, max_epochs=9).fit(X, y_fixed)
+    assert not np.all(plain.clean_proba_.numpy()[trusted] == 1.0)
+
+
 def test_targets_refine_the_kept_labels_and_guess_the_others(data):
     X, y, _ = data
     clf = _make(temperature=1.0).fit(X, y)
