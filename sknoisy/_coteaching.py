@@ -15,7 +15,7 @@ from numbers import Integral, Real
 
 import torch
 
-from ._targets import target_labels, target_weights
+from ._targets import split_target_table, target_weights
 from .base import CrossEntropyClassifier
 from .utils._param_validation import Interval
 
@@ -42,7 +42,8 @@ class CoTeachingClassifier(CrossEntropyClassifier):
     forgotten, ``r(t) = forget_rate * min(t / ramp_epochs, 1)`` at epoch
     ``t`` (counted from 0), starts at 0, while every row is still fitted by
     its clean pattern, and reaches ``forget_rate`` after ``ramp_epochs``
-    epochs, before the networks memorise the wrong labels.
+    epochs, before the networks memorise the wrong labels. Rows of ``fit``'s
+    ``trusted`` mask rank first, so both networks always train on them.
 
     Parameters
     ----------
@@ -213,15 +214,16 @@ class CoTeachingClassifier(CrossEntropyClassifier):
             return super().get_loss(y_pred, y_true, X=X, training=training)
         logits1, logits2 = y_pred
         table = torch.as_tensor(y_true, device=logits1.device)
-        labels = target_labels(table)
+        labels, trusted = split_target_table(table)
         losses1 = self._row_losses(logits1, labels)
         losses2 = self._row_losses(logits2, labels)
         n_rows = labels.shape[0]
         # history holds a row for the epoch under way (skorch adds it when the epoch begins)
         n_keep = max(1, math.ceil((1.0 - self.forget_rate_at(max(len(self.history) - 1, 0))) * n_rows))
         weight = target_weights(table)
-        # each network learns from the rows the other ranks as small-loss
-        return self._kept_mean(losses1, losses2, n_keep, weight) + self._kept_mean(losses2, losses1, n_keep, weight)
+        # each network learns from the rows the other ranks as small-loss; a trusted row ranks first
+        rank1, rank2 = (losses.detach().masked_fill(trusted, -math.inf) for losses in (losses1, losses2))
+        return self._kept_mean(losses1, rank2, n_keep, weight) + self._kept_mean(losses2, rank1, n_keep, weight)
 
     @staticmethod
     def _kept_mean(losses, ranking, n_keep, weight):

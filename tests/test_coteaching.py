@@ -79,6 +79,27 @@ def test_each_network_learns_from_the_rows_the_other_finds_easy(data):
     assert step["y_pred"].shape == (2, 10, 3)  # both networks' logits
 
 
+def test_trusted_rows_are_always_among_the_rows_kept(data):
+    X, y = data
+    clf = _make(max_epochs=1, forget_rate=0.5, ramp_epochs=1).fit(X, y)
+    clf.partial_fit(X, y, epochs=1)  # epoch 1: half of each batch is dropped
+    with torch.no_grad():
+        X_b = torch.as_tensor(X[:10])
+        rows = [torch.nn.functional.cross_entropy(m(X_b), torch.as_tensor(y[:10]), reduction="none")
+                for m in (clf.module_, clf.module2_)]
+    # the three rows the first network finds hardest are trusted: the second network trains on them
+    trusted = np.zeros(10, bool)
+    trusted[torch.argsort(rows[0])[-3:].numpy()] = True
+    _, table = as_training_data(X[:10], y[:10], trusted)
+    step = clf.train_step_single((X_b, torch.as_tensor(table)))
+    ranking = rows[0].masked_fill(torch.as_tensor(trusted), -np.inf)
+    kept_by_first = torch.argsort(ranking)[:5]
+    assert set(np.flatnonzero(trusted)) <= set(kept_by_first.tolist())
+    expected = rows[1][kept_by_first].mean() + rows[0][torch.argsort(rows[1].masked_fill(
+        torch.as_tensor(trusted), -np.inf))[:5]].mean()
+    assert float(step["loss"].detach()) == pytest.approx(float(expected), rel=1e-5)
+
+
 def test_predictions_are_the_first_networks(data):
     X, y = data
     clf = _make().fit(X, y)
