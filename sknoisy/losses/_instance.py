@@ -67,15 +67,20 @@ def _cpu_vector_bytes():
 def _flip_targets(flip_scores):
     """``softmax_{j != c}(s_c)`` for every row and clean class ``c``: the diagonal gets probability 0.
 
-    On the CPU, below one vector of classes (16 float32 with AVX-512, 8 with AVX2) it is written
-    out (shift by the largest off-diagonal score, exp, normalise), as torch's softmax computes it:
-    torch's kernel over so short a last dimension takes a slow path, 260 us on a (128, 10, 10)
-    batch with AVX-512 against 80 us for these operations, the largest share of the loss's time;
-    from one vector of classes on, torch's kernel is the faster (2x at 16 and 100 classes).
+    On the CPU, from 4 classes to one vector of them (16 float32 with AVX-512, 8 with AVX2) it is
+    written out (shift by the largest off-diagonal score, exp, normalise), as torch's softmax
+    computes it: torch's kernel over so short a last dimension leaves its vectorised path, and
+    took 2-3.4 times as long as these operations from 5 to 15 classes (the whole loss, forward and
+    backward, 1.2 times as long at 10); from one vector of classes on, and below 4, torch's kernel
+    is the faster or as fast (``benchmarks/flip_softmax.py``).
     """
     n_classes = flip_scores.shape[-1]
     masked = flip_scores + _diagonal_excluded(n_classes, flip_scores.device, flip_scores.dtype)
-    if flip_scores.device.type != "cpu" or n_classes * flip_scores.element_size() >= _cpu_vector_bytes():
+    if (
+        flip_scores.device.type != "cpu"
+        or n_classes < 4
+        or n_classes * flip_scores.element_size() >= _cpu_vector_bytes()
+    ):
         return torch.softmax(masked, dim=-1)
     # the shift is detached: the softmax does not depend on it, so autograd need not differentiate it
     exp = (masked - masked.detach().amax(dim=-1, keepdim=True)).exp()
