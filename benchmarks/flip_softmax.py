@@ -8,7 +8,8 @@ a last dimension shorter than one CPU vector (16 float32 with AVX-512, 8 with
 AVX2) it leaves its vectorised path. The library therefore writes the softmax
 out (shift by the row's largest off-diagonal score, exp, normalise) from 4
 classes to one vector of classes and keeps torch's kernel below and above
-(``sknoisy.losses._instance._flip_targets``). This script measures the rule.
+(``sknoisy.losses._instance._softmax_last``, which also takes the softmax of
+the logits). This script measures the rule on the flip scores.
 
 Command of the committed results (about a minute on 2 CPU cores)::
 

@@ -64,27 +64,28 @@ def _cpu_vector_bytes():
     return 64 if "AVX512" in torch.backends.cpu.get_cpu_capability() else 32
 
 
-def _flip_targets(flip_scores):
-    """``softmax_{j != c}(s_c)`` for every row and clean class ``c``: the diagonal gets probability 0.
+def _softmax_last(x):
+    """``torch.softmax(x, dim=-1)``, written out on the CPU from 4 entries to one vector of them.
 
-    On the CPU, from 4 classes to one vector of them (16 float32 with AVX-512, 8 with AVX2) it is
-    written out (shift by the largest off-diagonal score, exp, normalise), as torch's softmax
-    computes it: torch's kernel over so short a last dimension leaves its vectorised path, and
-    took 2-3.4 times as long as these operations from 5 to 15 classes (the whole loss, forward and
-    backward, 1.2 times as long at 10); from one vector of classes on, and below 4, torch's kernel
-    is the faster or as fast (``benchmarks/flip_softmax.py``).
+    There (16 float32 with AVX-512, 8 with AVX2) it is computed as torch's softmax computes it
+    (shift by the largest entry, exp, normalise), in separate operations: torch's kernel over so
+    short a last dimension leaves its vectorised path, and took 2-3.4 times as long as these
+    operations on the (128, C, C) flip scores from 5 to 15 classes (the whole instance-forward
+    loss, forward and backward, 1.2 times as long at 10); from one vector on, and below 4
+    entries, torch's kernel is the faster or as fast (``benchmarks/flip_softmax.py``).
     """
-    n_classes = flip_scores.shape[-1]
-    masked = flip_scores + _diagonal_excluded(n_classes, flip_scores.device, flip_scores.dtype)
-    if (
-        flip_scores.device.type != "cpu"
-        or n_classes < 4
-        or n_classes * flip_scores.element_size() >= _cpu_vector_bytes()
-    ):
-        return torch.softmax(masked, dim=-1)
+    n = x.shape[-1]
+    if x.device.type != "cpu" or n < 4 or n * x.element_size() >= _cpu_vector_bytes():
+        return torch.softmax(x, dim=-1)
     # the shift is detached: the softmax does not depend on it, so autograd need not differentiate it
-    exp = (masked - masked.detach().amax(dim=-1, keepdim=True)).exp()
+    exp = (x - x.detach().amax(dim=-1, keepdim=True)).exp()
     return exp / exp.sum(dim=-1, keepdim=True)
+
+
+def _flip_targets(flip_scores):
+    """``softmax_{j != c}(s_c)`` for every row and clean class ``c``: the diagonal gets probability 0."""
+    return _softmax_last(flip_scores + _diagonal_excluded(flip_scores.shape[-1], flip_scores.device,
+                                                          flip_scores.dtype))
 
 
 def instance_transition_matrices(flip_scores, flip_rate):
@@ -170,7 +171,7 @@ def instance_forward_loss(
 
 def _instance_forward_reference(logits, scores, target, rate, ce_weight, scale, eps):
     """Per-row loss through autograd: the fused node's reference, differentiated for a graph of its gradient."""
-    p = torch.softmax(logits, dim=1)
+    p = _softmax_last(logits)
     flipped = p * rate
     # p @ T(x) without forming T(x): the kept mass plus the flipped mass spread over the targets
     noisy = p - flipped + (flipped.unsqueeze(2) * _flip_targets(scores)).sum(dim=1)
@@ -203,7 +204,7 @@ class _FusedInstanceForward(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits, scores, target, rate, ce_weight, scale, eps, reduction):
-        p = torch.softmax(logits, dim=1)
+        p = _softmax_last(logits)
         flip = _flip_targets(scores)
         flipped = p * rate
         noisy = torch.bmm(flipped.unsqueeze(1), flip).squeeze(1).add_(p).sub_(flipped)
@@ -239,7 +240,8 @@ class _FusedInstanceForward(torch.autograd.Function):
             return grad_z, grad_s, None, grad_r, None, None, None, None
         # dL/dl with l = log q: e_y (1/S - a q_y - w) - l_y / S^2
         on_target = total.reciprocal().sub_(log_q_y.exp(), alpha=scale).sub_(ce_weight)
-        grad_log = (log_q_y / total.square()).neg_().unsqueeze(1).repeat(1, n_classes)
+        # (repeat cost twice as much as filling a new tensor)
+        grad_log = torch.empty_like(p).copy_((log_q_y / total.square()).unsqueeze(1)).neg_()
         grad_log.scatter_add_(1, target.unsqueeze(1), on_target.unsqueeze(1))
         # through the clamp and the log: zero where the clamp held q at eps
         grad_noisy = grad_log.div_(noisy).mul_(kept).mul_(weight)
