@@ -147,10 +147,10 @@ class InstanceForwardClassifier(CrossEntropyClassifier):
     ``benchmarks/speed.py`` on 2026-12-07).
 
     On the test split of ``benchmarks/instance_noise.py`` (seeds 0-4) under
-    Xia et al.'s noise at 40% without trusted rows it reached 90.0% on the
-    MNIST subset and 85.2% on the tabular set, 89% and 89% of CE's gap to
+    Xia et al.'s noise at 40% without trusted rows it reached 90.2% on the
+    MNIST subset and 85.2% on the tabular set, 90% and 89% of CE's gap to
     the ceiling recovered (NCE+RCE 87.5 / 70.0, forward 81.8 / 82.0), and
-    under annotator-like noise at 40% 78.0 / 64.1 (CE 81.6 / 66.3).
+    under annotator-like noise at 40% 77.7 / 64.1 (CE 81.6 / 66.3).
     :class:`~sknoisy.AutoNoisyClassifier` tries it on data of at most
     20 classes (``INSTANCE_FORWARD_AUTO_MAX_CLASSES``): an epoch costs
     about 2 times cross-entropy's at 10 classes, 3 times at 20, 7 times at
