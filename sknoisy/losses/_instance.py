@@ -69,9 +69,9 @@ def _softmax_last(x):
 
     There (16 float32 with AVX-512, 8 with AVX2) it is computed as torch's softmax computes it
     (shift by the largest entry, exp, normalise), in separate operations: torch's kernel over so
-    short a last dimension leaves its vectorised path, and took 2-3.4 times as long as these
+    short a last dimension leaves its vectorised path, and took 1.3-2.9 times as long as these
     operations on the (128, C, C) flip scores from 5 to 15 classes (the whole instance-forward
-    loss, forward and backward, 1.2 times as long at 10); from one vector on, and below 4
+    loss, forward and backward, 1.15 times as long at 10); from one vector on, and below 4
     entries, torch's kernel is the faster or as fast (``benchmarks/flip_softmax.py``).
     """
     n = x.shape[-1]
